@@ -1,0 +1,74 @@
+/*
+ * The file system context shared by all operation modules, and the
+ * helpers they have in common. Each ops_*.c file fills in its part of
+ * struct fuse_lowlevel_ops.
+ */
+#ifndef BOUNCEFS_FS_H
+#define BOUNCEFS_FS_H
+
+#include <fuse_lowlevel.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "inode_table.h"
+#include "options.h"
+
+struct bfs_fs {
+	struct inode_table itab;
+	const struct bfs_options *opts;
+	int proc_fd;       /* /proc/self/fd, to reopen O_PATH fds */
+	double attr_timeout;
+	double entry_timeout;
+};
+
+static inline struct bfs_fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* The inode behind a node id. */
+struct bfs_inode *fs_inode(fuse_req_t req, fuse_ino_t ino);
+
+/* The node id of an inode. */
+fuse_ino_t fs_node_id(struct bfs_fs *fs, struct bfs_inode *inode);
+
+/* "/proc/self/fd/N"-relative name of an inode's fd, for openat(proc_fd, ...). */
+void fs_fd_name(char buf[16], int fd);
+
+/* Full /proc path of an fd, for calls that have no *at() form (xattrs). */
+void fs_fd_path(char buf[40], int fd);
+
+/* stat an inode without following symlinks. Returns 0 or an errno. */
+int fs_stat(struct bfs_inode *inode, struct stat *st);
+
+/*
+ * Look up name in parent, take a lookup reference and fill e.
+ * Returns 0 or an errno. Never follows a symlink and never leaves the tree.
+ */
+int fs_lookup_entry(struct bfs_fs *fs, struct bfs_inode *parent,
+		    const char *name, struct fuse_entry_param *e);
+
+/* Reply to a request with an errno-style result (0 means success). */
+static inline void fs_reply_err(fuse_req_t req, int err)
+{
+	fuse_reply_err(req, err);
+}
+
+/* Set up the context; the backing root fd is adopted. Returns 0 or -errno. */
+int fs_init(struct bfs_fs *fs, const struct bfs_options *opts, int root_fd);
+
+/* Open /proc/self/fd; call in the process that serves requests. */
+int fs_open_proc(struct bfs_fs *fs);
+
+void fs_destroy(struct bfs_fs *fs);
+
+/* Fill in the operation table. */
+void fs_fill_ops(struct fuse_lowlevel_ops *ops);
+
+/* Parts of the operation table, one per module. */
+void ops_meta_fill(struct fuse_lowlevel_ops *ops);
+void ops_dir_fill(struct fuse_lowlevel_ops *ops);
+void ops_file_fill(struct fuse_lowlevel_ops *ops);
+void ops_xattr_fill(struct fuse_lowlevel_ops *ops);
+
+#endif

@@ -1,0 +1,13 @@
+/* Logging: stderr in the foreground, syslog once detached. */
+#ifndef BOUNCEFS_LOG_H
+#define BOUNCEFS_LOG_H
+
+#include <syslog.h>
+
+/* Route our messages and libfuse's to syslog from now on. */
+void log_use_syslog(void);
+
+void bfs_log(int priority, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,71 @@
+/* Command-line parsing and validation for bouncefs. Pure logic: no mounting. */
+#ifndef BOUNCEFS_OPTIONS_H
+#define BOUNCEFS_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Exit statuses. Each kind of bad input has its own. */
+enum bfs_exit {
+	BFS_EXIT_OK = 0,
+	BFS_EXIT_FAILURE = 1,        /* mount failed or a runtime error */
+	BFS_EXIT_USAGE = 2,          /* bad command line: flags, argument count */
+	BFS_EXIT_UNKNOWN_OPTION = 3, /* unknown -o option */
+	BFS_EXIT_BAD_VALUE = 4,      /* malformed or out-of-range -o value */
+	BFS_EXIT_BAD_BACKING = 5,    /* backing dir missing or not a directory */
+	BFS_EXIT_BAD_MOUNTPOINT = 6, /* mountpoint missing */
+	BFS_EXIT_OVERLAP = 7,        /* backing dir and mountpoint overlap */
+};
+
+#define BFS_DEFAULT_MAX_WRITE (1u << 20)
+#define BFS_DEFAULT_QUEUE_DEPTH 64u
+#define BFS_DEFAULT_MAX_THREADS 16u
+#define BFS_DEFAULT_TIMEOUT 1.0
+
+#define BFS_FUSE_OPTS_MAX 4096
+
+struct bfs_options {
+	const char *backing_dir;  /* as given */
+	const char *mountpoint;   /* as given */
+	bool foreground;
+	bool debug;
+	bool single_thread;
+	bool show_help;
+	bool show_version;
+	bool allow_other;         /* explicitly asked for */
+	bool ro;
+	unsigned max_write;       /* bytes, multiple of 4096 */
+	unsigned queue_depth;     /* direct-I/O requests in flight */
+	unsigned max_threads;     /* worker threads at most */
+	double attr_timeout;      /* seconds */
+	double entry_timeout;     /* seconds */
+	/* Comma-separated FUSE options handed to libfuse (mount and session). */
+	char fuse_opts[BFS_FUSE_OPTS_MAX];
+};
+
+/* Fill in the defaults. */
+void options_init(struct bfs_options *o);
+
+/*
+ * Parse argv (argv[0] is the program name). Returns BFS_EXIT_OK or one of
+ * the bfs_exit codes, with a one-line message in err.
+ */
+int options_parse(struct bfs_options *o, int argc, char **argv,
+		  char *err, size_t errlen);
+
+/*
+ * Parse one comma-separated -o list into o. Exposed for the tests.
+ */
+int options_parse_o(struct bfs_options *o, const char *list,
+		    char *err, size_t errlen);
+
+/*
+ * Check the two directories on the file system: existence, type and
+ * overlap. Returns BFS_EXIT_OK or a bfs_exit code with a message.
+ */
+int options_check_paths(const struct bfs_options *o, char *err, size_t errlen);
+
+/* The --help text. */
+void options_print_help(const char *prog);
+
+#endif

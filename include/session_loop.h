@@ -1,0 +1,23 @@
+/*
+ * The request loop: worker threads that receive requests from /dev/fuse
+ * and process them, growing up to a maximum while all are busy, and a
+ * main thread that waits for a signal or an unmount and then stops them.
+ */
+#ifndef BOUNCEFS_SESSION_LOOP_H
+#define BOUNCEFS_SESSION_LOOP_H
+
+#include <fuse_lowlevel.h>
+
+/*
+ * Block the signals the loop handles. Call before creating any thread,
+ * so that every thread inherits the mask.
+ */
+int session_loop_block_signals(void);
+
+/*
+ * Serve requests until SIGINT, SIGTERM or SIGHUP arrives or the file
+ * system is unmounted. Returns 0 on a clean stop, -errno otherwise.
+ */
+int session_loop_run(struct fuse_session *se, unsigned max_threads);
+
+#endif

@@ -1,0 +1,114 @@
+/* The file system context and the helpers the operation modules share. */
+#include "fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct bfs_inode *fs_inode(fuse_req_t req, fuse_ino_t ino)
+{
+	if (ino == FUSE_ROOT_ID)
+		return &fs_of(req)->itab.root;
+	return (struct bfs_inode *)(uintptr_t)ino;
+}
+
+fuse_ino_t fs_node_id(struct bfs_fs *fs, struct bfs_inode *inode)
+{
+	if (inode == &fs->itab.root)
+		return FUSE_ROOT_ID;
+	return (fuse_ino_t)(uintptr_t)inode;
+}
+
+void fs_fd_name(char buf[16], int fd)
+{
+	snprintf(buf, 16, "%d", fd);
+}
+
+void fs_fd_path(char buf[40], int fd)
+{
+	snprintf(buf, 40, "/proc/self/fd/%d", fd);
+}
+
+int fs_stat(struct bfs_inode *inode, struct stat *st)
+{
+	if (fstatat(inode->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+		return errno;
+	return 0;
+}
+
+int fs_lookup_entry(struct bfs_fs *fs, struct bfs_inode *parent,
+		    const char *name, struct fuse_entry_param *e)
+{
+	struct bfs_inode *inode;
+	int fd;
+
+	/* ".." of the root would lead out of the tree: it is the root. */
+	if (parent == &fs->itab.root && strcmp(name, "..") == 0)
+		name = ".";
+	memset(e, 0, sizeof(*e));
+	fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	if (fstatat(fd, "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) {
+		int err = errno;
+
+		close(fd);
+		return err;
+	}
+	inode = itable_ref(&fs->itab, fd, e->attr.st_dev, e->attr.st_ino,
+			   e->attr.st_mode);
+	if (!inode)
+		return ENOMEM;
+	e->ino = fs_node_id(fs, inode);
+	e->attr_timeout = fs->attr_timeout;
+	e->entry_timeout = fs->entry_timeout;
+	return 0;
+}
+
+int fs_init(struct bfs_fs *fs, const struct bfs_options *opts, int root_fd)
+{
+	memset(fs, 0, sizeof(*fs));
+	fs->opts = opts;
+	fs->proc_fd = -1;
+	fs->attr_timeout = opts->attr_timeout;
+	fs->entry_timeout = opts->entry_timeout;
+	return itable_init(&fs->itab, root_fd);
+}
+
+int fs_open_proc(struct bfs_fs *fs)
+{
+	fs->proc_fd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return fs->proc_fd < 0 ? -errno : 0;
+}
+
+void fs_destroy(struct bfs_fs *fs)
+{
+	itable_destroy(&fs->itab);
+	if (fs->proc_fd >= 0)
+		close(fs->proc_fd);
+	fs->proc_fd = -1;
+}
+
+static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	/* Let the kernel apply the umask and strip set-id bits on write and
+	 * chown; it knows the caller's groups, we do not. */
+	conn->want &= ~(FUSE_CAP_DONT_MASK | FUSE_CAP_HANDLE_KILLPRIV);
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	if (conn->capable & FUSE_CAP_FLOCK_LOCKS)
+		conn->want |= FUSE_CAP_FLOCK_LOCKS;
+}
+
+void fs_fill_ops(struct fuse_lowlevel_ops *ops)
+{
+	memset(ops, 0, sizeof(*ops));
+	ops->init = fs_op_init;
+	ops_meta_fill(ops);
+	ops_dir_fill(ops);
+	ops_file_fill(ops);
+	ops_xattr_fill(ops);
+}

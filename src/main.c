@@ -1,0 +1,178 @@
+/* bouncefs: parse the command line, mount, serve, unmount. */
+#include "creds.h"
+#include "fs.h"
+#include "log.h"
+#include "options.h"
+#include "session_loop.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Raise the open-file limit as far as this process may. */
+static void raise_nofile_limit(void)
+{
+	struct rlimit rl;
+	FILE *f;
+	unsigned long nr_open = 0;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	f = fopen("/proc/sys/fs/nr_open", "r");
+	if (f) {
+		if (fscanf(f, "%lu", &nr_open) != 1)
+			nr_open = 0;
+		fclose(f);
+	}
+	if (nr_open > rl.rlim_max) {
+		struct rlimit more = { nr_open, nr_open };
+
+		if (setrlimit(RLIMIT_NOFILE, &more) == 0)
+			return;
+	}
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+/* Append src to dst for a -o list, escaping ',' and '\'. */
+static void append_escaped(char *dst, size_t len, const char *src)
+{
+	size_t n = strlen(dst);
+
+	for (; *src && n + 2 < len; src++) {
+		if (*src == ',' || *src == '\\')
+			dst[n++] = '\\';
+		dst[n++] = *src;
+	}
+	dst[n] = '\0';
+}
+
+/* The -o list handed to libfuse. */
+static void build_fuse_opts(const struct bfs_options *o, const char *backing,
+			    char *out, size_t len)
+{
+	snprintf(out, len, "default_permissions,subtype=bouncefs");
+	if (o->allow_other || geteuid() == 0)
+		strncat(out, ",allow_other", len - strlen(out) - 1);
+	if (!strstr(o->fuse_opts, "fsname=")) {
+		strncat(out, ",fsname=", len - strlen(out) - 1);
+		append_escaped(out, len, backing);
+	}
+	if (o->fuse_opts[0]) {
+		strncat(out, ",", len - strlen(out) - 1);
+		strncat(out, o->fuse_opts, len - strlen(out) - 1);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static char fuse_opts[2 * BFS_FUSE_OPTS_MAX + 64];
+	struct bfs_options opts;
+	struct fuse_lowlevel_ops ops;
+	struct fuse_session *se;
+	struct bfs_fs fs;
+	char err[512];
+	char backing[4096];
+	char *fargv[5];
+	int fargc = 0, rc, root_fd;
+
+	options_init(&opts);
+	rc = options_parse(&opts, argc, argv, err, sizeof(err));
+	if (rc != BFS_EXIT_OK) {
+		fprintf(stderr, "bouncefs: %s\n", err);
+		return rc;
+	}
+	if (opts.show_help) {
+		options_print_help("bouncefs");
+		return BFS_EXIT_OK;
+	}
+	if (opts.show_version) {
+		printf("bouncefs %s (libfuse %s)\n", BOUNCEFS_VERSION,
+		       fuse_pkgversion());
+		return BFS_EXIT_OK;
+	}
+	rc = options_check_paths(&opts, err, sizeof(err));
+	if (rc != BFS_EXIT_OK) {
+		fprintf(stderr, "bouncefs: %s\n", err);
+		return rc;
+	}
+	if (!realpath(opts.backing_dir, backing)) {
+		fprintf(stderr, "bouncefs: backing dir '%s': %s\n",
+			opts.backing_dir, strerror(errno));
+		return BFS_EXIT_BAD_BACKING;
+	}
+
+	raise_nofile_limit();
+	umask(0);
+	creds_setup();
+
+	root_fd = open(backing, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0) {
+		fprintf(stderr, "bouncefs: backing dir '%s': %s\n", backing,
+			strerror(errno));
+		return BFS_EXIT_BAD_BACKING;
+	}
+	rc = fs_init(&fs, &opts, root_fd);
+	if (rc) {
+		fprintf(stderr, "bouncefs: backing dir '%s': %s\n", backing,
+			strerror(-rc));
+		close(root_fd);
+		return BFS_EXIT_FAILURE;
+	}
+
+	build_fuse_opts(&opts, backing, fuse_opts, sizeof(fuse_opts));
+	fargv[fargc++] = argv[0];
+	fargv[fargc++] = "-o";
+	fargv[fargc++] = fuse_opts;
+	if (opts.debug)
+		fargv[fargc++] = "-d";
+	fargv[fargc] = NULL;
+	struct fuse_args args = FUSE_ARGS_INIT(fargc, fargv);
+
+	fs_fill_ops(&ops);
+	se = fuse_session_new(&args, &ops, sizeof(ops), &fs);
+	fuse_opt_free_args(&args);
+	if (!se) {
+		fprintf(stderr, "bouncefs: cannot set up the FUSE session (options '%s')\n",
+			fuse_opts);
+		fs_destroy(&fs);
+		return BFS_EXIT_FAILURE;
+	}
+	if (fuse_session_mount(se, opts.mountpoint) != 0) {
+		fprintf(stderr, "bouncefs: cannot mount at '%s'\n",
+			opts.mountpoint);
+		fuse_session_destroy(se);
+		fs_destroy(&fs);
+		return BFS_EXIT_FAILURE;
+	}
+	/* The parent returns only now that the mount exists. */
+	if (fuse_daemonize(opts.foreground) != 0) {
+		fuse_session_unmount(se);
+		fuse_session_destroy(se);
+		fs_destroy(&fs);
+		return BFS_EXIT_FAILURE;
+	}
+	if (!opts.foreground)
+		log_use_syslog();
+
+	rc = fs_open_proc(&fs);
+	if (rc == 0)
+		rc = session_loop_block_signals();
+	if (rc == 0) {
+		bfs_log(LOG_INFO, "mounted %s at %s", backing, opts.mountpoint);
+		rc = session_loop_run(se, opts.single_thread ? 1 : opts.max_threads);
+	}
+	if (rc)
+		bfs_log(LOG_ERR, "stopped on an error: %s", strerror(-rc));
+
+	fuse_session_unmount(se);
+	fuse_session_destroy(se);
+	fs_destroy(&fs);
+	bfs_log(LOG_INFO, "unmounted %s", opts.mountpoint);
+	return rc ? BFS_EXIT_FAILURE : BFS_EXIT_OK;
+}

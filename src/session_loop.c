@@ -1,0 +1,171 @@
+/* Worker threads serving /dev/fuse, and the main thread that stops them. */
+#include "session_loop.h"
+#include "log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SIG_WORKER_ENDED SIGUSR1  /* a worker tells the main thread */
+#define SIG_WAKE_WORKER SIGUSR2   /* the main thread interrupts a worker */
+
+struct loop {
+	struct fuse_session *se;
+	pthread_mutex_t lock;
+	pthread_t main_thread;
+	pthread_t *threads;
+	unsigned nthreads;
+	unsigned max_threads;
+	unsigned idle;
+	bool stopping;
+	int error;              /* first -errno a worker ended on */
+};
+
+static void *worker(void *arg);
+
+static void wake_noop(int sig)
+{
+	(void)sig;
+}
+
+/* Called with l->lock held. */
+static void spawn_locked(struct loop *l)
+{
+	pthread_t t;
+	int err;
+
+	if (l->stopping || l->nthreads >= l->max_threads)
+		return;
+	err = pthread_create(&t, NULL, worker, l);
+	if (err) {
+		bfs_log(LOG_WARNING, "cannot start a worker thread: %s",
+			strerror(err));
+		return;
+	}
+	l->threads[l->nthreads++] = t;
+}
+
+static void *worker(void *arg)
+{
+	struct loop *l = arg;
+	struct fuse_buf fbuf = { .mem = NULL };
+	sigset_t wake;
+
+	sigemptyset(&wake);
+	sigaddset(&wake, SIG_WAKE_WORKER);
+	pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
+
+	while (!fuse_session_exited(l->se)) {
+		int res;
+		bool grow;
+
+		pthread_mutex_lock(&l->lock);
+		l->idle++;
+		pthread_mutex_unlock(&l->lock);
+		res = fuse_session_receive_buf(l->se, &fbuf);
+		pthread_mutex_lock(&l->lock);
+		l->idle--;
+		grow = res > 0 && l->idle == 0;
+		if (grow)
+			spawn_locked(l);
+		pthread_mutex_unlock(&l->lock);
+
+		if (res == -EINTR || res == -EAGAIN)
+			continue;
+		if (res <= 0) {
+			if (res < 0) {
+				pthread_mutex_lock(&l->lock);
+				if (!l->error)
+					l->error = res;
+				pthread_mutex_unlock(&l->lock);
+			}
+			break;
+		}
+		fuse_session_process_buf(l->se, &fbuf);
+	}
+	free(fbuf.mem);
+	fuse_session_exit(l->se);
+	pthread_kill(l->main_thread, SIG_WORKER_ENDED);
+	return NULL;
+}
+
+int session_loop_block_signals(void)
+{
+	struct sigaction sa;
+	sigset_t set;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	/* No SA_RESTART: the wake-up must interrupt a blocked read. */
+	sa.sa_handler = wake_noop;
+	sigaction(SIG_WAKE_WORKER, &sa, NULL);
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIG_WORKER_ENDED);
+	sigaddset(&set, SIG_WAKE_WORKER);
+	return -pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+/* Interrupt every worker until it has ended, then join it. */
+static void stop_workers(struct loop *l)
+{
+	pthread_mutex_lock(&l->lock);
+	l->stopping = true;
+	pthread_mutex_unlock(&l->lock);
+
+	for (unsigned i = 0; i < l->nthreads; i++) {
+		const struct timespec pause = { 0, 10 * 1000 * 1000 };
+
+		while (pthread_tryjoin_np(l->threads[i], NULL) == EBUSY) {
+			pthread_kill(l->threads[i], SIG_WAKE_WORKER);
+			nanosleep(&pause, NULL);
+		}
+	}
+}
+
+int session_loop_run(struct fuse_session *se, unsigned max_threads)
+{
+	struct loop l;
+	sigset_t wait;
+	int sig = 0;
+
+	memset(&l, 0, sizeof(l));
+	l.se = se;
+	l.main_thread = pthread_self();
+	l.max_threads = max_threads ? max_threads : 1;
+	l.threads = calloc(l.max_threads, sizeof(*l.threads));
+	if (!l.threads)
+		return -ENOMEM;
+	pthread_mutex_init(&l.lock, NULL);
+
+	pthread_mutex_lock(&l.lock);
+	spawn_locked(&l);
+	pthread_mutex_unlock(&l.lock);
+	if (l.nthreads == 0) {
+		free(l.threads);
+		return -EAGAIN;
+	}
+
+	sigemptyset(&wait);
+	sigaddset(&wait, SIGINT);
+	sigaddset(&wait, SIGTERM);
+	sigaddset(&wait, SIGHUP);
+	sigaddset(&wait, SIG_WORKER_ENDED);
+	sigwait(&wait, &sig);
+	if (sig != SIG_WORKER_ENDED)
+		bfs_log(LOG_INFO, "%s received, unmounting", strsignal(sig));
+
+	fuse_session_exit(se);
+	stop_workers(&l);
+	pthread_mutex_destroy(&l.lock);
+	free(l.threads);
+	return l.error;
+}
