@@ -15,6 +15,7 @@ enum bfs_exit {
 	BFS_EXIT_BAD_BACKING = 5,    /* backing dir missing or not a directory */
 	BFS_EXIT_BAD_MOUNTPOINT = 6, /* mountpoint missing */
 	BFS_EXIT_OVERLAP = 7,        /* backing dir and mountpoint overlap */
+	BFS_EXIT_BUSY = 8,           /* mountpoint already has a bouncefs mount */
 };
 
 #define BFS_DEFAULT_MAX_WRITE (1u << 20)
@@ -64,6 +65,13 @@ int options_parse_o(struct bfs_options *o, const char *list,
  * overlap. Returns BFS_EXIT_OK or a bfs_exit code with a message.
  */
 int options_check_paths(const struct bfs_options *o, char *err, size_t errlen);
+
+/*
+ * Is the mountpoint already the root of a bouncefs mount? mountinfo is the
+ * text of /proc/self/mountinfo. Returns BFS_EXIT_OK or BFS_EXIT_BUSY.
+ */
+int options_check_not_mounted(const char *mountpoint, const char *mountinfo,
+			      char *err, size_t errlen);
 
 /* The --help text. */
 void options_print_help(const char *prog);

@@ -39,6 +39,31 @@ static void raise_nofile_limit(void)
 	setrlimit(RLIMIT_NOFILE, &rl);
 }
 
+/* Refuse to stack a second bouncefs on the same mountpoint. */
+static int check_not_mounted(const char *mountpoint, char *err, size_t len)
+{
+	char mp[4096];
+	char *info = NULL;
+	size_t cap = 0;
+	FILE *f;
+	int rc;
+
+	if (!realpath(mountpoint, mp))
+		return BFS_EXIT_OK;
+	f = fopen("/proc/self/mountinfo", "r");
+	if (!f)
+		return BFS_EXIT_OK;
+	if (getdelim(&info, &cap, '\0', f) < 0) {
+		fclose(f);
+		free(info);
+		return BFS_EXIT_OK;
+	}
+	fclose(f);
+	rc = options_check_not_mounted(mp, info, err, len);
+	free(info);
+	return rc;
+}
+
 /* Append src to dst for a -o list, escaping ',' and '\'. */
 static void append_escaped(char *dst, size_t len, const char *src)
 {
@@ -97,6 +122,8 @@ int main(int argc, char **argv)
 		return BFS_EXIT_OK;
 	}
 	rc = options_check_paths(&opts, err, sizeof(err));
+	if (rc == BFS_EXIT_OK)
+		rc = check_not_mounted(opts.mountpoint, err, sizeof(err));
 	if (rc != BFS_EXIT_OK) {
 		fprintf(stderr, "bouncefs: %s\n", err);
 		return rc;

@@ -312,6 +312,8 @@ int options_check_paths(const struct bfs_options *o, char *err, size_t errlen)
 			    o->backing_dir);
 	if (stat(o->mountpoint, &st) != 0)
 		return fail(err, errlen, BFS_EXIT_BAD_MOUNTPOINT,
+			    errno == ENOTCONN ?
+			    "mountpoint '%s': %s (a dead mount is left there: umount it first)" :
 			    "mountpoint '%s': %s", o->mountpoint,
 			    strerror(errno));
 	if (!realpath(o->backing_dir, back))
@@ -334,6 +336,30 @@ int options_check_paths(const struct bfs_options *o, char *err, size_t errlen)
 		return fail(err, errlen, BFS_EXIT_OVERLAP,
 			    "mountpoint '%s' lies inside the backing dir '%s'; requests would loop back into the mount",
 			    mnt, back);
+	return BFS_EXIT_OK;
+}
+
+int options_check_not_mounted(const char *mountpoint, const char *mountinfo,
+			      char *err, size_t errlen)
+{
+	const char *line = mountinfo;
+
+	/* Fields: id parent maj:min root mountpoint opts ... - fstype src. */
+	while (line && *line) {
+		const char *end = strchr(line, '\n');
+		char mp[4096], fstype[256];
+		const char *dash = strstr(line, " - ");
+
+		if (dash && (!end || dash < end) &&
+		    sscanf(line, "%*s %*s %*s %*s %4095s", mp) == 1 &&
+		    sscanf(dash + 3, "%255s", fstype) == 1 &&
+		    strcmp(mp, mountpoint) == 0 &&
+		    strcmp(fstype, "fuse.bouncefs") == 0)
+			return fail(err, errlen, BFS_EXIT_BUSY,
+				    "mountpoint '%s' is already a bouncefs mount",
+				    mountpoint);
+		line = end ? end + 1 : NULL;
+	}
 	return BFS_EXIT_OK;
 }
 
@@ -372,6 +398,7 @@ void options_print_help(const char *prog)
 	       "    0 success, 1 mount or runtime failure, 2 bad command line,\n"
 	       "    3 unknown -o option, 4 malformed -o value,\n"
 	       "    5 backing dir missing or not a directory, 6 mountpoint missing,\n"
-	       "    7 backing dir and mountpoint overlap\n",
+	       "    7 backing dir and mountpoint overlap,\n"
+	       "    8 mountpoint already a bouncefs mount\n",
 	       prog);
 }

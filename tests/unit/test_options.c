@@ -1,1 +1,296 @@
+/* Unit tests: command-line parsing and path validation. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "options.h"
+
+static char err[512];
+
+static int parse(struct bfs_options *o, int argc, const char **argv)
+{
+	options_init(o);
+	err[0] = '\0';
+	return options_parse(o, argc, (char **)argv, err, sizeof(err));
+}
+
+static void test_defaults(void **state)
+{
+	struct bfs_options o;
+	const char *argv[] = { "bouncefs", "/src", "/mnt" };
+
+	(void)state;
+	assert_int_equal(parse(&o, 3, argv), BFS_EXIT_OK);
+	assert_string_equal(o.backing_dir, "/src");
+	assert_string_equal(o.mountpoint, "/mnt");
+	assert_int_equal(o.max_write, 1u << 20);
+	assert_int_equal(o.queue_depth, 64);
+	assert_int_equal(o.max_threads, BFS_DEFAULT_MAX_THREADS);
+	assert_false(o.foreground);
+	assert_false(o.single_thread);
+	assert_string_equal(o.fuse_opts, "");
+}
+
+static void test_flags_and_o_after_positionals(void **state)
+{
+	struct bfs_options o;
+	const char *argv[] = { "bouncefs", "/src", "/mnt", "-o",
+			       "allow_other,max_write=64k,queue_depth=8,ro",
+			       "-f", "-s", "-ofsname=pi" };
+
+	(void)state;
+	assert_int_equal(parse(&o, 8, argv), BFS_EXIT_OK);
+	assert_true(o.allow_other);
+	assert_true(o.foreground);
+	assert_true(o.single_thread);
+	assert_true(o.ro);
+	assert_int_equal(o.max_write, 65536);
+	assert_int_equal(o.queue_depth, 8);
+	assert_string_equal(o.fuse_opts, "ro,fsname=pi");
+}
+
+static void test_debug_implies_foreground(void **state)
+{
+	struct bfs_options o;
+	const char *argv[] = { "bouncefs", "-d", "a", "b" };
+
+	(void)state;
+	assert_int_equal(parse(&o, 4, argv), BFS_EXIT_OK);
+	assert_true(o.debug);
+	assert_true(o.foreground);
+}
+
+static void test_timeouts(void **state)
+{
+	struct bfs_options o;
+	const char *a1[] = { "bouncefs", "-o", "timeout=2.5", "a", "b" };
+	const char *a2[] = { "bouncefs", "-o", "attr_timeout=0,entry_timeout=3", "a", "b" };
+	const char *a3[] = { "bouncefs", "-o", "attr_timeout=-1", "a", "b" };
+	const char *a4[] = { "bouncefs", "-o", "entry_timeout=abc", "a", "b" };
+
+	(void)state;
+	assert_int_equal(parse(&o, 5, a1), BFS_EXIT_OK);
+	assert_true(o.attr_timeout == 2.5 && o.entry_timeout == 2.5);
+	assert_int_equal(parse(&o, 5, a2), BFS_EXIT_OK);
+	assert_true(o.attr_timeout == 0 && o.entry_timeout == 3);
+	assert_int_equal(parse(&o, 5, a3), BFS_EXIT_BAD_VALUE);
+	assert_non_null(strstr(err, "attr_timeout"));
+	assert_int_equal(parse(&o, 5, a4), BFS_EXIT_BAD_VALUE);
+}
+
+static void test_ignored_mount_options(void **state)
+{
+	struct bfs_options o;
+	const char *argv[] = { "bouncefs", "-o",
+			       "defaults,_netdev,nofail,noauto,x-systemd.automount,x-foo=1",
+			       "a", "b" };
+
+	(void)state;
+	assert_int_equal(parse(&o, 5, argv), BFS_EXIT_OK);
+	assert_string_equal(o.fuse_opts, "");
+}
+
+static void test_unknown_o_option(void **state)
+{
+	struct bfs_options o;
+	const char *argv[] = { "bouncefs", "-o", "allow_other,bogus", "a", "b" };
+
+	(void)state;
+	assert_int_equal(parse(&o, 5, argv), BFS_EXIT_UNKNOWN_OPTION);
+	assert_string_equal(err, "unknown mount option 'bogus'");
+}
+
+static void test_malformed_values(void **state)
+{
+	static const char *const bad[] = {
+		"max_write=", "max_write=1000", "max_write=2M", "max_write=4k1",
+		"max_write=-4096", "queue_depth=0", "queue_depth=x",
+		"queue_depth=99999", "max_threads=0", "allow_other=1",
+		"fsname=", "max_read=abc", "max_write",
+	};
+	struct bfs_options o;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *argv[] = { "bouncefs", "-o", bad[i], "a", "b" };
+
+		assert_int_equal(parse(&o, 5, argv), BFS_EXIT_BAD_VALUE);
+		assert_true(strlen(err) > 0);
+		assert_null(strchr(err, '\n'));
+	}
+}
+
+static void test_size_suffixes(void **state)
+{
+	struct bfs_options o;
+
+	(void)state;
+	options_init(&o);
+	assert_int_equal(options_parse_o(&o, "max_write=1M", err, sizeof(err)),
+			 BFS_EXIT_OK);
+	assert_int_equal(o.max_write, 1u << 20);
+	assert_int_equal(options_parse_o(&o, "max_write=8192", err, sizeof(err)),
+			 BFS_EXIT_OK);
+	assert_int_equal(o.max_write, 8192);
+	assert_int_equal(options_parse_o(&o, "max_write=4K", err, sizeof(err)),
+			 BFS_EXIT_OK);
+	assert_int_equal(o.max_write, 4096);
+}
+
+static void test_usage_errors(void **state)
+{
+	struct bfs_options o;
+	const char *none[] = { "bouncefs" };
+	const char *one[] = { "bouncefs", "a" };
+	const char *three[] = { "bouncefs", "a", "b", "c" };
+	const char *flag[] = { "bouncefs", "--frobnicate", "a", "b" };
+	const char *dangling[] = { "bouncefs", "a", "b", "-o" };
+
+	(void)state;
+	assert_int_equal(parse(&o, 1, none), BFS_EXIT_USAGE);
+	assert_non_null(strstr(err, "missing BACKING_DIR"));
+	assert_int_equal(parse(&o, 2, one), BFS_EXIT_USAGE);
+	assert_non_null(strstr(err, "missing MOUNTPOINT"));
+	assert_int_equal(parse(&o, 4, three), BFS_EXIT_USAGE);
+	assert_int_equal(parse(&o, 4, flag), BFS_EXIT_USAGE);
+	assert_non_null(strstr(err, "--frobnicate"));
+	assert_int_equal(parse(&o, 4, dangling), BFS_EXIT_USAGE);
+}
+
+static void test_help_and_version_need_no_paths(void **state)
+{
+	struct bfs_options o;
+	const char *h[] = { "bouncefs", "--help" };
+	const char *v[] = { "bouncefs", "-V" };
+
+	(void)state;
+	assert_int_equal(parse(&o, 2, h), BFS_EXIT_OK);
+	assert_true(o.show_help);
+	assert_int_equal(parse(&o, 2, v), BFS_EXIT_OK);
+	assert_true(o.show_version);
+}
+
+static void test_double_dash(void **state)
+{
+	struct bfs_options o;
+	const char *argv[] = { "bouncefs", "--", "-odd", "-mnt" };
+
+	(void)state;
+	assert_int_equal(parse(&o, 4, argv), BFS_EXIT_OK);
+	assert_string_equal(o.backing_dir, "-odd");
+	assert_string_equal(o.mountpoint, "-mnt");
+}
+
+/* Path checks against a scratch tree:
+ * top/back, top/mnt, top/file, top/back/inner, top/mnt/inner. */
+static char top[64];
+
+static int make_tree(void **state)
+{
+	char p[128];
+	FILE *f;
+
+	(void)state;
+	strcpy(top, "/tmp/bfs-opt-XXXXXX");
+	if (!mkdtemp(top))
+		return -1;
+	snprintf(p, sizeof(p), "%s/back", top); mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/back/inner", top); mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/mnt", top); mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/mnt/inner", top); mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/file", top);
+	f = fopen(p, "w");
+	if (!f)
+		return -1;
+	fclose(f);
+	return 0;
+}
+
+static int remove_tree(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static int check(const char *back, const char *mnt)
+{
+	struct bfs_options o;
+	char b[128], m[128];
+
+	options_init(&o);
+	snprintf(b, sizeof(b), "%s/%s", top, back);
+	snprintf(m, sizeof(m), "%s/%s", top, mnt);
+	o.backing_dir = b;
+	o.mountpoint = m;
+	err[0] = '\0';
+	return options_check_paths(&o, err, sizeof(err));
+}
+
+static void test_paths(void **state)
+{
+	(void)state;
+	assert_int_equal(check("back", "mnt"), BFS_EXIT_OK);
+	assert_int_equal(check("nothere", "mnt"), BFS_EXIT_BAD_BACKING);
+	assert_non_null(strstr(err, "No such file or directory"));
+	assert_int_equal(check("file", "mnt"), BFS_EXIT_BAD_BACKING);
+	assert_non_null(strstr(err, "not a directory"));
+	assert_int_equal(check("back", "nothere"), BFS_EXIT_BAD_MOUNTPOINT);
+	assert_int_equal(check("back", "back"), BFS_EXIT_OVERLAP);
+	assert_int_equal(check("back", "back/../back/"), BFS_EXIT_OVERLAP);
+	assert_int_equal(check("mnt/inner", "mnt"), BFS_EXIT_OVERLAP);
+	assert_non_null(strstr(err, "inside the mountpoint"));
+	assert_int_equal(check("back", "back/inner"), BFS_EXIT_OVERLAP);
+	/* A name that merely starts the same is no overlap. */
+	assert_int_equal(check("mnt/inner", "back/inner"), BFS_EXIT_OK);
+}
+
+static void test_already_mounted(void **state)
+{
+	const char *info =
+		"22 1 0:21 / /proc rw,relatime shared:12 - proc proc rw\n"
+		"90 29 0:50 / /mnt/a rw,nosuid,nodev shared:40 - fuse.bouncefs /srv/a rw,user_id=0\n"
+		"91 29 0:51 / /mnt/b rw shared:41 - fuse.other /srv/b rw\n";
+
+	(void)state;
+	assert_int_equal(options_check_not_mounted("/mnt/a", info, err, sizeof(err)),
+			 BFS_EXIT_BUSY);
+	assert_string_equal(err, "mountpoint '/mnt/a' is already a bouncefs mount");
+	assert_int_equal(options_check_not_mounted("/mnt/b", info, err, sizeof(err)),
+			 BFS_EXIT_OK);
+	assert_int_equal(options_check_not_mounted("/mnt", info, err, sizeof(err)),
+			 BFS_EXIT_OK);
+	assert_int_equal(options_check_not_mounted("/mnt/a", "", err, sizeof(err)),
+			 BFS_EXIT_OK);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_flags_and_o_after_positionals),
+		cmocka_unit_test(test_debug_implies_foreground),
+		cmocka_unit_test(test_timeouts),
+		cmocka_unit_test(test_ignored_mount_options),
+		cmocka_unit_test(test_unknown_o_option),
+		cmocka_unit_test(test_malformed_values),
+		cmocka_unit_test(test_size_suffixes),
+		cmocka_unit_test(test_usage_errors),
+		cmocka_unit_test(test_help_and_version_need_no_paths),
+		cmocka_unit_test(test_double_dash),
+		cmocka_unit_test(test_already_mounted),
+		cmocka_unit_test_setup_teardown(test_paths, make_tree, remove_tree),
+	};
+
+	return cmocka_run_group_tests_name("options", tests, NULL, NULL);
+}

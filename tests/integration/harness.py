@@ -1,0 +1,236 @@
+"""Shared pieces of the integration tests: a scratch XFS on a loop device,
+a real bouncefs mount, a bounded test runner, and cleanup on every exit."""
+import atexit
+import ctypes
+import ctypes.util
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+BOUNCEFS = os.environ.get("BOUNCEFS") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "bouncefs")
+BOUNCEFS = os.path.abspath(BOUNCEFS)
+
+libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+_cleanups = []
+
+
+def on_exit(fn):
+    """Run fn when the test process ends, however it ends."""
+    _cleanups.append(fn)
+
+
+def _run_cleanups():
+    while _cleanups:
+        fn = _cleanups.pop()
+        try:
+            fn()
+        except Exception:  # keep cleaning up
+            traceback.print_exc()
+
+
+atexit.register(_run_cleanups)
+
+
+def _on_signal(signum, frame):
+    _run_cleanups()
+    os._exit(128 + signum)
+
+
+signal.signal(signal.SIGTERM, _on_signal)
+signal.signal(signal.SIGINT, _on_signal)
+
+
+def run(cmd, check=True, timeout=60, **kw):
+    return subprocess.run(cmd, check=check, timeout=timeout,
+                          capture_output=True, text=True, **kw)
+
+
+def is_mounted(path):
+    path = os.path.realpath(path)
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            if line.split()[4] == path:
+                return True
+    return False
+
+
+def force_unmount(path):
+    for _ in range(50):
+        if not is_mounted(path):
+            return
+        subprocess.run(["umount", path], capture_output=True, timeout=30)
+        if is_mounted(path):
+            subprocess.run(["umount", "-l", path], capture_output=True,
+                           timeout=30)
+        time.sleep(0.1)
+
+
+class ScratchFS:
+    """An XFS file system on a loop device over a sparse file."""
+
+    def __init__(self, size="2G", fstype="xfs"):
+        self.top = tempfile.mkdtemp(prefix="bfs-test-", dir="/var/tmp")
+        os.chmod(self.top, 0o755)
+        self.image = os.path.join(self.top, "disk.img")
+        self.path = os.path.join(self.top, "fs")
+        os.mkdir(self.path)
+        with open(self.image, "wb") as f:
+            f.truncate(parse_size(size))
+        mkfs = ["mkfs.xfs", "-q", "-f"] if fstype == "xfs" else \
+            ["mkfs.ext4", "-q", "-F"]
+        run(mkfs + [self.image])
+        self.loop = run(["losetup", "-f", "--show", self.image]).stdout.strip()
+        on_exit(self.destroy)
+        run(["mount", self.loop, self.path])
+        os.chmod(self.path, 0o755)
+
+    def destroy(self):
+        force_unmount(self.path)
+        if self.loop:
+            subprocess.run(["losetup", "-d", self.loop], capture_output=True)
+            self.loop = None
+        subprocess.run(["rm", "-rf", self.top], capture_output=True)
+
+
+def parse_size(s):
+    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    return int(s[:-1]) * mult[s[-1]] if s[-1] in mult else int(s)
+
+
+class Mount:
+    """bouncefs running in the foreground over backing at mnt."""
+
+    def __init__(self, backing, mnt, opts=None, prefix=(), extra=()):
+        self.backing, self.mnt = backing, mnt
+        os.makedirs(mnt, exist_ok=True)
+        cmd = list(prefix) + [BOUNCEFS, backing, mnt, "-f"] + list(extra)
+        if opts:
+            cmd += ["-o", opts]
+        self.log = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen(cmd, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        on_exit(self.stop)
+        deadline = time.time() + 15
+        while not is_mounted(mnt):
+            if self.proc.poll() is not None:
+                raise RuntimeError("bouncefs exited %d: %s" %
+                                   (self.proc.returncode, self.output()))
+            if time.time() > deadline:
+                raise RuntimeError("mount did not appear")
+            time.sleep(0.02)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def output(self):
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self, timeout=20):
+        """Unmount and wait for the daemon; returns its exit status."""
+        if self.proc.poll() is None and is_mounted(self.mnt):
+            subprocess.run(["umount", self.mnt], capture_output=True,
+                           timeout=timeout)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return None
+        finally:
+            force_unmount(self.mnt)
+
+
+def mounted(opts=None, size="2G", **kw):
+    """A fresh scratch XFS and a mount over it: (scratch, mount, mnt_path)."""
+    fs = ScratchFS(size)
+    back = os.path.join(fs.path, "back")
+    os.mkdir(back)
+    os.chmod(back, 0o755)
+    mnt = os.path.join(fs.top, "mnt")
+    m = Mount(back, mnt, opts, **kw)
+    return fs, m, mnt, back
+
+
+def as_user(uid, gid, fn, groups=()):
+    """Run fn() in a child process with the given ids; returns its result
+    (an int, or the errno name of an OSError it raised)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            os.setgroups(list(groups))
+            os.setgid(gid)
+            os.setuid(uid)
+            res = str(fn())
+        except OSError as e:
+            res = "errno:" + (errno_name(e.errno))
+        except BaseException as e:  # report, never fall through
+            res = "exception:" + repr(e)
+        os.write(w, res.encode())
+        os._exit(0)
+    os.close(w)
+    out = b""
+    while True:
+        chunk = os.read(r, 4096)
+        if not chunk:
+            break
+        out += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    return out.decode()
+
+
+def errno_name(e):
+    import errno
+    return errno.errorcode.get(e, str(e))
+
+
+def expect_errno(err, fn, *args):
+    """fn(*args) must fail with err (or with one of a tuple of errnos)."""
+    errs = err if isinstance(err, tuple) else (err,)
+    want = "/".join(errno_name(e) for e in errs)
+    try:
+        fn(*args)
+    except OSError as e:
+        assert e.errno in errs, "%s: got %s, want %s" % (
+            fn.__name__, errno_name(e.errno), want)
+        return
+    raise AssertionError("%s%r succeeded, want %s" % (fn.__name__, args, want))
+
+
+def main(tests, per_test_seconds=120):
+    """Run each test function with a time bound; print a summary line."""
+    passed = failed = 0
+    only = sys.argv[1:]
+    for t in tests:
+        if only and t.__name__ not in only:
+            continue
+
+        def alarm(signum, frame):
+            raise TimeoutError("timed out after %ds" % per_test_seconds)
+        signal.signal(signal.SIGALRM, alarm)
+        signal.alarm(per_test_seconds)
+        start = time.time()
+        try:
+            t()
+            passed += 1
+            print("ok   %s (%.1fs)" % (t.__name__, time.time() - start),
+                  flush=True)
+        except BaseException:
+            failed += 1
+            print("FAIL %s" % t.__name__, flush=True)
+            traceback.print_exc()
+        finally:
+            signal.alarm(0)
+            _run_cleanups()
+    print("%d passed, %d failed" % (passed, failed), flush=True)
+    sys.exit(1 if failed else 0)
