@@ -38,8 +38,28 @@ void fs_fd_name(char buf[16], int fd);
 /* Full /proc path of an fd, for calls that have no *at() form (xattrs). */
 void fs_fd_path(char buf[40], int fd);
 
+/*
+ * Borrow an inode's O_PATH fd: returns it, or -errno. Give it back with
+ * fs_put_fd. The fd may be closed once given back.
+ */
+static inline int fs_get_fd(struct bfs_fs *fs, struct bfs_inode *inode)
+{
+	return itable_get_fd(&fs->itab, inode);
+}
+
+static inline void fs_put_fd(struct bfs_fs *fs, struct bfs_inode *inode)
+{
+	itable_put_fd(&fs->itab, inode);
+}
+
+/* The backing fd of an open file. */
+static inline int fs_file_fd(const struct fuse_file_info *fi)
+{
+	return (int)fi->fh;
+}
+
 /* stat an inode without following symlinks. Returns 0 or an errno. */
-int fs_stat(struct bfs_inode *inode, struct stat *st);
+int fs_stat(struct bfs_fs *fs, struct bfs_inode *inode, struct stat *st);
 
 /*
  * Look up name in parent, take a lookup reference and fill e.

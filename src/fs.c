@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,26 +33,36 @@ void fs_fd_path(char buf[40], int fd)
 	snprintf(buf, 40, "/proc/self/fd/%d", fd);
 }
 
-int fs_stat(struct bfs_inode *inode, struct stat *st)
+int fs_stat(struct bfs_fs *fs, struct bfs_inode *inode, struct stat *st)
 {
-	if (fstatat(inode->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
-		return errno;
-	return 0;
+	int fd = fs_get_fd(fs, inode), err = 0;
+
+	if (fd < 0)
+		return -fd;
+	if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+		err = errno;
+	fs_put_fd(fs, inode);
+	return err;
 }
 
 int fs_lookup_entry(struct bfs_fs *fs, struct bfs_inode *parent,
 		    const char *name, struct fuse_entry_param *e)
 {
 	struct bfs_inode *inode;
-	int fd;
+	int fd, dirfd, err;
 
 	/* ".." of the root would lead out of the tree: it is the root. */
 	if (parent == &fs->itab.root && strcmp(name, "..") == 0)
 		name = ".";
 	memset(e, 0, sizeof(*e));
-	fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	dirfd = fs_get_fd(fs, parent);
+	if (dirfd < 0)
+		return -dirfd;
+	fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	err = errno;
+	fs_put_fd(fs, parent);
 	if (fd < 0)
-		return errno;
+		return err;
 	if (fstatat(fd, "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) {
 		int err = errno;
 
@@ -61,11 +72,26 @@ int fs_lookup_entry(struct bfs_fs *fs, struct bfs_inode *parent,
 	inode = itable_ref(&fs->itab, fd, e->attr.st_dev, e->attr.st_ino,
 			   e->attr.st_mode);
 	if (!inode)
-		return ENOMEM;
+		return errno;
 	e->ino = fs_node_id(fs, inode);
 	e->attr_timeout = fs->attr_timeout;
 	e->entry_timeout = fs->entry_timeout;
 	return 0;
+}
+
+/* Idle O_PATH fds to keep: a quarter of the fd limit, within bounds. */
+static size_t idle_fd_budget(void)
+{
+	struct rlimit rl;
+	size_t n = 1024;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		n = rl.rlim_cur / 4;
+	if (n < 16)
+		n = 16;
+	if (n > 4096)
+		n = 4096;
+	return n;
 }
 
 int fs_init(struct bfs_fs *fs, const struct bfs_options *opts, int root_fd)
@@ -75,7 +101,7 @@ int fs_init(struct bfs_fs *fs, const struct bfs_options *opts, int root_fd)
 	fs->proc_fd = -1;
 	fs->attr_timeout = opts->attr_timeout;
 	fs->entry_timeout = opts->entry_timeout;
-	return itable_init(&fs->itab, root_fd);
+	return itable_init(&fs->itab, root_fd, idle_fd_budget());
 }
 
 int fs_open_proc(struct bfs_fs *fs)

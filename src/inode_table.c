@@ -1,8 +1,8 @@
-/* The inode table: (st_dev, st_ino) -> O_PATH fd with a lookup count. */
+/* The inode table: (st_dev, st_ino) -> file handle, lookup count and a
+ * bounded cache of O_PATH fds. */
 #include "inode_table.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,14 +10,54 @@
 
 #define INITIAL_BUCKETS 1024u
 
-static size_t bucket_of(const struct inode_table *t, dev_t dev, ino_t ino)
+static size_t bucket_of(size_t nbuckets, dev_t dev, ino_t ino)
 {
 	uint64_t h = (uint64_t)ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)dev;
 
-	return (size_t)(h ^ (h >> 29)) & (t->nbuckets - 1);
+	return (size_t)(h ^ (h >> 29)) & (nbuckets - 1);
 }
 
-int itable_init(struct inode_table *t, int root_fd)
+static struct file_handle *make_handle(int fd, int *mount_id);
+static int mount_fd_locked(struct inode_table *t, int mount_id, int fd,
+			   mode_t mode);
+
+static void lru_unlink(struct inode_table *t, struct bfs_inode *n)
+{
+	if (!n->on_lru)
+		return;
+	n->lru_prev->lru_next = n->lru_next;
+	n->lru_next->lru_prev = n->lru_prev;
+	n->on_lru = false;
+	t->lru_len--;
+}
+
+static void lru_push_front(struct inode_table *t, struct bfs_inode *n)
+{
+	n->lru_next = t->lru.lru_next;
+	n->lru_prev = &t->lru;
+	t->lru.lru_next->lru_prev = n;
+	t->lru.lru_next = n;
+	n->on_lru = true;
+	t->lru_len++;
+}
+
+/* Close idle fds beyond the cap, oldest first. Called with the lock held;
+ * returns the fds to close once the lock is dropped, in *closing. */
+static size_t lru_trim(struct inode_table *t, int *closing, size_t max)
+{
+	size_t n = 0;
+
+	while (t->lru_len > t->max_idle_fds && n < max) {
+		struct bfs_inode *old = t->lru.lru_prev;
+
+		lru_unlink(t, old);
+		closing[n++] = old->fd;
+		old->fd = -1;
+	}
+	return n;
+}
+
+int itable_init(struct inode_table *t, int root_fd, size_t max_idle_fds)
 {
 	struct stat st;
 
@@ -28,13 +68,33 @@ int itable_init(struct inode_table *t, int root_fd)
 	if (!t->buckets)
 		return -ENOMEM;
 	t->nbuckets = INITIAL_BUCKETS;
+	t->max_idle_fds = max_idle_fds ? max_idle_fds : 1;
+	t->lru.lru_next = t->lru.lru_prev = &t->lru;
 	pthread_mutex_init(&t->lock, NULL);
 	t->root.fd = root_fd;
+	t->root.mount_fd = -1;
 	t->root.dev = st.st_dev;
 	t->root.ino = st.st_ino;
 	t->root.type = st.st_mode & S_IFMT;
 	t->root.nlookup = 2; /* never reaches zero */
+	/* The root's mount is the one nearly every handle is opened on. */
+	{
+		int mount_id;
+		struct file_handle *fh = make_handle(root_fd, &mount_id);
+
+		if (fh)
+			mount_fd_locked(t, mount_id, root_fd, st.st_mode);
+		free(fh);
+	}
 	return 0;
+}
+
+static void free_inode(struct bfs_inode *n)
+{
+	if (n->fd >= 0)
+		close(n->fd);
+	free(n->handle);
+	free(n);
 }
 
 void itable_destroy(struct inode_table *t)
@@ -45,14 +105,18 @@ void itable_destroy(struct inode_table *t)
 		while (n) {
 			struct bfs_inode *next = n->next;
 
-			close(n->fd);
-			free(n);
+			free_inode(n);
 			n = next;
 		}
 	}
 	free(t->buckets);
 	t->buckets = NULL;
 	t->count = 0;
+	for (size_t i = 0; i < t->nmounts; i++)
+		close(t->mounts[i].fd);
+	free(t->mounts);
+	t->mounts = NULL;
+	t->nmounts = 0;
 	if (t->root.fd >= 0)
 		close(t->root.fd);
 	t->root.fd = -1;
@@ -64,18 +128,15 @@ static void grow(struct inode_table *t)
 {
 	size_t nb = t->nbuckets * 2;
 	struct bfs_inode **b = calloc(nb, sizeof(*b));
-	struct inode_table tmp;
 
 	if (!b)
 		return;
-	tmp.buckets = b;
-	tmp.nbuckets = nb;
 	for (size_t i = 0; i < t->nbuckets; i++) {
 		struct bfs_inode *n = t->buckets[i];
 
 		while (n) {
 			struct bfs_inode *next = n->next;
-			size_t k = bucket_of(&tmp, n->dev, n->ino);
+			size_t k = bucket_of(nb, n->dev, n->ino);
 
 			n->next = b[k];
 			b[k] = n;
@@ -87,45 +148,134 @@ static void grow(struct inode_table *t)
 	t->nbuckets = nb;
 }
 
+/* The file handle of fd, or NULL (with *mount_id unset) if there is none. */
+static struct file_handle *make_handle(int fd, int *mount_id)
+{
+	struct file_handle probe = { .handle_bytes = 0 };
+	struct file_handle *fh;
+
+	if (name_to_handle_at(fd, "", &probe, mount_id, AT_EMPTY_PATH) == 0 ||
+	    errno != EOVERFLOW || probe.handle_bytes == 0)
+		return NULL;
+	fh = malloc(sizeof(*fh) + probe.handle_bytes);
+	if (!fh)
+		return NULL;
+	fh->handle_bytes = probe.handle_bytes;
+	if (name_to_handle_at(fd, "", fh, mount_id, AT_EMPTY_PATH) != 0) {
+		free(fh);
+		return NULL;
+	}
+	return fh;
+}
+
+/*
+ * An fd on mount mount_id to open handles with. open_by_handle_at wants a
+ * real (not O_PATH) fd, so the first directory seen on a mount (its root,
+ * as lookups go) is opened for reading. Called with the lock held.
+ * Returns -1 if there is none.
+ */
+static int mount_fd_locked(struct inode_table *t, int mount_id, int fd,
+			   mode_t mode)
+{
+	struct itable_mount *m;
+	int copy;
+
+	for (size_t i = 0; i < t->nmounts; i++)
+		if (t->mounts[i].mount_id == mount_id)
+			return t->mounts[i].fd;
+	if (!S_ISDIR(mode))
+		return -1;
+	copy = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (copy < 0)
+		return -1;
+	m = realloc(t->mounts, (t->nmounts + 1) * sizeof(*m));
+	if (!m) {
+		close(copy);
+		return -1;
+	}
+	t->mounts = m;
+	m[t->nmounts].mount_id = mount_id;
+	m[t->nmounts].fd = copy;
+	t->nmounts++;
+	return copy;
+}
+
+static struct bfs_inode *find_locked(struct inode_table *t, dev_t dev,
+				     ino_t ino)
+{
+	struct bfs_inode *n = t->buckets[bucket_of(t->nbuckets, dev, ino)];
+
+	while (n && !(n->dev == dev && n->ino == ino))
+		n = n->next;
+	return n;
+}
+
 struct bfs_inode *itable_ref(struct inode_table *t, int fd, dev_t dev,
 			     ino_t ino, mode_t mode)
 {
 	struct bfs_inode *n, *fresh;
-	size_t k;
+	struct file_handle *fh;
+	int mount_id = -1, closing[8];
+	size_t nclose;
 
 	if (dev == t->root.dev && ino == t->root.ino) {
 		close(fd);
 		itable_ref_again(t, &t->root);
 		return &t->root;
 	}
-	/* Allocate outside the lock; freed again if the inode is known. */
-	fresh = calloc(1, sizeof(*fresh));
 	pthread_mutex_lock(&t->lock);
-	k = bucket_of(t, dev, ino);
-	for (n = t->buckets[k]; n; n = n->next) {
-		if (n->dev == dev && n->ino == ino) {
-			n->nlookup++;
-			pthread_mutex_unlock(&t->lock);
-			free(fresh);
-			close(fd);
-			return n;
-		}
-	}
-	if (!fresh) {
+	n = find_locked(t, dev, ino);
+	if (n) {
+		n->nlookup++;
 		pthread_mutex_unlock(&t->lock);
 		close(fd);
+		return n;
+	}
+	pthread_mutex_unlock(&t->lock);
+
+	/* New to us: make the entry outside the lock. */
+	fresh = calloc(1, sizeof(*fresh));
+	if (!fresh) {
+		close(fd);
+		errno = ENOMEM;
 		return NULL;
+	}
+	fh = make_handle(fd, &mount_id);
+
+	pthread_mutex_lock(&t->lock);
+	n = find_locked(t, dev, ino);
+	if (n) {
+		/* Another thread added it meanwhile. */
+		n->nlookup++;
+		pthread_mutex_unlock(&t->lock);
+		free(fh);
+		free(fresh);
+		close(fd);
+		return n;
+	}
+	fresh->mount_fd = fh ? mount_fd_locked(t, mount_id, fd, mode) : -1;
+	if (fresh->mount_fd < 0) {
+		free(fh);
+		fh = NULL;
 	}
 	fresh->fd = fd;
 	fresh->dev = dev;
 	fresh->ino = ino;
 	fresh->type = mode & S_IFMT;
 	fresh->nlookup = 1;
-	fresh->next = t->buckets[k];
-	t->buckets[k] = fresh;
+	fresh->handle = fh;
+	fresh->next = t->buckets[bucket_of(t->nbuckets, dev, ino)];
+	t->buckets[bucket_of(t->nbuckets, dev, ino)] = fresh;
+	if (fh)
+		lru_push_front(t, fresh);
 	if (++t->count > t->nbuckets * 2)
 		grow(t);
+	if (t->count > t->peak)
+		t->peak = t->count;
+	nclose = lru_trim(t, closing, 8);
 	pthread_mutex_unlock(&t->lock);
+	for (size_t i = 0; i < nclose; i++)
+		close(closing[i]);
 	return fresh;
 }
 
@@ -152,19 +302,81 @@ uint64_t itable_forget(struct inode_table *t, struct bfs_inode *inode,
 	inode->nlookup = n >= inode->nlookup ? 0 : inode->nlookup - n;
 	left = inode->nlookup;
 	if (left == 0) {
-		pp = &t->buckets[bucket_of(t, inode->dev, inode->ino)];
+		pp = &t->buckets[bucket_of(t->nbuckets, inode->dev, inode->ino)];
 		while (*pp && *pp != inode)
 			pp = &(*pp)->next;
 		if (*pp)
 			*pp = inode->next;
+		lru_unlink(t, inode);
 		t->count--;
 	}
 	pthread_mutex_unlock(&t->lock);
-	if (left == 0) {
-		close(inode->fd);
-		free(inode);
-	}
+	/* The kernel forgets an inode only when no request uses it. */
+	if (left == 0)
+		free_inode(inode);
 	return left;
+}
+
+int itable_get_fd(struct inode_table *t, struct bfs_inode *inode)
+{
+	int fd;
+
+	pthread_mutex_lock(&t->lock);
+	if (inode->fd >= 0) {
+		lru_unlink(t, inode);
+		inode->fd_users++;
+		fd = inode->fd;
+		pthread_mutex_unlock(&t->lock);
+		return fd;
+	}
+	pthread_mutex_unlock(&t->lock);
+
+	if (!inode->handle)
+		return -EBADF; /* a pinned fd is never closed */
+	fd = open_by_handle_at(inode->mount_fd, inode->handle,
+			       O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+
+	pthread_mutex_lock(&t->lock);
+	if (inode->fd >= 0) {
+		/* Another thread reopened it first: use that one. */
+		lru_unlink(t, inode);
+		close(fd);
+		fd = inode->fd;
+	} else {
+		inode->fd = fd;
+	}
+	inode->fd_users++;
+	pthread_mutex_unlock(&t->lock);
+	return fd;
+}
+
+void itable_put_fd(struct inode_table *t, struct bfs_inode *inode)
+{
+	int closing[8];
+	size_t nclose = 0;
+
+	pthread_mutex_lock(&t->lock);
+	if (--inode->fd_users == 0 && inode->handle) {
+		lru_push_front(t, inode);
+		nclose = lru_trim(t, closing, 8);
+	}
+	pthread_mutex_unlock(&t->lock);
+	for (size_t i = 0; i < nclose; i++)
+		close(closing[i]);
+}
+
+bool itable_shrunk(struct inode_table *t)
+{
+	bool shrunk;
+
+	pthread_mutex_lock(&t->lock);
+	shrunk = t->peak >= t->count + 4096 && t->count <= t->peak / 2;
+	if (shrunk)
+		t->peak = t->count;
+	pthread_mutex_unlock(&t->lock);
+	return shrunk;
 }
 
 size_t itable_count(struct inode_table *t)
@@ -173,6 +385,16 @@ size_t itable_count(struct inode_table *t)
 
 	pthread_mutex_lock(&t->lock);
 	c = t->count;
+	pthread_mutex_unlock(&t->lock);
+	return c;
+}
+
+size_t itable_idle_fds(struct inode_table *t)
+{
+	size_t c;
+
+	pthread_mutex_lock(&t->lock);
+	c = t->lru_len;
 	pthread_mutex_unlock(&t->lock);
 	return c;
 }

@@ -23,15 +23,23 @@ static struct bfs_dir *dir_of(struct fuse_file_info *fi)
 static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
+	struct bfs_fs *fs = fs_of(req);
+	struct bfs_inode *inode = fs_inode(req, ino);
 	struct bfs_dir *d = calloc(1, sizeof(*d));
-	int fd;
+	int fd, ifd;
 
 	if (!d) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	fd = openat(fs_inode(req, ino)->fd, ".",
-		    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ifd = fs_get_fd(fs, inode);
+	if (ifd < 0) {
+		free(d);
+		fuse_reply_err(req, -ifd);
+		return;
+	}
+	fd = openat(ifd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fs_put_fd(fs, inode);
 	if (fd < 0 || !(d->dp = fdopendir(fd))) {
 		int err = errno;
 

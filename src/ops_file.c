@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -28,12 +29,19 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct bfs_fs *fs = fs_of(req);
 	struct bfs_inode *inode = fs_inode(req, ino);
 	char name[16];
-	int fd;
+	int fd, err;
 
-	fs_fd_name(name, inode->fd);
-	fd = openat(fs->proc_fd, name, backing_flags(fi->flags));
+	fd = fs_get_fd(fs, inode);
 	if (fd < 0) {
-		fuse_reply_err(req, errno);
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	fs_fd_name(name, fd);
+	fd = openat(fs->proc_fd, name, backing_flags(fi->flags));
+	err = errno;
+	fs_put_fd(fs, inode);
+	if (fd < 0) {
+		fuse_reply_err(req, err);
 		return;
 	}
 	fi->fh = (uint64_t)fd;
@@ -47,25 +55,41 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct bfs_fs *fs = fs_of(req);
 	struct bfs_inode *dir = fs_inode(req, parent);
 	struct fuse_entry_param e;
-	int fd, err;
+	int flags = backing_flags(fi->flags) | O_CREAT | O_NOFOLLOW;
+	bool created;
+	int fd, dfd, err;
 
+	dfd = fs_get_fd(fs, dir);
+	if (dfd < 0) {
+		fuse_reply_err(req, -dfd);
+		return;
+	}
 	err = creds_become(fuse_req_ctx(req), true);
 	if (err) {
+		fs_put_fd(fs, dir);
 		fuse_reply_err(req, err);
 		return;
 	}
-	fd = openat(dir->fd, name,
-		    backing_flags(fi->flags) | O_CREAT | O_NOFOLLOW, mode);
+	/* Know whether we made the file, to take it back on failure. */
+	fd = openat(dfd, name, flags | O_EXCL, mode);
+	created = fd >= 0;
+	if (fd < 0 && errno == EEXIST && !(fi->flags & O_EXCL))
+		fd = openat(dfd, name, flags, mode);
 	err = fd < 0 ? errno : 0;
 	creds_restore();
 	if (!err)
 		err = fs_lookup_entry(fs, dir, name, &e);
 	if (err) {
-		if (fd >= 0)
+		if (fd >= 0) {
 			close(fd);
+			if (created)
+				unlinkat(dfd, name, 0);
+		}
+		fs_put_fd(fs, dir);
 		fuse_reply_err(req, err);
 		return;
 	}
+	fs_put_fd(fs, dir);
 	fi->fh = (uint64_t)fd;
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
 		close(fd);
@@ -80,7 +104,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	(void)ino;
 	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	bv.buf[0].fd = (int)fi->fh;
+	bv.buf[0].fd = fs_file_fd(fi);
 	bv.buf[0].pos = off;
 	fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
 }
@@ -92,7 +116,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 
 	(void)ino;
 	while (done < size) {
-		ssize_t n = pwrite((int)fi->fh, buf + done, size - done,
+		ssize_t n = pwrite(fs_file_fd(fi), buf + done, size - done,
 				   off + (off_t)done);
 
 		if (n < 0) {
@@ -115,7 +139,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	/* Like close(2) on a local file: report delayed write errors. */
-	int fd = dup((int)fi->fh);
+	int fd = dup(fs_file_fd(fi));
 	int err = 0;
 
 	(void)ino;
@@ -130,14 +154,14 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	(void)ino;
-	close((int)fi->fh);
+	close(fs_file_fd(fi));
 	fuse_reply_err(req, 0);
 }
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		     struct fuse_file_info *fi)
 {
-	int fd = (int)fi->fh;
+	int fd = fs_file_fd(fi);
 	int err;
 
 	(void)ino;
@@ -151,14 +175,14 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 	int err;
 
 	(void)ino;
-	err = fallocate((int)fi->fh, mode, offset, length) ? errno : 0;
+	err = fallocate(fs_file_fd(fi), mode, offset, length) ? errno : 0;
 	fuse_reply_err(req, err);
 }
 
 static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		     struct fuse_file_info *fi)
 {
-	off_t res = lseek((int)fi->fh, off, whence);
+	off_t res = lseek(fs_file_fd(fi), off, whence);
 
 	(void)ino;
 	if (res < 0)
@@ -178,7 +202,7 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 
 	(void)ino_in;
 	(void)ino_out;
-	n = copy_file_range((int)fi_in->fh, &in, (int)fi_out->fh, &out, len,
+	n = copy_file_range(fs_file_fd(fi_in), &in, fs_file_fd(fi_out), &out, len,
 			    (unsigned)flags);
 	if (n < 0)
 		fuse_reply_err(req, errno);
@@ -192,7 +216,7 @@ static void op_flock(fuse_req_t req, fuse_ino_t ino,
 	int err;
 
 	(void)ino;
-	err = flock((int)fi->fh, op) ? errno : 0;
+	err = flock(fs_file_fd(fi), op) ? errno : 0;
 	fuse_reply_err(req, err);
 }
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -25,10 +26,20 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_entry(req, &e);
 }
 
+/* After many forgets, give the freed entries' memory back. */
+static void trim_if_shrunk(struct bfs_fs *fs)
+{
+	if (itable_shrunk(&fs->itab))
+		malloc_trim(0);
+}
+
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	itable_forget(&fs_of(req)->itab, fs_inode(req, ino), nlookup);
+	struct bfs_fs *fs = fs_of(req);
+
+	itable_forget(&fs->itab, fs_inode(req, ino), nlookup);
 	fuse_reply_none(req);
+	trim_if_shrunk(fs);
 }
 
 static void op_forget_multi(fuse_req_t req, size_t count,
@@ -40,6 +51,7 @@ static void op_forget_multi(fuse_req_t req, size_t count,
 		itable_forget(&fs->itab, fs_inode(req, forgets[i].ino),
 			      forgets[i].nlookup);
 	fuse_reply_none(req);
+	trim_if_shrunk(fs);
 }
 
 static void op_getattr(fuse_req_t req, fuse_ino_t ino,
@@ -48,8 +60,10 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	struct stat st;
 	int err;
 
-	(void)fi;
-	err = fs_stat(fs_inode(req, ino), &st);
+	if (fi)
+		err = fstat(fs_file_fd(fi), &st) ? errno : 0;
+	else
+		err = fs_stat(fs_of(req), fs_inode(req, ino), &st);
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -63,20 +77,25 @@ static int set_size(struct bfs_fs *fs, struct bfs_inode *inode,
 	int fd, err = 0;
 
 	if (fi)
-		return ftruncate((int)fi->fh, size) ? errno : 0;
+		return ftruncate(fs_file_fd(fi), size) ? errno : 0;
 	if (inode->type != S_IFREG)
 		return inode->type == S_IFDIR ? EISDIR : EINVAL;
-	fs_fd_name(name, inode->fd);
-	fd = openat(fs->proc_fd, name, O_WRONLY | O_CLOEXEC);
+	fd = fs_get_fd(fs, inode);
 	if (fd < 0)
-		return errno;
+		return -fd;
+	fs_fd_name(name, fd);
+	fd = openat(fs->proc_fd, name, O_WRONLY | O_CLOEXEC);
+	err = fd < 0 ? errno : 0;
+	fs_put_fd(fs, inode);
+	if (fd < 0)
+		return err;
 	if (ftruncate(fd, size))
 		err = errno;
 	close(fd);
 	return err;
 }
 
-static int set_times(struct bfs_inode *inode, struct fuse_file_info *fi,
+static int set_times(int fd, struct fuse_file_info *fi,
 		     const struct stat *attr, int to_set)
 {
 	struct timespec tv[2] = {
@@ -91,8 +110,8 @@ static int set_times(struct bfs_inode *inode, struct fuse_file_info *fi,
 	else if (to_set & FUSE_SET_ATTR_MTIME)
 		tv[1] = attr->st_mtim;
 	if (fi)
-		return futimens((int)fi->fh, tv) ? errno : 0;
-	return utimensat(inode->fd, "", tv,
+		return futimens(fs_file_fd(fi), tv) ? errno : 0;
+	return utimensat(fd, "", tv,
 			 AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) ? errno : 0;
 }
 
@@ -103,25 +122,30 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct bfs_inode *inode = fs_inode(req, ino);
 	struct stat st;
 	int err = 0;
+	int fd = fs_get_fd(fs, inode);
 
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
 	/* Owner first: a chown may clear set-id bits that the mode restates. */
 	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
 		uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
 		gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
 
-		if (fchownat(inode->fd, "", uid, gid,
+		if (fchownat(fd, "", uid, gid,
 			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
 			err = errno;
 	}
 	if (!err && (to_set & FUSE_SET_ATTR_MODE)) {
 		if (fi) {
-			err = fchmod((int)fi->fh, attr->st_mode) ? errno : 0;
+			err = fchmod(fs_file_fd(fi), attr->st_mode) ? errno : 0;
 		} else if (inode->type == S_IFLNK) {
 			err = EOPNOTSUPP;
 		} else {
 			char name[16];
 
-			fs_fd_name(name, inode->fd);
+			fs_fd_name(name, fd);
 			err = fchmodat(fs->proc_fd, name, attr->st_mode, 0) ?
 				errno : 0;
 		}
@@ -131,9 +155,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (!err && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
 			       FUSE_SET_ATTR_ATIME_NOW |
 			       FUSE_SET_ATTR_MTIME_NOW)))
-		err = set_times(inode, fi, attr, to_set);
-	if (!err)
-		err = fs_stat(inode, &st);
+		err = set_times(fd, fi, attr, to_set);
+	if (!err && fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+		err = errno;
+	fs_put_fd(fs, inode);
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -142,11 +167,21 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
+	struct bfs_fs *fs = fs_of(req);
+	struct bfs_inode *inode = fs_inode(req, ino);
 	char buf[PATH_MAX + 1];
-	ssize_t n = readlinkat(fs_inode(req, ino)->fd, "", buf, sizeof(buf));
+	int fd = fs_get_fd(fs, inode), err;
+	ssize_t n;
 
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	n = readlinkat(fd, "", buf, sizeof(buf));
+	err = errno;
+	fs_put_fd(fs, inode);
 	if (n < 0)
-		fuse_reply_err(req, errno);
+		fuse_reply_err(req, err);
 	else if (n >= (ssize_t)sizeof(buf))
 		fuse_reply_err(req, ENAMETOOLONG);
 	else {
@@ -155,57 +190,66 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	}
 }
 
-/* After a creating call (err is its result): reply with the new entry. */
-static void reply_created(fuse_req_t req, struct bfs_inode *parent,
-			  const char *name, int err)
+/* mknod, mkdir and symlink: made as the caller, in the parent's fd. */
+static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, dev_t rdev, const char *link)
 {
-	struct fuse_entry_param e;
+	struct bfs_fs *fs = fs_of(req);
+	struct bfs_inode *dir = fs_inode(req, parent);
+	int dfd = fs_get_fd(fs, dir);
+	int err, res;
 
-	if (!err)
-		err = fs_lookup_entry(fs_of(req), parent, name, &e);
-	if (err)
-		fuse_reply_err(req, err);
-	else
-		fuse_reply_entry(req, &e);
+	if (dfd < 0) {
+		fuse_reply_err(req, -dfd);
+		return;
+	}
+	err = creds_become(fuse_req_ctx(req), true);
+	if (!err) {
+		if (link)
+			res = symlinkat(link, dfd, name);
+		else if (S_ISDIR(mode))
+			res = mkdirat(dfd, name, mode & 07777);
+		else
+			res = mknodat(dfd, name, mode, rdev);
+		err = res ? errno : 0;
+		creds_restore();
+	}
+	if (!err) {
+		struct fuse_entry_param e;
+
+		err = fs_lookup_entry(fs, dir, name, &e);
+		if (!err) {
+			fs_put_fd(fs, dir);
+			fuse_reply_entry(req, &e);
+			return;
+		}
+		/* Made but not answerable (fds ran out): take it back. */
+		unlinkat(dfd, name, S_ISDIR(mode) ? AT_REMOVEDIR : 0);
+	}
+	fs_put_fd(fs, dir);
+	fuse_reply_err(req, err);
 }
 
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode, dev_t rdev)
 {
-	struct bfs_inode *dir = fs_inode(req, parent);
-	int err = creds_become(fuse_req_ctx(req), true);
-
-	if (!err) {
-		err = mknodat(dir->fd, name, mode, rdev) ? errno : 0;
-		creds_restore();
+	if (S_ISDIR(mode) || S_ISLNK(mode)) {
+		fuse_reply_err(req, EINVAL);
+		return;
 	}
-	reply_created(req, dir, name, err);
+	make_node(req, parent, name, mode, rdev, NULL);
 }
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode)
 {
-	struct bfs_inode *dir = fs_inode(req, parent);
-	int err = creds_become(fuse_req_ctx(req), true);
-
-	if (!err) {
-		err = mkdirat(dir->fd, name, mode) ? errno : 0;
-		creds_restore();
-	}
-	reply_created(req, dir, name, err);
+	make_node(req, parent, name, S_IFDIR | (mode & 07777), 0, NULL);
 }
 
 static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		       const char *name)
 {
-	struct bfs_inode *dir = fs_inode(req, parent);
-	int err = creds_become(fuse_req_ctx(req), true);
-
-	if (!err) {
-		err = symlinkat(link, dir->fd, name) ? errno : 0;
-		creds_restore();
-	}
-	reply_created(req, dir, name, err);
+	make_node(req, parent, name, S_IFLNK, 0, link);
 }
 
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
@@ -213,15 +257,25 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 {
 	struct bfs_fs *fs = fs_of(req);
 	struct bfs_inode *inode = fs_inode(req, ino);
+	struct bfs_inode *dir = fs_inode(req, newparent);
 	struct fuse_entry_param e = { 0 };
-	int err;
+	int fd, dfd, err = 0;
 
-	if (linkat(inode->fd, "", fs_inode(req, newparent)->fd, newname,
-		   AT_EMPTY_PATH)) {
-		fuse_reply_err(req, errno);
+	fd = fs_get_fd(fs, inode);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
 		return;
 	}
-	err = fs_stat(inode, &e.attr);
+	dfd = fs_get_fd(fs, dir);
+	if (dfd < 0)
+		err = -dfd;
+	else if (linkat(fd, "", dfd, newname, AT_EMPTY_PATH))
+		err = errno;
+	if (!err && fstatat(fd, "", &e.attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+		err = errno;
+	if (dfd >= 0)
+		fs_put_fd(fs, dir);
+	fs_put_fd(fs, inode);
 	if (err) {
 		fuse_reply_err(req, err);
 		return;
@@ -233,43 +287,77 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	fuse_reply_entry(req, &e);
 }
 
+static void remove_name(fuse_req_t req, fuse_ino_t parent, const char *name,
+			int flags)
+{
+	struct bfs_fs *fs = fs_of(req);
+	struct bfs_inode *dir = fs_inode(req, parent);
+	int dfd = fs_get_fd(fs, dir);
+	int err;
+
+	if (dfd < 0) {
+		fuse_reply_err(req, -dfd);
+		return;
+	}
+	err = unlinkat(dfd, name, flags) ? errno : 0;
+	fs_put_fd(fs, dir);
+	fuse_reply_err(req, err);
+}
+
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	int err = unlinkat(fs_inode(req, parent)->fd, name, 0) ? errno : 0;
-
-	fuse_reply_err(req, err);
+	remove_name(req, parent, name, 0);
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	int err = unlinkat(fs_inode(req, parent)->fd, name, AT_REMOVEDIR) ?
-		errno : 0;
-
-	fuse_reply_err(req, err);
+	remove_name(req, parent, name, AT_REMOVEDIR);
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname,
 		      unsigned int flags)
 {
-	int err;
+	struct bfs_fs *fs = fs_of(req);
+	struct bfs_inode *from = fs_inode(req, parent);
+	struct bfs_inode *to = fs_inode(req, newparent);
+	int ffd, tfd, err = 0;
 
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	err = renameat2(fs_inode(req, parent)->fd, name,
-			fs_inode(req, newparent)->fd, newname, flags) ?
-		errno : 0;
+	ffd = fs_get_fd(fs, from);
+	if (ffd < 0) {
+		fuse_reply_err(req, -ffd);
+		return;
+	}
+	tfd = fs_get_fd(fs, to);
+	if (tfd < 0)
+		err = -tfd;
+	else if (renameat2(ffd, name, tfd, newname, flags))
+		err = errno;
+	if (tfd >= 0)
+		fs_put_fd(fs, to);
+	fs_put_fd(fs, from);
 	fuse_reply_err(req, err);
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
+	struct bfs_fs *fs = fs_of(req);
+	struct bfs_inode *inode = fs_inode(req, ino);
 	struct statvfs sv;
+	int fd = fs_get_fd(fs, inode), err;
 
-	if (fstatvfs(fs_inode(req, ino)->fd, &sv))
-		fuse_reply_err(req, errno);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	err = fstatvfs(fd, &sv) ? errno : 0;
+	fs_put_fd(fs, inode);
+	if (err)
+		fuse_reply_err(req, err);
 	else
 		fuse_reply_statfs(req, &sv);
 }
@@ -277,15 +365,21 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
 	struct bfs_fs *fs = fs_of(req);
+	struct bfs_inode *inode = fs_inode(req, ino);
 	char name[16];
-	int err;
+	int fd = fs_get_fd(fs, inode), err;
 
-	fs_fd_name(name, fs_inode(req, ino)->fd);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	fs_fd_name(name, fd);
 	err = creds_become(fuse_req_ctx(req), false);
 	if (!err) {
 		err = faccessat(fs->proc_fd, name, mask, AT_EACCESS) ? errno : 0;
 		creds_restore();
 	}
+	fs_put_fd(fs, inode);
 	fuse_reply_err(req, err);
 }
 

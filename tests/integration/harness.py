@@ -17,21 +17,27 @@ BOUNCEFS = os.path.abspath(BOUNCEFS)
 
 libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
-_cleanups = []
+_cleanups = []        # (per_test, fn), undone in reverse order
 
 
-def on_exit(fn):
-    """Run fn when the test process ends, however it ends."""
-    _cleanups.append(fn)
+def on_exit(fn, per_test=True):
+    """Run fn at the end of the current test (per_test) or of the whole
+    script, however it ends: failure, time-out or signal."""
+    _cleanups.append((per_test, fn))
 
 
-def _run_cleanups():
+def _run_cleanups(only_per_test=False):
+    keep = []
     while _cleanups:
-        fn = _cleanups.pop()
+        per_test, fn = _cleanups.pop()
+        if only_per_test and not per_test:
+            keep.append((per_test, fn))
+            continue
         try:
             fn()
         except Exception:  # keep cleaning up
             traceback.print_exc()
+    _cleanups.extend(reversed(keep))
 
 
 atexit.register(_run_cleanups)
@@ -231,6 +237,6 @@ def main(tests, per_test_seconds=120):
             traceback.print_exc()
         finally:
             signal.alarm(0)
-            _run_cleanups()
+            _run_cleanups(only_per_test=True)
     print("%d passed, %d failed" % (passed, failed), flush=True)
     sys.exit(1 if failed else 0)

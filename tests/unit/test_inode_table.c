@@ -1,4 +1,5 @@
-/* Unit tests: the inode table's references, forget and growth. */
+/* Unit tests: the inode table's references, forget, growth and its
+ * bounded cache of O_PATH fds reopened from file handles. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,10 +11,14 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "inode_table.h"
+
+#define NFILES 10
+static char dir[64];
 
 static bool fd_open(int fd)
 {
@@ -28,11 +33,42 @@ static int open_path(const char *p)
 	return fd;
 }
 
+static int open_file(int i)
+{
+	char p[128];
+
+	snprintf(p, sizeof(p), "%s/f%d", dir, i);
+	return open_path(p);
+}
+
+/* Reference file i; returns its entry. */
+static struct bfs_inode *ref_file(struct inode_table *t, int i)
+{
+	int fd = open_file(i);
+	struct stat st;
+
+	assert_int_equal(fstat(fd, &st), 0);
+	return itable_ref(t, fd, st.st_dev, st.st_ino, st.st_mode);
+}
+
 static int setup(void **state)
 {
 	struct inode_table *t = malloc(sizeof(*t));
 
-	if (!t || itable_init(t, open_path("/")) != 0)
+	strcpy(dir, "/var/tmp/bfs-itab-XXXXXX");
+	if (!t || !mkdtemp(dir))
+		return -1;
+	for (int i = 0; i < NFILES; i++) {
+		char p[128];
+		FILE *f;
+
+		snprintf(p, sizeof(p), "%s/f%d", dir, i);
+		f = fopen(p, "w");
+		if (!f)
+			return -1;
+		fclose(f);
+	}
+	if (itable_init(t, open_path(dir), 4) != 0)
 		return -1;
 	*state = t;
 	return 0;
@@ -40,16 +76,19 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+	char cmd[128];
+
 	itable_destroy(*state);
 	free(*state);
-	return 0;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
 }
 
 static void test_ref_and_forget(void **state)
 {
 	struct inode_table *t = *state;
+	int fd1 = open_file(0), fd2 = open_file(0);
 	struct stat st;
-	int fd1 = open_path("/tmp"), fd2 = open_path("/tmp");
 	struct bfs_inode *a, *b;
 
 	assert_int_equal(fstat(fd1, &st), 0);
@@ -57,7 +96,8 @@ static void test_ref_and_forget(void **state)
 	assert_non_null(a);
 	assert_int_equal(a->fd, fd1);
 	assert_int_equal(a->nlookup, 1);
-	assert_int_equal(a->type, S_IFDIR);
+	assert_int_equal(a->type, S_IFREG);
+	assert_non_null(a->handle);
 	assert_int_equal(itable_count(t), 1);
 
 	/* The same inode again: same entry, the new fd is closed. */
@@ -73,17 +113,15 @@ static void test_ref_and_forget(void **state)
 	assert_int_equal(itable_forget(t, a, 1), 0);
 	assert_false(fd_open(fd1));
 	assert_int_equal(itable_count(t), 0);
+	assert_int_equal(itable_idle_fds(t), 0);
 }
 
 static void test_forget_more_than_held(void **state)
 {
 	struct inode_table *t = *state;
-	struct stat st;
-	int fd = open_path("/tmp");
-	struct bfs_inode *a;
+	struct bfs_inode *a = ref_file(t, 1);
+	int fd = a->fd;
 
-	assert_int_equal(fstat(fd, &st), 0);
-	a = itable_ref(t, fd, st.st_dev, st.st_ino, st.st_mode);
 	/* A forget_multi may carry the whole count at once. */
 	assert_int_equal(itable_forget(t, a, 1000), 0);
 	assert_false(fd_open(fd));
@@ -93,8 +131,8 @@ static void test_forget_more_than_held(void **state)
 static void test_root_is_never_freed(void **state)
 {
 	struct inode_table *t = *state;
+	int fd = open_path(dir);
 	struct stat st;
-	int fd = open_path("/");
 	struct bfs_inode *r;
 
 	assert_int_equal(fstat(fd, &st), 0);
@@ -103,7 +141,82 @@ static void test_root_is_never_freed(void **state)
 	assert_false(fd_open(fd));
 	itable_forget(t, r, 1000000);
 	assert_true(fd_open(t->root.fd));
+	assert_int_equal(itable_get_fd(t, r), t->root.fd);
+	itable_put_fd(t, r);
 	assert_int_equal(itable_count(t), 0);
+}
+
+/* At most 4 idle fds stay open; the others are reopened on demand. */
+static void test_idle_fds_are_bounded(void **state)
+{
+	struct inode_table *t = *state;
+	struct bfs_inode *e[NFILES];
+	int open_now = 0;
+
+	for (int i = 0; i < NFILES; i++)
+		e[i] = ref_file(t, i);
+	assert_int_equal(itable_idle_fds(t), 4);
+	for (int i = 0; i < NFILES; i++)
+		open_now += e[i]->fd >= 0;
+	assert_int_equal(open_now, 4);
+	/* The newest are kept, the oldest closed. */
+	assert_int_equal(e[0]->fd, -1);
+	assert_true(e[NFILES - 1]->fd >= 0);
+
+	/* Borrowing reopens from the handle: same inode. */
+	for (int i = 0; i < NFILES; i++) {
+		struct stat a, b;
+		int fd = itable_get_fd(t, e[i]);
+		int ref = open_file(i);
+
+		assert_true(fd >= 0);
+		assert_int_equal(fstatat(fd, "", &a, AT_EMPTY_PATH), 0);
+		assert_int_equal(fstat(ref, &b), 0);
+		assert_int_equal(a.st_ino, b.st_ino);
+		close(ref);
+	}
+	/* Borrowed fds are never closed, whatever the cap. */
+	assert_int_equal(itable_idle_fds(t), 0);
+	for (int i = 0; i < NFILES; i++)
+		assert_true(e[i]->fd >= 0 && fd_open(e[i]->fd));
+	for (int i = 0; i < NFILES; i++)
+		itable_put_fd(t, e[i]);
+	assert_int_equal(itable_idle_fds(t), 4);
+
+	/* Two borrowers of one entry share its fd. */
+	int f1 = itable_get_fd(t, e[0]);
+	int f2 = itable_get_fd(t, e[0]);
+
+	assert_int_equal(f1, f2);
+	itable_put_fd(t, e[0]);
+	assert_true(fd_open(f1));
+	itable_put_fd(t, e[0]);
+	for (int i = 0; i < NFILES; i++)
+		assert_int_equal(itable_forget(t, e[i], 1), 0);
+	assert_int_equal(itable_idle_fds(t), 0);
+	assert_int_equal(itable_count(t), 0);
+}
+
+/* A deleted inode whose fd was closed is reported stale, not crashed on. */
+static void test_stale_handle(void **state)
+{
+	struct inode_table *t = *state;
+	struct bfs_inode *e[NFILES];
+	char p[128];
+	int fd;
+
+	for (int i = 0; i < NFILES; i++)
+		e[i] = ref_file(t, i);
+	assert_int_equal(e[0]->fd, -1);
+	snprintf(p, sizeof(p), "%s/f0", dir);
+	assert_int_equal(unlink(p), 0);
+	fd = itable_get_fd(t, e[0]);
+	if (fd >= 0)  /* some file systems still find it in cache */
+		itable_put_fd(t, e[0]);
+	else
+		assert_int_equal(fd, -ESTALE);
+	for (int i = 0; i < NFILES; i++)
+		itable_forget(t, e[i], 1);
 }
 
 /* Many distinct keys: the table grows and finds every one again. */
@@ -112,21 +225,19 @@ static void test_growth(void **state)
 	struct inode_table *t = *state;
 	enum { N = 5000 };
 	struct bfs_inode **e = calloc(N, sizeof(*e));
-	int fd0 = open_path("/tmp");
+	int fd0 = open_file(0);
 
 	assert_non_null(e);
 	for (int i = 0; i < N; i++) {
-		int fd = dup(fd0);
-
-		e[i] = itable_ref(t, fd, 77, (ino_t)i + 1, S_IFREG);
+		e[i] = itable_ref(t, dup(fd0), 77, (ino_t)i + 1, S_IFREG);
 		assert_non_null(e[i]);
 	}
 	assert_int_equal(itable_count(t), N);
 	assert_true(t->nbuckets >= N / 2);
+	assert_int_equal(itable_idle_fds(t), 4);
 	for (int i = 0; i < N; i++) {
-		int fd = dup(fd0);
-
-		assert_ptr_equal(itable_ref(t, fd, 77, (ino_t)i + 1, S_IFREG), e[i]);
+		assert_ptr_equal(itable_ref(t, dup(fd0), 77, (ino_t)i + 1, S_IFREG),
+				 e[i]);
 		assert_int_equal(itable_forget(t, e[i], 2), 0);
 	}
 	assert_int_equal(itable_count(t), 0);
@@ -137,40 +248,49 @@ static void test_growth(void **state)
 struct worker_arg {
 	struct inode_table *t;
 	int base_fd;
+	int seed;
 };
 
 static void *hammer(void *p)
 {
 	struct worker_arg *a = p;
 
-	for (int round = 0; round < 2000; round++) {
-		ino_t ino = (ino_t)(round % 37) + 100;
+	for (int round = 0; round < 3000; round++) {
+		ino_t ino = (ino_t)((round * 7 + a->seed) % 37) + 100;
 		struct bfs_inode *n = itable_ref(a->t, dup(a->base_fd), 5, ino,
 						 S_IFREG);
+		int fd;
 
 		if (!n)
 			return (void *)1;
+		fd = itable_get_fd(a->t, n);
+		if (fd < 0 || !fd_open(fd))
+			return (void *)2;
+		itable_put_fd(a->t, n);
 		itable_forget(a->t, n, 1);
 	}
 	return NULL;
 }
 
-/* Concurrent lookups and forgets of the same keys balance out. */
+/* Concurrent lookups, borrows and forgets of the same keys balance out. */
 static void test_threads(void **state)
 {
 	struct inode_table *t = *state;
-	struct worker_arg a = { t, open_path("/tmp") };
+	struct worker_arg a[4];
 	pthread_t th[4];
 	void *res;
 
-	for (int i = 0; i < 4; i++)
-		assert_int_equal(pthread_create(&th[i], NULL, hammer, &a), 0);
+	for (int i = 0; i < 4; i++) {
+		a[i] = (struct worker_arg){ t, open_file(1), i };
+		assert_int_equal(pthread_create(&th[i], NULL, hammer, &a[i]), 0);
+	}
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(pthread_join(th[i], &res), 0);
 		assert_null(res);
+		close(a[i].base_fd);
 	}
 	assert_int_equal(itable_count(t), 0);
-	close(a.base_fd);
+	assert_int_equal(itable_idle_fds(t), 0);
 }
 
 int main(void)
@@ -179,6 +299,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ref_and_forget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forget_more_than_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_root_is_never_freed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_fds_are_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_handle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_growth, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 	};

@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Life cycle: detaching, signals, unmounting, dead mounts, failed mounts."""
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import (BOUNCEFS, Mount, ScratchFS, force_unmount, is_mounted,  # noqa: E402
+                     on_exit, run, main)
+
+
+def scratch():
+    fs = ScratchFS("1G")
+    back = os.path.join(fs.path, "back")
+    os.mkdir(back)
+    mnt = os.path.join(fs.top, "mnt")
+    os.mkdir(mnt)
+    on_exit(lambda: force_unmount(mnt))
+    return back, mnt
+
+
+def daemon_pids(mnt):
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if args and args[0].endswith(b"bouncefs") and mnt.encode() in args:
+            pids.append(int(d))
+    return pids
+
+
+def wait_gone(pid, seconds=15):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                if f.read().split(") ")[1][0] == "Z":
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_detaches_after_mount_then_fusermount():
+    back, mnt = scratch()
+    r = run([BOUNCEFS, back, mnt], timeout=20)
+    # The parent returns only once the mount is there.
+    assert r.returncode == 0 and is_mounted(mnt), r.stderr
+    pids = daemon_pids(mnt)
+    assert len(pids) == 1, pids
+    with open(os.path.join(mnt, "f"), "w") as f:
+        f.write("detached")
+    assert open(os.path.join(back, "f")).read() == "detached"
+    run(["fusermount3", "-u", mnt])
+    assert wait_gone(pids[0]), "daemon still running after fusermount3 -u"
+    assert not is_mounted(mnt)
+
+
+def stop_by(how):
+    back, mnt = scratch()
+    m = Mount(back, mnt)
+    with open(os.path.join(mnt, "f"), "w") as f:
+        f.write(how)
+    if how == "umount":
+        run(["umount", mnt])
+    elif how == "fusermount3":
+        run(["fusermount3", "-u", mnt])
+    else:
+        m.proc.send_signal(getattr(signal, how))
+    assert m.proc.wait(timeout=15) == 0, m.output()
+    assert not is_mounted(mnt)
+    assert open(os.path.join(back, "f")).read() == how
+
+
+def test_umount_exits_0():
+    stop_by("umount")
+
+
+def test_fusermount_exits_0():
+    stop_by("fusermount3")
+
+
+def test_sigint_exits_0():
+    stop_by("SIGINT")
+
+
+def test_sigterm_with_open_files():
+    back, mnt = scratch()
+    m = Mount(back, mnt)
+    fds = []
+    for i in range(8):
+        fd = os.open(os.path.join(mnt, "open%d" % i), os.O_RDWR | os.O_CREAT, 0o644)
+        os.write(fd, b"data%d" % i)
+        fds.append(fd)
+    os.fsync(fds[0])
+    dfd = os.open(mnt, os.O_RDONLY | os.O_DIRECTORY)
+    m.proc.send_signal(signal.SIGTERM)
+    assert m.proc.wait(timeout=15) == 0, m.output()
+    assert not is_mounted(mnt)
+    # The files that were open still reached the backing dir.
+    for i in range(8):
+        assert open(os.path.join(back, "open%d" % i), "rb").read() == b"data%d" % i
+    # Their descriptors now fail cleanly instead of hanging.
+    try:
+        os.write(fds[1], b"more")
+        raise AssertionError("write after shutdown succeeded")
+    except OSError as e:
+        assert e.errno in (errno.ENOTCONN, errno.ECONNABORTED, errno.EIO), e
+    for fd in fds + [dfd]:
+        try:
+            os.close(fd)   # the fd is released even if the flush fails
+        except OSError as e:
+            assert e.errno == errno.ENOTCONN, e
+    # The mountpoint can be used again at once.
+    m2 = Mount(back, mnt)
+    assert open(os.path.join(mnt, "open3"), "rb").read() == b"data3"
+    assert m2.stop() == 0
+
+
+def test_sigkill_leaves_dead_mount_with_clear_error():
+    back, mnt = scratch()
+    m = Mount(back, mnt)
+    with open(os.path.join(mnt, "kept"), "w") as f:
+        f.write("synced")
+        f.flush()
+        os.fsync(f.fileno())
+    m.proc.kill()
+    m.proc.wait(timeout=10)
+    r = run([BOUNCEFS, back, mnt], check=False, timeout=20)
+    assert r.returncode == 6, (r.returncode, r.stderr)
+    assert "Transport endpoint is not connected" in r.stderr
+    assert "umount it first" in r.stderr
+    run(["umount", mnt])
+    m2 = Mount(back, mnt)
+    assert open(os.path.join(mnt, "kept")).read() == "synced"
+    assert m2.stop() == 0
+
+
+def test_failed_mount_reports_reason():
+    back, mnt = scratch()
+    os.chmod(os.path.dirname(back), 0o755)
+    # An unprivileged user cannot mount on a root-owned directory.
+    r = run(["setpriv", "--reuid", "65534", "--regid", "65534",
+             "--clear-groups", BOUNCEFS, back, mnt], check=False, timeout=20)
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert "bouncefs: cannot mount at '%s'" % mnt in r.stderr
+    assert len(r.stderr.strip().splitlines()) >= 2, r.stderr  # the reason too
+    assert not is_mounted(mnt)
+    assert daemon_pids(mnt) == []
+
+
+main([test_detaches_after_mount_then_fusermount, test_umount_exits_0,
+      test_fusermount_exits_0, test_sigint_exits_0, test_sigterm_with_open_files,
+      test_sigkill_leaves_dead_mount_with_clear_error,
+      test_failed_mount_reports_reason])

@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""File descriptors and memory: 100 000 files leave no residue, and a
+daemon short of fds fails single requests with EMFILE and carries on."""
+import errno
+import os
+import resource
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Mount, ScratchFS, main  # noqa: E402
+
+SANITIZED = os.environ.get("BOUNCEFS_SANITIZED") == "1"
+
+
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def drop_caches():
+    # Evicting dentries and inodes makes the kernel send its forgets.
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("2")
+
+
+def test_create_delete_100k_files():
+    fs = ScratchFS("4G")
+    back = os.path.join(fs.path, "back")
+    os.mkdir(back)
+    mnt = os.path.join(fs.top, "mnt")
+    m = Mount(back, mnt)
+    os.listdir(mnt)
+    fd0, rss0 = fd_count(m.pid), rss_kib(m.pid)
+    d = os.path.join(mnt, "many")
+    os.mkdir(d)
+    n = 20000 if SANITIZED else 100000
+    for i in range(n):
+        os.close(os.open(os.path.join(d, "f%06d" % i),
+                         os.O_CREAT | os.O_WRONLY, 0o644))
+    peak_fds = fd_count(m.pid)
+    for i in range(n):
+        os.unlink(os.path.join(d, "f%06d" % i))
+    os.rmdir(d)
+    deadline = time.time() + 30
+    while True:
+        drop_caches()
+        fds = fd_count(m.pid)
+        if fds <= fd0 + 50 or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    rss = rss_kib(m.pid)
+    print("  %d files: fds %d -> peak %d -> %d, RSS %d -> %d KiB" %
+          (n, fd0, peak_fds, fds, rss0, rss))
+    assert fds <= fd0 + 50, (fd0, fds)
+    if not SANITIZED:
+        assert rss - rss0 <= 20 * 1024, (rss0, rss)
+    assert os.listdir(back) == []
+    assert m.stop() == 0
+
+
+def test_fd_exhaustion_fails_one_request():
+    fs = ScratchFS("1G")
+    back = os.path.join(fs.path, "back")
+    os.mkdir(back)
+    mnt = os.path.join(fs.top, "mnt")
+    # Without CAP_SYS_RESOURCE the daemon cannot raise the hard limit.
+    m = Mount(back, mnt, prefix=["setpriv", "--bounding-set", "-sys_resource",
+                                 "prlimit", "--nofile=64:64"])
+    resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+    held, failures = [], 0
+    for i in range(200):
+        try:
+            held.append(os.open(os.path.join(mnt, "f%d" % i),
+                                os.O_CREAT | os.O_RDWR, 0o644))
+        except OSError as e:
+            assert e.errno == errno.EMFILE, e
+            failures += 1
+    assert failures > 0, "the daemon never ran short of fds"
+    assert m.proc.poll() is None, "daemon died: " + m.output()
+    for fd in held:
+        os.close(fd)
+    # Once fds are free again, everything works.
+    with open(os.path.join(mnt, "after"), "w") as f:
+        f.write("still alive")
+    assert open(os.path.join(back, "after")).read() == "still alive"
+    assert len(os.listdir(mnt)) == len(held) + 1
+    assert m.stop() == 0
+
+
+main([test_create_delete_100k_files, test_fd_exhaustion_fails_one_request],
+     per_test_seconds=400)
