@@ -7,14 +7,19 @@
 #define BOUNCEFS_FS_H
 
 #include <fuse_lowlevel.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "inode_table.h"
 #include "options.h"
 
+struct bfs_dir;
+
 struct bfs_fs {
 	struct inode_table itab;
+	pthread_mutex_t dirs_lock;
+	struct bfs_dir *dirs;  /* open directory handles, freed at unmount */
 	const struct bfs_options *opts;
 	int proc_fd;       /* /proc/self/fd, to reopen O_PATH fds */
 	double attr_timeout;
@@ -90,5 +95,8 @@ void ops_meta_fill(struct fuse_lowlevel_ops *ops);
 void ops_dir_fill(struct fuse_lowlevel_ops *ops);
 void ops_file_fill(struct fuse_lowlevel_ops *ops);
 void ops_xattr_fill(struct fuse_lowlevel_ops *ops);
+
+/* Close the directory handles the kernel never released. */
+void ops_dir_close_all(struct bfs_fs *fs);
 
 #endif

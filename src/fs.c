@@ -101,6 +101,7 @@ int fs_init(struct bfs_fs *fs, const struct bfs_options *opts, int root_fd)
 	fs->proc_fd = -1;
 	fs->attr_timeout = opts->attr_timeout;
 	fs->entry_timeout = opts->entry_timeout;
+	pthread_mutex_init(&fs->dirs_lock, NULL);
 	return itable_init(&fs->itab, root_fd, idle_fd_budget());
 }
 
@@ -112,6 +113,8 @@ int fs_open_proc(struct bfs_fs *fs)
 
 void fs_destroy(struct bfs_fs *fs)
 {
+	ops_dir_close_all(fs);
+	pthread_mutex_destroy(&fs->dirs_lock);
 	itable_destroy(&fs->itab);
 	if (fs->proc_fd >= 0)
 		close(fs->proc_fd);

@@ -13,7 +13,39 @@ struct bfs_dir {
 	DIR *dp;
 	off_t offset;          /* where dp stands */
 	struct dirent *entry;  /* read but not yet returned */
+	struct bfs_dir *prev, *next; /* in fs->dirs */
 };
+
+static void track(struct bfs_fs *fs, struct bfs_dir *d)
+{
+	pthread_mutex_lock(&fs->dirs_lock);
+	d->prev = NULL;
+	d->next = fs->dirs;
+	if (fs->dirs)
+		fs->dirs->prev = d;
+	fs->dirs = d;
+	pthread_mutex_unlock(&fs->dirs_lock);
+}
+
+static void untrack_and_free(struct bfs_fs *fs, struct bfs_dir *d)
+{
+	pthread_mutex_lock(&fs->dirs_lock);
+	if (d->prev)
+		d->prev->next = d->next;
+	else
+		fs->dirs = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
+	pthread_mutex_unlock(&fs->dirs_lock);
+	closedir(d->dp);
+	free(d);
+}
+
+void ops_dir_close_all(struct bfs_fs *fs)
+{
+	while (fs->dirs)
+		untrack_and_free(fs, fs->dirs);
+}
 
 static struct bfs_dir *dir_of(struct fuse_file_info *fi)
 {
@@ -50,11 +82,10 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	fi->fh = (uintptr_t)d;
-	if (fuse_reply_open(req, fi) == -ENOENT) {
+	track(fs, d);
+	if (fuse_reply_open(req, fi) == -ENOENT)
 		/* The opener was interrupted: nobody will release this. */
-		closedir(d->dp);
-		free(d);
-	}
+		untrack_and_free(fs, d);
 }
 
 static bool is_dot_or_dotdot(const char *name)
@@ -162,11 +193,8 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
-	struct bfs_dir *d = dir_of(fi);
-
 	(void)ino;
-	closedir(d->dp);
-	free(d);
+	untrack_and_free(fs_of(req), dir_of(fi));
 	fuse_reply_err(req, 0);
 }
 
