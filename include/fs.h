@@ -11,13 +11,24 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dio.h"
 #include "inode_table.h"
 #include "options.h"
 
 struct bfs_dir;
 
+/* An open file. */
+struct bfs_file {
+	int fd;              /* the backing file, without O_DIRECT */
+	int dfd;             /* the backing file with O_DIRECT, or -1 */
+	uint32_t align;      /* its direct-I/O alignment */
+	struct bfs_inode *inode;
+	pthread_mutex_t lock; /* guards opening dfd */
+};
+
 struct bfs_fs {
 	struct inode_table itab;
+	struct bfs_dio dio;
 	pthread_mutex_t dirs_lock;
 	struct bfs_dir *dirs;  /* open directory handles, freed at unmount */
 	const struct bfs_options *opts;
@@ -57,10 +68,15 @@ static inline void fs_put_fd(struct bfs_fs *fs, struct bfs_inode *inode)
 	itable_put_fd(&fs->itab, inode);
 }
 
-/* The backing fd of an open file. */
+static inline struct bfs_file *fs_file(const struct fuse_file_info *fi)
+{
+	return (struct bfs_file *)(uintptr_t)fi->fh;
+}
+
+/* The (buffered) backing fd of an open file. */
 static inline int fs_file_fd(const struct fuse_file_info *fi)
 {
-	return (int)fi->fh;
+	return fs_file(fi)->fd;
 }
 
 /* stat an inode without following symlinks. Returns 0 or an errno. */

@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "range_lock.h"
+
 struct bfs_inode {
 	dev_t dev;
 	ino_t ino;
@@ -30,6 +32,7 @@ struct bfs_inode {
 	struct bfs_inode *next;   /* hash chain */
 	struct bfs_inode *lru_prev, *lru_next; /* idle fds, newest first */
 	bool on_lru;
+	struct range_lock writers; /* byte ranges being written */
 };
 
 struct itable_mount {

@@ -15,9 +15,22 @@
 int session_loop_block_signals(void);
 
 /*
+ * Where workers receive requests. next(ctx, prev) returns the memory to
+ * receive the next request into (prev is the last one, NULL at first; it
+ * may be returned again); done(ctx, last) gives the last one back when the
+ * worker ends. The memory must hold libfuse's receive size (1 MiB + 4 KiB).
+ */
+struct session_buffers {
+	void *ctx;
+	void *(*next)(void *ctx, void *prev);
+	void (*done)(void *ctx, void *last);
+};
+
+/*
  * Serve requests until SIGINT, SIGTERM or SIGHUP arrives or the file
  * system is unmounted. Returns 0 on a clean stop, -errno otherwise.
  */
-int session_loop_run(struct fuse_session *se, unsigned max_threads);
+int session_loop_run(struct fuse_session *se, unsigned max_threads,
+		     const struct session_buffers *bufs);
 
 #endif

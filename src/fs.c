@@ -123,7 +123,14 @@ void fs_destroy(struct bfs_fs *fs)
 
 static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	struct bfs_fs *fs = userdata;
+	unsigned qd = fs->opts->queue_depth;
+
+	if (conn->max_write > fs->opts->max_write)
+		conn->max_write = fs->opts->max_write;
+	/* Async direct I/O travels as background requests. */
+	conn->max_background = qd > 65535 ? 65535 : qd;
+	conn->congestion_threshold = conn->max_background * 3 / 4;
 	/* Let the kernel apply the umask and strip set-id bits on write and
 	 * chown; it knows the caller's groups, we do not. */
 	conn->want &= ~(FUSE_CAP_DONT_MASK | FUSE_CAP_HANDLE_KILLPRIV);

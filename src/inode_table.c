@@ -71,6 +71,7 @@ int itable_init(struct inode_table *t, int root_fd, size_t max_idle_fds)
 	t->max_idle_fds = max_idle_fds ? max_idle_fds : 1;
 	t->lru.lru_next = t->lru.lru_prev = &t->lru;
 	pthread_mutex_init(&t->lock, NULL);
+	range_lock_init(&t->root.writers);
 	t->root.fd = root_fd;
 	t->root.mount_fd = -1;
 	t->root.dev = st.st_dev;
@@ -91,6 +92,7 @@ int itable_init(struct inode_table *t, int root_fd, size_t max_idle_fds)
 
 static void free_inode(struct bfs_inode *n)
 {
+	range_lock_destroy(&n->writers);
 	if (n->fd >= 0)
 		close(n->fd);
 	free(n->handle);
@@ -258,6 +260,7 @@ struct bfs_inode *itable_ref(struct inode_table *t, int fd, dev_t dev,
 		free(fh);
 		fh = NULL;
 	}
+	range_lock_init(&fresh->writers);
 	fresh->fd = fd;
 	fresh->dev = dev;
 	fresh->ino = ino;

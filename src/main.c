@@ -4,6 +4,7 @@
 #include "log.h"
 #include "options.h"
 #include "session_loop.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +13,29 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
+
+/* bouncefs stat MOUNTPOINT: print the counters of a running mount. */
+static int stats_command(int argc, char **argv)
+{
+	char buf[8192];
+	ssize_t n;
+
+	if (argc != 3) {
+		fprintf(stderr, "bouncefs: usage: bouncefs stat MOUNTPOINT\n");
+		return BFS_EXIT_USAGE;
+	}
+	n = getxattr(argv[2], BFS_STATS_XATTR, buf, sizeof(buf) - 1);
+	if (n < 0) {
+		fprintf(stderr, "bouncefs: cannot read the counters of '%s': %s\n",
+			argv[2], errno == ENODATA || errno == ENOTSUP ?
+			"not a bouncefs mount" : strerror(errno));
+		return BFS_EXIT_FAILURE;
+	}
+	fwrite(buf, 1, (size_t)n, stdout);
+	return BFS_EXIT_OK;
+}
 
 /* Raise the open-file limit as far as this process may. */
 static void raise_nofile_limit(void)
@@ -105,6 +128,10 @@ int main(int argc, char **argv)
 	char backing[4096];
 	char *fargv[5];
 	int fargc = 0, rc, root_fd;
+	unsigned threads;
+
+	if (argc >= 2 && strcmp(argv[1], "stat") == 0)
+		return stats_command(argc, argv);
 
 	options_init(&opts);
 	rc = options_parse(&opts, argc, argv, err, sizeof(err));
@@ -187,12 +214,28 @@ int main(int argc, char **argv)
 	if (!opts.foreground)
 		log_use_syslog();
 
+	threads = opts.single_thread ? 1 : opts.max_threads;
 	rc = fs_open_proc(&fs);
 	if (rc == 0)
 		rc = session_loop_block_signals();
+	/* Threads only now: after the fork of fuse_daemonize. */
 	if (rc == 0) {
+		rc = dio_init(&fs.dio, opts.queue_depth, threads);
+		if (rc)
+			bfs_log(LOG_ERR, "cannot set up direct I/O: %s",
+				strerror(-rc));
+	}
+	if (rc == 0) {
+		const struct session_buffers bufs = {
+			.ctx = &fs.dio,
+			.next = dio_recv_next,
+			.done = dio_recv_done,
+		};
+
 		bfs_log(LOG_INFO, "mounted %s at %s", backing, opts.mountpoint);
-		rc = session_loop_run(se, opts.single_thread ? 1 : opts.max_threads);
+		rc = session_loop_run(se, threads, &bufs);
+		/* Answer every I/O in flight before the mount goes. */
+		dio_destroy(&fs.dio);
 	}
 	if (rc)
 		bfs_log(LOG_ERR, "stopped on an error: %s", strerror(-rc));

@@ -3,8 +3,10 @@
  * fallocate, lseek, copy_file_range and flock. The backing file is opened
  * by reopening the inode's O_PATH fd through /proc/self/fd.
  */
+#include "align.h"
 #include "creds.h"
 #include "fs.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <pthread.h>
 #include <unistd.h>
 
 /* Flags that the kernel has already acted on, or that we handle ourselves. */
@@ -20,14 +23,108 @@ static int backing_flags(int flags)
 {
 	/* O_APPEND: the kernel sends the offset to write at (its i_size).
 	 * O_DIRECT: staged by the daemon, never applied to app pages. */
-	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY | O_APPEND | O_DIRECT);
+	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY | O_APPEND | O_DIRECT | O_TRUNC);
 	return flags | O_CLOEXEC;
+}
+
+/* Direct-I/O alignment of an open backing file: statx, else 4096. */
+static uint32_t dio_alignment(int fd)
+{
+	struct statx stx;
+	uint32_t a = 0;
+
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
+	    (stx.stx_mask & STATX_DIOALIGN)) {
+		a = stx.stx_dio_offset_align;
+		if (stx.stx_dio_mem_align > a)
+			a = stx.stx_dio_mem_align;
+	}
+	return align_valid(a) ? a : 4096;
+}
+
+/*
+ * The O_DIRECT backing fd of f, opened on first use. Returns it, or -1
+ * when the backing file system has no direct I/O (the data is then served
+ * from the backing page cache, which keeps its pages stable).
+ */
+static int direct_fd(struct bfs_fs *fs, struct bfs_file *f)
+{
+	int dfd;
+
+	pthread_mutex_lock(&f->lock);
+	if (f->dfd == -2) {
+		char name[16];
+
+		fs_fd_name(name, f->fd);
+		/* Read-write even for a write-only open: read-modify-write
+		 * reads. The kernel has checked the caller's access. */
+		dfd = openat(fs->proc_fd, name, O_RDWR | O_DIRECT | O_CLOEXEC);
+		if (dfd < 0 && errno == EACCES)
+			dfd = openat(fs->proc_fd, name,
+				     (fcntl(f->fd, F_GETFL) & O_ACCMODE) |
+				     O_DIRECT | O_CLOEXEC);
+		if (dfd >= 0) {
+			f->align = dio_alignment(dfd);
+			if (f->align > dio_max_align(&fs->dio)) {
+				close(dfd);
+				dfd = -1;
+			}
+		}
+		f->dfd = dfd >= 0 ? dfd : -1;
+	}
+	dfd = f->dfd;
+	pthread_mutex_unlock(&f->lock);
+	return dfd;
+}
+
+static struct bfs_file *new_file(int fd, struct bfs_inode *inode)
+{
+	struct bfs_file *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->fd = fd;
+	f->dfd = -2; /* not tried yet */
+	f->align = 4096;
+	f->inode = inode;
+	pthread_mutex_init(&f->lock, NULL);
+	return f;
+}
+
+static void free_file(struct bfs_file *f)
+{
+	if (f->dfd >= 0)
+		close(f->dfd);
+	close(f->fd);
+	pthread_mutex_destroy(&f->lock);
+	free(f);
+}
+
+/* Reply to an open or create with f; undo it if the opener is gone. */
+static void reply_opened(fuse_req_t req, struct fuse_file_info *fi,
+			 struct bfs_file *f, const struct fuse_entry_param *e)
+{
+	struct bfs_fs *fs = fs_of(req);
+
+	/* Direct opens bypass the kernel's page cache, and are staged. */
+	if (fi->flags & O_DIRECT) {
+		fi->direct_io = 1;
+		direct_fd(fs, f);
+	}
+	fi->fh = (uintptr_t)f;
+	if ((e ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi)) ==
+	    -ENOENT) {
+		free_file(f);
+		if (e)
+			itable_forget(&fs->itab, fs_inode(req, e->ino), 1);
+	}
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct bfs_fs *fs = fs_of(req);
 	struct bfs_inode *inode = fs_inode(req, ino);
+	struct bfs_file *f;
 	char name[16];
 	int fd, err;
 
@@ -37,16 +134,21 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fs_fd_name(name, fd);
-	fd = openat(fs->proc_fd, name, backing_flags(fi->flags));
+	fd = openat(fs->proc_fd, name, backing_flags(fi->flags) |
+		    (fi->flags & O_TRUNC));
 	err = errno;
 	fs_put_fd(fs, inode);
 	if (fd < 0) {
 		fuse_reply_err(req, err);
 		return;
 	}
-	fi->fh = (uint64_t)fd;
-	if (fuse_reply_open(req, fi) == -ENOENT)
+	f = new_file(fd, inode);
+	if (!f) {
 		close(fd);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	reply_opened(req, fi, f, NULL);
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -55,7 +157,9 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct bfs_fs *fs = fs_of(req);
 	struct bfs_inode *dir = fs_inode(req, parent);
 	struct fuse_entry_param e;
-	int flags = backing_flags(fi->flags) | O_CREAT | O_NOFOLLOW;
+	struct bfs_file *f;
+	int flags = backing_flags(fi->flags) | O_CREAT | O_NOFOLLOW |
+		(fi->flags & O_TRUNC);
 	bool created;
 	int fd, dfd, err;
 
@@ -79,6 +183,11 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	creds_restore();
 	if (!err)
 		err = fs_lookup_entry(fs, dir, name, &e);
+	f = NULL;
+	if (!err && !(f = new_file(fd, fs_inode(req, e.ino)))) {
+		itable_forget(&fs->itab, fs_inode(req, e.ino), 1);
+		err = ENOMEM;
+	}
 	if (err) {
 		if (fd >= 0) {
 			close(fd);
@@ -90,11 +199,14 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	fs_put_fd(fs, dir);
-	fi->fh = (uint64_t)fd;
-	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
-		close(fd);
-		itable_forget(&fs->itab, fs_inode(req, e.ino), 1);
-	}
+	reply_opened(req, fi, f, &e);
+}
+
+/* Requests of a direct open, or of one made direct with F_SETFL, are
+ * staged in the daemon's buffers and sent with O_DIRECT. */
+static bool wants_direct(fuse_req_t req, struct fuse_file_info *fi)
+{
+	return (fi->flags & O_DIRECT) && direct_fd(fs_of(req), fs_file(fi)) >= 0;
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -103,6 +215,11 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
 
 	(void)ino;
+	if (wants_direct(req, fi)) {
+		dio_read(req, fs_file(fi), size, off);
+		return;
+	}
+	stats_add(&bfs_stats.buffered_requests, 1);
 	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	bv.buf[0].fd = fs_file_fd(fi);
 	bv.buf[0].pos = off;
@@ -112,28 +229,41 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
+	struct bfs_file *f = fs_file(fi);
+	struct range_lock_entry lock;
 	size_t done = 0;
+	int err = 0;
 
 	(void)ino;
+	if (wants_direct(req, fi)) {
+		dio_write(req, f, buf, size, off, fi->flags);
+		return;
+	}
+	stats_add(&bfs_stats.buffered_requests, 1);
+	/* Keep out a direct read-modify-write of the same blocks. */
+	range_lock_acquire(&f->inode->writers, &lock,
+			   align_down((uint64_t)off, f->align),
+			   align_up((uint64_t)off + size, f->align));
 	while (done < size) {
-		ssize_t n = pwrite(fs_file_fd(fi), buf + done, size - done,
+		ssize_t n = pwrite(f->fd, buf + done, size - done,
 				   off + (off_t)done);
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			/* Report what reached the file, or the error. */
-			if (done == 0) {
-				fuse_reply_err(req, errno);
-				return;
-			}
+			err = errno;
 			break;
 		}
 		if (n == 0)
 			break;
 		done += (size_t)n;
 	}
-	fuse_reply_write(req, done);
+	range_lock_release(&f->inode->writers, &lock);
+	/* Report what reached the file, or the error. */
+	if (done == 0 && err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_write(req, done);
 }
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -154,7 +284,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	(void)ino;
-	close(fs_file_fd(fi));
+	free_file(fs_file(fi));
 	fuse_reply_err(req, 0);
 }
 
@@ -172,10 +302,14 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 			 off_t offset, off_t length, struct fuse_file_info *fi)
 {
+	struct bfs_file *f = fs_file(fi);
+	struct range_lock_entry lock;
 	int err;
 
 	(void)ino;
-	err = fallocate(fs_file_fd(fi), mode, offset, length) ? errno : 0;
+	range_lock_acquire(&f->inode->writers, &lock, 0, RANGE_LOCK_EOF);
+	err = fallocate(f->fd, mode, offset, length) ? errno : 0;
+	range_lock_release(&f->inode->writers, &lock);
 	fuse_reply_err(req, err);
 }
 
@@ -197,15 +331,21 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 			       struct fuse_file_info *fi_out, size_t len,
 			       int flags)
 {
+	struct bfs_file *out_file = fs_file(fi_out);
 	loff_t in = off_in, out = off_out;
+	struct range_lock_entry lock;
 	ssize_t n;
 
 	(void)ino_in;
 	(void)ino_out;
-	n = copy_file_range(fs_file_fd(fi_in), &in, fs_file_fd(fi_out), &out, len,
+	range_lock_acquire(&out_file->inode->writers, &lock, 0, RANGE_LOCK_EOF);
+	n = copy_file_range(fs_file_fd(fi_in), &in, out_file->fd, &out, len,
 			    (unsigned)flags);
 	if (n < 0)
-		fuse_reply_err(req, errno);
+		n = -errno;
+	range_lock_release(&out_file->inode->writers, &lock);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
 	else
 		fuse_reply_write(req, (size_t)n);
 }

@@ -150,8 +150,14 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 				errno : 0;
 		}
 	}
-	if (!err && (to_set & FUSE_SET_ATTR_SIZE))
+	if (!err && (to_set & FUSE_SET_ATTR_SIZE)) {
+		struct range_lock_entry lock;
+
+		/* Not while a write is in flight on the blocks it cuts. */
+		range_lock_acquire(&inode->writers, &lock, 0, RANGE_LOCK_EOF);
 		err = set_size(fs, inode, fi, attr->st_size);
+		range_lock_release(&inode->writers, &lock);
+	}
 	if (!err && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
 			       FUSE_SET_ATTR_ATIME_NOW |
 			       FUSE_SET_ATTR_MTIME_NOW)))

@@ -4,9 +4,11 @@
  * itself. Symlinks carry no user xattrs and are refused.
  */
 #include "fs.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
@@ -64,6 +66,19 @@ static void get_or_list(fuse_req_t req, fuse_ino_t ino, enum xattr_call call,
 	struct xattr_args a = { .call = call, .name = name, .size = size };
 	ssize_t n;
 
+	if (call == XA_GET && ino == FUSE_ROOT_ID &&
+	    strcmp(name, BFS_STATS_XATTR) == 0) {
+		char text[8192];
+		size_t len = stats_format(text, sizeof(text));
+
+		if (size == 0)
+			fuse_reply_xattr(req, len);
+		else if (size < len)
+			fuse_reply_err(req, ERANGE);
+		else
+			fuse_reply_buf(req, text, len);
+		return;
+	}
 	if (size && !(a.buf = malloc(size))) {
 		fuse_reply_err(req, ENOMEM);
 		return;

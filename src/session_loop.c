@@ -23,6 +23,7 @@ struct loop {
 	unsigned idle;
 	bool stopping;
 	int error;              /* first -errno a worker ended on */
+	const struct session_buffers *bufs;
 };
 
 static void *worker(void *arg);
@@ -54,6 +55,7 @@ static void *worker(void *arg)
 	struct loop *l = arg;
 	struct fuse_buf fbuf = { .mem = NULL };
 	sigset_t wake;
+	void *mem = l->bufs->next(l->bufs->ctx, NULL);
 
 	sigemptyset(&wake);
 	sigaddset(&wake, SIG_WAKE_WORKER);
@@ -66,6 +68,7 @@ static void *worker(void *arg)
 		pthread_mutex_lock(&l->lock);
 		l->idle++;
 		pthread_mutex_unlock(&l->lock);
+		fbuf.mem = mem;
 		res = fuse_session_receive_buf(l->se, &fbuf);
 		pthread_mutex_lock(&l->lock);
 		l->idle--;
@@ -86,8 +89,10 @@ static void *worker(void *arg)
 			break;
 		}
 		fuse_session_process_buf(l->se, &fbuf);
+		/* A handler may have kept the buffer for I/O in flight. */
+		mem = l->bufs->next(l->bufs->ctx, mem);
 	}
-	free(fbuf.mem);
+	l->bufs->done(l->bufs->ctx, mem);
 	fuse_session_exit(l->se);
 	pthread_kill(l->main_thread, SIG_WORKER_ENDED);
 	return NULL;
@@ -131,7 +136,8 @@ static void stop_workers(struct loop *l)
 	}
 }
 
-int session_loop_run(struct fuse_session *se, unsigned max_threads)
+int session_loop_run(struct fuse_session *se, unsigned max_threads,
+		     const struct session_buffers *bufs)
 {
 	struct loop l;
 	sigset_t wait;
@@ -139,6 +145,7 @@ int session_loop_run(struct fuse_session *se, unsigned max_threads)
 
 	memset(&l, 0, sizeof(l));
 	l.se = se;
+	l.bufs = bufs;
 	l.main_thread = pthread_self();
 	l.max_threads = max_threads ? max_threads : 1;
 	l.threads = calloc(l.max_threads, sizeof(*l.threads));

@@ -1,0 +1,55 @@
+/*
+ * The direct-I/O data path. Requests are received straight into buffers of
+ * a fixed pool, so an aligned WRITE payload already sits aligned and goes
+ * to the backing file (opened O_DIRECT) from where it landed, through
+ * io_uring. Reads go to the same buffers and are answered from there by
+ * the completion thread. Unaligned writes are read-modify-write under the
+ * inode's range lock, in the worker.
+ *
+ * Buffer layout (H = header room, a multiple of the largest alignment):
+ *   [0, H)         the I/O's context; the FUSE headers end at H
+ *   [H, ...)       payload / aligned image (RMW images start at H - A)
+ *   [size - H, size) scratch block for read-modify-write
+ */
+#ifndef BOUNCEFS_DIO_H
+#define BOUNCEFS_DIO_H
+
+#include <fuse_lowlevel.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buffer_pool.h"
+#include "uring_engine.h"
+
+struct bfs_file;
+
+struct bfs_dio {
+	struct buffer_pool pool;
+	struct uring_engine engine;
+	size_t header_room;   /* H */
+	bool running;
+};
+
+/* The most a single request carries (libfuse 3.14's limit). */
+#define DIO_MAX_REQUEST (1u << 20)
+
+/* Pool of queue_depth + max_threads buffers and a ring. 0 or -errno. */
+int dio_init(struct bfs_dio *d, unsigned queue_depth, unsigned max_threads);
+
+/* Wait for all I/O in flight, stop the completion thread, free all. */
+void dio_destroy(struct bfs_dio *d);
+
+/* Receive buffers for the worker loop (see session_loop.h). */
+void *dio_recv_next(void *ctx, void *prev);
+void dio_recv_done(void *ctx, void *mem);
+
+/* The largest alignment the pool's layout serves. */
+uint32_t dio_max_align(const struct bfs_dio *d);
+
+/* Serve a read or write whose file has an O_DIRECT backing fd. flags are
+ * the request's open flags (O_DSYNC, O_SYNC). */
+void dio_read(fuse_req_t req, struct bfs_file *f, size_t size, off_t off);
+void dio_write(fuse_req_t req, struct bfs_file *f, const char *buf,
+	       size_t size, off_t off, int flags);
+
+#endif

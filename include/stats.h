@@ -1,0 +1,67 @@
+/*
+ * Counters of the data path, readable while mounted. Updated with relaxed
+ * atomics from any thread.
+ */
+#ifndef BOUNCEFS_STATS_H
+#define BOUNCEFS_STATS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum stats_op { STATS_READ, STATS_WRITE, STATS_FSYNC, STATS_OPS };
+
+/* Latency histogram: 8 buckets per power of two of microseconds. */
+#define STATS_LAT_BUCKETS 256
+
+struct stats_op_counters {
+	atomic_uint_fast64_t requests;
+	atomic_uint_fast64_t bytes;
+	atomic_uint_fast64_t errors;
+	atomic_uint_fast64_t max_us;
+	atomic_uint_fast64_t lat[STATS_LAT_BUCKETS];
+};
+
+struct bfs_stats {
+	struct stats_op_counters op[STATS_OPS];
+	atomic_uint_fast64_t direct_requests;   /* served by the direct path */
+	atomic_uint_fast64_t buffered_requests; /* served by the page cache */
+	atomic_uint_fast64_t rmw_cycles;        /* read-modify-write cycles */
+	atomic_uint_fast64_t copied_bytes;      /* payload bytes the daemon copied */
+	atomic_uint_fast64_t inflight;          /* ring I/Os in flight now */
+	atomic_uint_fast64_t inflight_max;      /* high-water mark */
+	atomic_uint_fast64_t eilseq;            /* backing I/O failed with EILSEQ */
+};
+
+extern struct bfs_stats bfs_stats;
+
+/* The mount root's virtual xattr that carries the counters. */
+#define BFS_STATS_XATTR "user.bouncefs.stats"
+
+/* Monotonic microseconds. */
+uint64_t stats_now_us(void);
+
+/* Count one finished request of op: its bytes, its error (0 if none) and
+ * its start time. */
+void stats_done(enum stats_op op, uint64_t bytes, int err, uint64_t start_us);
+
+static inline void stats_add(atomic_uint_fast64_t *c, uint64_t n)
+{
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+void stats_inflight_inc(void);
+void stats_inflight_dec(void);
+
+/* Bucket of a latency, and the latency a bucket stands for (its upper
+ * bound). Exposed for the tests. */
+unsigned stats_bucket(uint64_t us);
+uint64_t stats_bucket_value(unsigned bucket);
+
+/* The latency below which fraction q of op's requests finished. */
+uint64_t stats_percentile(enum stats_op op, double q);
+
+/* Render every counter as "name value" lines. Returns the length. */
+size_t stats_format(char *buf, size_t size);
+
+#endif

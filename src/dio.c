@@ -1,0 +1,422 @@
+/* The direct-I/O data path: pool buffers, io_uring, read-modify-write. */
+#include "dio.h"
+#include "align.h"
+#include "fs.h"
+#include "log.h"
+#include "stats.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <linux/fs.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+/* Size of struct fuse_in_header + struct fuse_write_in: a WRITE payload
+ * starts this far into the received message. */
+#define WRITE_HEADERS 80
+
+/* An I/O in flight. It lives at the start of its pool buffer. */
+struct dio_io {
+	struct uring_io uio;
+	fuse_req_t req;
+	struct bfs_dio *dio;
+	struct bfs_file *file;
+	unsigned buf_idx;
+	char *img;             /* aligned image: what goes to or from the file */
+	uint64_t img_off;      /* its file offset */
+	size_t img_len;
+	size_t done;           /* bytes of the image transferred */
+	struct io_plan plan;
+	size_t user_len;       /* bytes the request asked for */
+	bool locked;
+	struct range_lock_entry lock;
+	uint64_t start_us;
+};
+
+/* The buffer a worker received its current request into. */
+static __thread unsigned recv_idx = UINT_MAX;
+static __thread bool recv_stolen;
+
+static struct bfs_dio *the_dio;
+
+int dio_init(struct bfs_dio *d, unsigned queue_depth, unsigned max_threads)
+{
+	unsigned count = queue_depth + max_threads;
+	size_t h = (size_t)sysconf(_SC_PAGESIZE);
+	struct iovec *iov;
+	unsigned entries = 1;
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	if (h < 4096)
+		h = 4096;
+	d->header_room = h;
+	/* Header room, the largest request with a block either side (an
+	 * RMW image starts a block early), and the scratch block. */
+	rc = pool_init(&d->pool, count, h + DIO_MAX_REQUEST + 3 * h, h);
+	if (rc)
+		return rc;
+	while (entries < count)
+		entries <<= 1;
+	iov = pool_iovecs(&d->pool);
+	if (!iov) {
+		pool_destroy(&d->pool);
+		return -ENOMEM;
+	}
+	rc = engine_init(&d->engine, entries, iov, count);
+	free(iov);
+	if (rc) {
+		pool_destroy(&d->pool);
+		return rc;
+	}
+	d->running = true;
+	the_dio = d;
+	return 0;
+}
+
+void dio_destroy(struct bfs_dio *d)
+{
+	if (!d->running)
+		return;
+	engine_stop(&d->engine);
+	pool_destroy(&d->pool);
+	d->running = false;
+	the_dio = NULL;
+}
+
+uint32_t dio_max_align(const struct bfs_dio *d)
+{
+	return (uint32_t)d->header_room;
+}
+
+void *dio_recv_next(void *ctx, void *prev)
+{
+	struct bfs_dio *d = ctx;
+
+	if (!prev || recv_stolen || recv_idx == UINT_MAX) {
+		recv_idx = pool_take(&d->pool);
+		recv_stolen = false;
+	}
+	return pool_buf(&d->pool, recv_idx) + d->header_room - WRITE_HEADERS;
+}
+
+void dio_recv_done(void *ctx, void *mem)
+{
+	struct bfs_dio *d = ctx;
+
+	(void)mem;
+	if (!recv_stolen && recv_idx != UINT_MAX)
+		pool_give(&d->pool, recv_idx);
+	recv_idx = UINT_MAX;
+}
+
+/* The current receive buffer becomes the I/O's; the worker takes another. */
+static unsigned steal_recv_buffer(void)
+{
+	recv_stolen = true;
+	return recv_idx;
+}
+
+static int rw_flags_for(int flags)
+{
+	if ((flags & O_SYNC) == O_SYNC)
+		return RWF_SYNC;
+	if (flags & O_DSYNC)
+		return RWF_DSYNC;
+	return 0;
+}
+
+static void finish(struct dio_io *io)
+{
+	struct bfs_dio *d = io->dio;
+
+	if (io->locked)
+		range_lock_release(&io->file->inode->writers, &io->lock);
+	stats_inflight_dec();
+	pool_give(&d->pool, io->buf_idx);
+}
+
+static void submit_rest(struct dio_io *io)
+{
+	io->uio.addr = io->img + io->done;
+	io->uio.len = (unsigned)(io->img_len - io->done);
+	io->uio.off = io->img_off + io->done;
+	engine_submit(&io->dio->engine, &io->uio);
+}
+
+/* Completion thread: a read's data arrived (or an error). */
+static void read_done(struct uring_io *uio, int res)
+{
+	struct dio_io *io = (struct dio_io *)uio;
+
+	if (res == -EAGAIN || res == -EINTR) {
+		submit_rest(io);
+		return;
+	}
+	if (res < 0) {
+		stats_done(STATS_READ, 0, -res, io->start_us);
+		fuse_reply_err(io->req, -res);
+		finish(io);
+		return;
+	}
+	io->done += (size_t)res;
+	/* A short read of whole blocks may not be the end of the file yet. */
+	if (res > 0 && io->done < io->img_len &&
+	    io->done % (io->file->align) == 0) {
+		submit_rest(io);
+		return;
+	}
+	{
+		size_t n = align_read_result(&io->plan, io->done, io->user_len);
+
+		stats_done(STATS_READ, n, 0, io->start_us);
+		fuse_reply_buf(io->req, io->img + io->plan.head, n);
+	}
+	finish(io);
+}
+
+/* Completion thread: a write went out (or failed). */
+static void write_done(struct uring_io *uio, int res)
+{
+	struct dio_io *io = (struct dio_io *)uio;
+
+	if (res == -EAGAIN || res == -EINTR) {
+		submit_rest(io);
+		return;
+	}
+	if (res > 0) {
+		io->done += (size_t)res;
+		if (io->done < io->img_len) {
+			submit_rest(io);
+			return;
+		}
+	}
+	if (res < 0 && io->done == 0) {
+		stats_done(STATS_WRITE, 0, -res, io->start_us);
+		fuse_reply_err(io->req, -res);
+	} else {
+		/* Never more than reached the file. */
+		size_t n = io->done < io->user_len ? io->done : io->user_len;
+
+		stats_done(STATS_WRITE, n, res < 0 ? -res : 0, io->start_us);
+		fuse_reply_write(io->req, n);
+	}
+	finish(io);
+}
+
+static struct dio_io *new_io(struct bfs_dio *d, fuse_req_t req,
+			     struct bfs_file *f)
+{
+	unsigned idx = steal_recv_buffer();
+	struct dio_io *io = (struct dio_io *)pool_buf(&d->pool, idx);
+
+	memset(io, 0, sizeof(*io));
+	io->req = req;
+	io->dio = d;
+	io->file = f;
+	io->buf_idx = idx;
+	io->uio.fd = f->dfd;
+	io->uio.buf_index = (int)idx;
+	io->start_us = stats_now_us();
+	stats_inflight_inc();
+	return io;
+}
+
+void dio_read(fuse_req_t req, struct bfs_file *f, size_t size, off_t off)
+{
+	struct bfs_dio *d = the_dio;
+	struct io_plan plan;
+	struct dio_io *io;
+
+	if (align_plan_read((uint64_t)off, size, f->align, &plan) ||
+	    plan.len > DIO_MAX_REQUEST + 2 * d->header_room) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	stats_add(&bfs_stats.direct_requests, 1);
+	io = new_io(d, req, f);
+	io->plan = plan;
+	io->user_len = size;
+	io->img = pool_buf(&d->pool, io->buf_idx) + d->header_room;
+	io->img_off = plan.start;
+	io->img_len = plan.len;
+	io->uio.done = read_done;
+	io->uio.write = false;
+	submit_rest(io);
+}
+
+static int file_size(int fd, uint64_t *size)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return errno;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* Read the block at off into scratch (zeros past the end of the file). */
+static int read_block(int fd, char *scratch, uint32_t a, uint64_t off)
+{
+	size_t got = 0;
+
+	while (got < a) {
+		ssize_t n = pread(fd, scratch + got, a - got, (off_t)(off + got));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+		if (got % a)
+			break; /* end of file */
+	}
+	memset(scratch + got, 0, a - got);
+	return 0;
+}
+
+/*
+ * Unaligned write: read-modify-write in the worker, under a lock on the
+ * blocks it touches (to the end of the file if the blocks reach past it).
+ */
+static void rmw_write(fuse_req_t req, struct bfs_file *f, const char *buf,
+		      size_t size, off_t off, int flags)
+{
+	struct bfs_dio *d = the_dio;
+	struct range_lock *rl = &f->inode->writers;
+	struct range_lock_entry lock;
+	char *rbuf = pool_buf(&d->pool, recv_idx);
+	char *scratch = rbuf + d->pool.size - d->header_room;
+	uint32_t a = f->align;
+	uint64_t start_us = stats_now_us(), size_now = 0, lock_end;
+	struct io_plan plan = { 0 };
+	size_t written = 0, endoff;
+	char *img;
+	int err;
+
+	err = file_size(f->dfd, &size_now);
+	if (err)
+		goto fail;
+	lock_end = align_up((uint64_t)off + size, a) > size_now ?
+		RANGE_LOCK_EOF : align_up((uint64_t)off + size, a);
+	for (;;) {
+		range_lock_acquire(rl, &lock, align_down((uint64_t)off, a), lock_end);
+		err = file_size(f->dfd, &size_now);
+		if (err)
+			goto unlock;
+		if (align_up((uint64_t)off + size, a) <= size_now ||
+		    lock_end == RANGE_LOCK_EOF)
+			break;
+		/* The file shrank meanwhile: lock to its end. */
+		range_lock_release(rl, &lock);
+		lock_end = RANGE_LOCK_EOF;
+	}
+	align_plan_write((uint64_t)off, size, size_now, a, &plan);
+	stats_add(&bfs_stats.rmw_cycles, 1);
+
+	/* The image starts one block before the payload's page when the
+	 * payload has a head, so the payload moves back by a - head. */
+	img = plan.head ? rbuf + d->header_room - a : rbuf + d->header_room;
+	if (img + plan.head != buf) {
+		memmove(img + plan.head, buf, size);
+		stats_add(&bfs_stats.copied_bytes, size);
+	}
+	endoff = (size_t)(plan.end - plan.start);
+	memset(img, 0, plan.head);
+	memset(img + endoff, 0, plan.len - endoff);
+	if (plan.read_head) {
+		err = read_block(f->dfd, scratch, a, plan.start);
+		if (err)
+			goto unlock;
+		memcpy(img, scratch, plan.head);
+		if (plan.tail_start == plan.start && endoff < a)
+			memcpy(img + endoff, scratch + endoff, a - endoff);
+	}
+	if (plan.read_tail) {
+		size_t in_tail = (size_t)(plan.end - plan.tail_start);
+
+		err = read_block(f->dfd, scratch, a, plan.tail_start);
+		if (err)
+			goto unlock;
+		memcpy(img + (plan.tail_start - plan.start) + in_tail,
+		       scratch + in_tail, a - in_tail);
+	}
+	while (written < plan.len) {
+		struct iovec iov = { img + written, plan.len - written };
+		ssize_t n = pwritev2(f->dfd, &iov, 1,
+				     (off_t)(plan.start + written),
+				     rw_flags_for(flags));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		written += (size_t)n;
+	}
+	if (plan.truncate_after && written > 0) {
+		uint64_t reached = plan.start + written;
+		uint64_t want = plan.end < reached ? plan.end : reached;
+
+		if (want < size_now)
+			want = size_now;
+		if (ftruncate(f->dfd, (off_t)want) && !err)
+			err = errno;
+	}
+unlock:
+	range_lock_release(rl, &lock);
+	/* Report the bytes of the request that reached the file, if any. */
+	if (written && align_write_result(&plan, written, size) > 0) {
+		size_t n = align_write_result(&plan, written, size);
+
+		stats_done(STATS_WRITE, n, err, start_us);
+		fuse_reply_write(req, n);
+		return;
+	}
+	if (!err)
+		err = EIO;
+fail:
+	stats_done(STATS_WRITE, 0, err, start_us);
+	fuse_reply_err(req, err);
+}
+
+void dio_write(fuse_req_t req, struct bfs_file *f, const char *buf,
+	       size_t size, off_t off, int flags)
+{
+	struct bfs_dio *d = the_dio;
+	char *expected = pool_buf(&d->pool, recv_idx) + d->header_room;
+	struct dio_io *io;
+	uint64_t end = (uint64_t)off + size;
+
+	stats_add(&bfs_stats.direct_requests, 1);
+	if (size == 0) {
+		fuse_reply_write(req, 0);
+		return;
+	}
+	if (buf != expected || (uint64_t)off % f->align || size % f->align) {
+		rmw_write(req, f, buf, size, off, flags);
+		return;
+	}
+	/* Aligned: submitted from where it landed. The lock keeps a
+	 * concurrent read-modify-write of the same blocks out. */
+	io = new_io(d, req, f);
+	range_lock_acquire(&f->inode->writers, &io->lock, (uint64_t)off, end);
+	io->locked = true;
+	io->user_len = size;
+	io->img = expected;
+	io->img_off = (uint64_t)off;
+	io->img_len = size;
+	io->uio.done = write_done;
+	io->uio.write = true;
+	io->uio.rw_flags = rw_flags_for(flags);
+	submit_rest(io);
+}
