@@ -28,6 +28,7 @@ struct bfs_dio {
 	struct uring_engine engine;
 	size_t header_room;   /* H */
 	bool running;
+	struct fuse_session *se; /* for page-cache invalidations */
 };
 
 /* The most a single request carries (libfuse 3.14's limit). */

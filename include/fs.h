@@ -23,6 +23,7 @@ struct bfs_file {
 	int dfd;             /* the backing file with O_DIRECT, or -1 */
 	uint32_t align;      /* its direct-I/O alignment */
 	struct bfs_inode *inode;
+	bool cached;         /* opened through the kernel's page cache */
 	pthread_mutex_t lock; /* guards opening dfd */
 };
 

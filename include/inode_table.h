@@ -33,6 +33,8 @@ struct bfs_inode {
 	struct bfs_inode *lru_prev, *lru_next; /* idle fds, newest first */
 	bool on_lru;
 	struct range_lock writers; /* byte ranges being written */
+	_Atomic unsigned cached_opens; /* opens using the kernel's page cache */
+	_Atomic bool direct_seen; /* has had direct I/O: all I/O goes direct */
 };
 
 struct itable_mount {

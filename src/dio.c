@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <linux/fs.h>
 #include <string.h>
@@ -129,6 +130,24 @@ static int rw_flags_for(int flags)
 	return 0;
 }
 
+/*
+ * After a write from a direct open: if the file is also open through the
+ * kernel's page cache, drop the cached pages of the range so those readers
+ * see the new data, as on a local file system. (A write from a cached open
+ * updates the cache itself, and holds its pages locked until we reply: it
+ * must not wait for them.) Called with no range lock held: a cached
+ * writer holding those pages may be waiting for one.
+ */
+static void invalidate_cached(struct bfs_dio *d, struct bfs_file *f,
+			      uint64_t off, uint64_t len)
+{
+	if (d->se && !f->cached && len &&
+	    atomic_load(&f->inode->cached_opens) > 0)
+		fuse_lowlevel_notify_inval_inode(d->se,
+						 (fuse_ino_t)(uintptr_t)f->inode,
+						 (off_t)off, (off_t)len);
+}
+
 static void finish(struct dio_io *io)
 {
 	struct bfs_dio *d = io->dio;
@@ -194,17 +213,26 @@ static void write_done(struct uring_io *uio, int res)
 			return;
 		}
 	}
-	if (res < 0 && io->done == 0) {
-		stats_done(STATS_WRITE, 0, -res, io->start_us);
-		fuse_reply_err(io->req, -res);
-	} else {
+	{
+		/* The buffer holding io goes back first: keep what is needed. */
+		fuse_req_t req = io->req;
+		struct bfs_dio *d = io->dio;
+		struct bfs_file *f = io->file;
+		uint64_t off = io->img_off, start_us = io->start_us;
+		size_t done = io->done;
 		/* Never more than reached the file. */
-		size_t n = io->done < io->user_len ? io->done : io->user_len;
+		size_t n = done < io->user_len ? done : io->user_len;
 
-		stats_done(STATS_WRITE, n, res < 0 ? -res : 0, io->start_us);
-		fuse_reply_write(io->req, n);
+		finish(io);
+		invalidate_cached(d, f, off, done);
+		if (res < 0 && done == 0) {
+			stats_done(STATS_WRITE, 0, -res, start_us);
+			fuse_reply_err(req, -res);
+		} else {
+			stats_done(STATS_WRITE, n, res < 0 ? -res : 0, start_us);
+			fuse_reply_write(req, n);
+		}
 	}
-	finish(io);
 }
 
 static struct dio_io *new_io(struct bfs_dio *d, fuse_req_t req,
@@ -379,6 +407,7 @@ unlock:
 		size_t n = align_write_result(&plan, written, size);
 
 		stats_done(STATS_WRITE, n, err, start_us);
+		invalidate_cached(d, f, plan.start, written);
 		fuse_reply_write(req, n);
 		return;
 	}

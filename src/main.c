@@ -221,6 +221,7 @@ int main(int argc, char **argv)
 	/* Threads only now: after the fork of fuse_daemonize. */
 	if (rc == 0) {
 		rc = dio_init(&fs.dio, opts.queue_depth, threads);
+		fs.dio.se = se;
 		if (rc)
 			bfs_log(LOG_ERR, "cannot set up direct I/O: %s",
 				strerror(-rc));

@@ -16,6 +16,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 /* Flags that the kernel has already acted on, or that we handle ourselves. */
@@ -71,6 +72,8 @@ static int direct_fd(struct bfs_fs *fs, struct bfs_file *f)
 			}
 		}
 		f->dfd = dfd >= 0 ? dfd : -1;
+		if (dfd >= 0)
+			atomic_store(&f->inode->direct_seen, true);
 	}
 	dfd = f->dfd;
 	pthread_mutex_unlock(&f->lock);
@@ -93,6 +96,8 @@ static struct bfs_file *new_file(int fd, struct bfs_inode *inode)
 
 static void free_file(struct bfs_file *f)
 {
+	if (f->cached)
+		atomic_fetch_sub(&f->inode->cached_opens, 1);
 	if (f->dfd >= 0)
 		close(f->dfd);
 	close(f->fd);
@@ -110,6 +115,9 @@ static void reply_opened(fuse_req_t req, struct fuse_file_info *fi,
 	if (fi->flags & O_DIRECT) {
 		fi->direct_io = 1;
 		direct_fd(fs, f);
+	} else {
+		f->cached = true;
+		atomic_fetch_add(&f->inode->cached_opens, 1);
 	}
 	fi->fh = (uintptr_t)f;
 	if ((e ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi)) ==
@@ -202,11 +210,19 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	reply_opened(req, fi, f, &e);
 }
 
-/* Requests of a direct open, or of one made direct with F_SETFL, are
- * staged in the daemon's buffers and sent with O_DIRECT. */
+/*
+ * Requests of a direct open, or of one made direct with F_SETFL, are
+ * staged in the daemon's buffers and sent with O_DIRECT. Once a file has
+ * had direct I/O, its other opens' reads and writes go the same way: the
+ * backing page cache must not fill (readahead) while a direct write runs,
+ * or XFS reports a collision and fails later I/O with EIO.
+ */
 static bool wants_direct(fuse_req_t req, struct fuse_file_info *fi)
 {
-	return (fi->flags & O_DIRECT) && direct_fd(fs_of(req), fs_file(fi)) >= 0;
+	struct bfs_file *f = fs_file(fi);
+
+	return ((fi->flags & O_DIRECT) || atomic_load(&f->inode->direct_seen)) &&
+	       direct_fd(fs_of(req), f) >= 0;
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

@@ -207,10 +207,11 @@ def expect_errno(err, fn, *args):
     try:
         fn(*args)
     except OSError as e:
-        assert e.errno in errs, "%s: got %s, want %s" % (
-            fn.__name__, errno_name(e.errno), want)
+        assert e.errno in errs, "%s%s: got %s, want %s" % (
+            fn.__name__, repr(args)[:120], errno_name(e.errno), want)
         return
-    raise AssertionError("%s%r succeeded, want %s" % (fn.__name__, args, want))
+    raise AssertionError("%s%s succeeded, want %s" % (
+        fn.__name__, repr(args)[:120], want))
 
 
 def main(tests, per_test_seconds=120):

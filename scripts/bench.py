@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Benchmark: fio (io_uring, direct=1) on the raw backing directory and
+through bouncefs, alternating the two in one run so the machine's noise
+cancels out. Two rigs: XFS on a loop device over a file in /dev/shm
+(software overhead) and over a file on the real disk (device-bound).
+
+usage (root): python3 scripts/bench.py [--runtime S] [--reps N] [--markdown F] [--png F]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BOUNCEFS = os.environ.get("BOUNCEFS", os.path.join(HERE, "..", "build", "bouncefs"))
+
+CASES = [
+    # name, rw, bs, iodepth, metric
+    ("seq read 4k QD16", "read", "4k", 16, "bw"),
+    ("seq write 4k QD16", "write", "4k", 16, "bw"),
+    ("seq read 64k QD16", "read", "64k", 16, "bw"),
+    ("seq write 64k QD16", "write", "64k", 16, "bw"),
+    ("seq read 1M QD16", "read", "1M", 16, "bw"),
+    ("seq write 1M QD16", "write", "1M", 16, "bw"),
+    ("rand read 4k QD16", "randread", "4k", 16, "iops"),
+    ("rand write 4k QD16", "randwrite", "4k", 16, "iops"),
+    ("rand read 4k QD1", "randread", "4k", 1, "lat"),
+    ("rand write 4k QD1", "randwrite", "4k", 1, "lat"),
+]
+
+
+def sh(*cmd, check=True):
+    return subprocess.run(cmd, check=check, capture_output=True, text=True)
+
+
+def fio(path, rw, bs, qd, runtime, size):
+    r = sh("fio", "--name=b", "--filename=" + path, "--direct=1",
+           "--ioengine=io_uring", "--rw=" + rw, "--bs=" + bs,
+           "--iodepth=" + str(qd), "--size=" + size, "--runtime=" + str(runtime),
+           "--time_based", "--output-format=json")
+    job = json.loads(r.stdout)["jobs"][0]
+    side = job["read"] if "read" in rw else job["write"]
+    return {"bw": side["bw_bytes"] / (1 << 20), "iops": side["iops"],
+            "lat": side["clat_ns"]["mean"] / 1000.0}
+
+
+class Rig:
+    def __init__(self, name, where, size_gb):
+        self.name = name
+        self.dir = tempfile.mkdtemp(prefix="bfs-bench-", dir=where)
+        self.img = os.path.join(self.dir, "disk.img")
+        with open(self.img, "wb") as f:
+            f.truncate(size_gb << 30)
+        self.loop = sh("losetup", "-f", "--show", "--direct-io=on", self.img,
+                       check=False).stdout.strip()
+        if not self.loop:
+            self.loop = sh("losetup", "-f", "--show", self.img).stdout.strip()
+        sh("mkfs.xfs", "-q", "-f", self.loop)
+        self.fs = os.path.join(self.dir, "fs")
+        os.mkdir(self.fs)
+        sh("mount", self.loop, self.fs)
+        self.back = os.path.join(self.fs, "back")
+        os.mkdir(self.back)
+        self.mnt = os.path.join(self.dir, "mnt")
+        os.mkdir(self.mnt)
+        sh(BOUNCEFS, self.back, self.mnt)
+
+    def close(self):
+        for p in (self.mnt, self.fs):
+            subprocess.run(["umount", p], capture_output=True)
+        subprocess.run(["losetup", "-d", self.loop], capture_output=True)
+        subprocess.run(["rm", "-rf", self.dir], capture_output=True)
+
+
+def run_rig(rig, runtime, reps, size):
+    raw_file = os.path.join(rig.back, "raw.dat")
+    bfs_file = os.path.join(rig.mnt, "bfs.dat")
+    # Lay both files out fully first, so reads read data.
+    for p in (raw_file, bfs_file):
+        sh("fio", "--name=layout", "--filename=" + p, "--direct=1",
+           "--rw=write", "--bs=1M", "--size=" + size, "--ioengine=io_uring",
+           "--iodepth=8")
+    rows = []
+    for name, rw, bs, qd, metric in CASES:
+        raw, bfs = [], []
+        for r in range(reps):
+            order = [("raw", raw_file), ("bfs", bfs_file)]
+            if r % 2:
+                order.reverse()
+            for who, path in order:
+                res = fio(path, rw, bs, qd, runtime, size)[metric]
+                (raw if who == "raw" else bfs).append(res)
+        raw_v, bfs_v = sum(raw) / len(raw), sum(bfs) / len(bfs)
+        if metric == "lat":
+            ratio = "+%.1f µs" % (bfs_v - raw_v)
+            unit = "µs"
+        else:
+            ratio = "%.2f×" % (bfs_v / raw_v if raw_v else 0)
+            unit = "MiB/s" if metric == "bw" else "IOPS"
+        rows.append((name, unit, raw_v, bfs_v, ratio))
+        print("  %-20s %8.1f %8.1f %-6s %s" % (name, raw_v, bfs_v, unit, ratio),
+              flush=True)
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runtime", type=int, default=4)
+    ap.add_argument("--reps", type=int, default=2)
+    ap.add_argument("--size", default="512M")
+    ap.add_argument("--markdown")
+    ap.add_argument("--png")
+    a = ap.parse_args()
+    results = {}
+    for name, where in (("shm", "/dev/shm"), ("disk", "/var/tmp")):
+        rig = Rig(name, where, 2)
+        try:
+            print("rig %s (XFS on %s over %s):" % (name, rig.loop, where), flush=True)
+            results[name] = run_rig(rig, a.runtime, a.reps, a.size)
+        finally:
+            rig.close()
+    cmd = "python3 scripts/bench.py --runtime %d --reps %d --size %s" % (
+        a.runtime, a.reps, a.size)
+    lines = ["| case | unit | shm raw | shm bouncefs | shm ratio | disk raw | disk bouncefs | disk ratio |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for i, c in enumerate(CASES):
+        s, d = results["shm"][i], results["disk"][i]
+        lines.append("| %s | %s | %.1f | %.1f | %s | %.1f | %.1f | %s |" % (
+            c[0], s[1], s[2], s[3], s[4], d[2], d[3], d[4]))
+    table = "\n".join(lines)
+    print("\n" + table + "\n\ncommand: " + cmd + "\ndate: " + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+    if a.markdown:
+        with open(a.markdown, "w") as f:
+            f.write(table + "\n")
+    if a.png:
+        data = tempfile.NamedTemporaryFile("w", delete=False, suffix=".dat")
+        for i, c in enumerate(CASES):
+            if c[4] == "lat":
+                continue
+            s, d = results["shm"][i], results["disk"][i]
+            data.write('"%s" %.3f %.3f\n' % (c[0], s[3] / s[2], d[3] / d[2]))
+        data.close()
+        script = """set terminal png size 1000,500
+set output '%s'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set yrange [0:1.3]
+set ylabel 'bouncefs / raw (higher is better)'
+set xtics rotate by -30
+set grid y
+set title 'bouncefs throughput as a ratio of the raw backing XFS (fio io_uring, direct=1)'
+plot '%s' using 2:xtic(1) title 'shm rig (software overhead)', '' using 3 title 'disk rig (device-bound)', 1 with lines lc rgb 'black' notitle
+""" % (a.png, data.name)
+        subprocess.run(["gnuplot"], input=script, text=True, check=True)
+        os.unlink(data.name)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

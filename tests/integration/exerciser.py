@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""Random-operation exerciser: mixes O_DIRECT and buffered reads and
+writes, truncates, fallocate and fsync on one file at random offsets and
+sizes, and checks every byte read against an in-memory model.
+
+usage: exerciser.py PATH [--ops N] [--seed S] [--max-size BYTES]
+A failure prints the seed and the operation number, so it can be replayed.
+"""
+import argparse
+import ctypes
+import ctypes.util
+import mmap
+import os
+import random
+import sys
+
+libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE = 1, 2, 0x10
+
+
+def fallocate(fd, mode, off, length):
+    if libc.fallocate(fd, mode, ctypes.c_long(off), ctypes.c_long(length)):
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+
+
+class Failure(Exception):
+    pass
+
+
+def run(path, ops, seed, max_size):
+    rng = random.Random(seed)
+    pool = os.urandom(1 << 20)
+    model = bytearray()
+    fds = {
+        "direct": os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_DIRECT, 0o644),
+        "buffered": os.open(path, os.O_RDWR),
+    }
+    big = mmap.mmap(-1, max_size + (1 << 20))
+    counts = {}
+
+    def check(data, off, what, i):
+        want = bytes(model[off:off + len(data)])
+        if data != want:
+            bad = next(k for k in range(len(data)) if data[k] != want[k:k + 1][0]) \
+                if len(data) <= len(want) else len(want)
+            raise Failure("op %d (%s): byte %d differs (offset %d, %d bytes read, "
+                          "file %d bytes)" % (i, what, off + bad, off, len(data), len(model)))
+
+    def verify_all(i):
+        size = os.fstat(fds["buffered"]).st_size
+        if size != len(model):
+            raise Failure("op %d: size %d, model %d" % (i, size, len(model)))
+        n = os.preadv(fds["direct"], [big], 0)
+        if n != len(model) or big[:n] != model:
+            raise Failure("op %d: whole-file check failed (%d bytes read)" % (i, n))
+
+    def step(i):
+        kind = rng.choices(
+            ["dwrite", "bwrite", "dread", "bread", "truncate", "punch",
+             "zero", "alloc", "fsync"],
+            weights=[30, 20, 20, 15, 4, 3, 3, 2, 3])[0]
+        counts[kind] = counts.get(kind, 0) + 1
+        fdname = "direct" if kind.startswith("d") else "buffered"
+        fd = fds[fdname]
+        # Mostly small I/O, sometimes large; aligned now and then.
+        size = rng.choice([rng.randint(1, 600), rng.randint(1, 9000),
+                           rng.randint(1, 300000), 512 * rng.randint(1, 16),
+                           4096 * rng.randint(1, 64)])
+        off = rng.randint(0, max_size - 1)
+        if rng.random() < 0.3:
+            off -= off % rng.choice([512, 4096])
+        size = min(size, max_size - off)
+        last[0] = "%s of %d bytes at %d" % (kind, size, off)
+        if kind in ("dwrite", "bwrite"):
+            start = rng.randint(0, len(pool) - size)
+            data = pool[start:start + size]
+            n = os.pwrite(fd, data, off)
+            if n != size:
+                raise Failure("op %d (%s): wrote %d of %d" % (i, kind, n, size))
+            if len(model) < off + size:
+                model.extend(b"\0" * (off + size - len(model)))
+            model[off:off + size] = data
+        elif kind in ("dread", "bread"):
+            data = os.pread(fd, size, off)
+            if off >= len(model):
+                if data:
+                    raise Failure("op %d (%s): %d bytes past the end" % (i, kind, len(data)))
+            elif len(data) != min(size, len(model) - off):
+                raise Failure("op %d (%s): read %d, want %d" % (
+                    i, kind, len(data), min(size, len(model) - off)))
+            check(data, off, kind, i)
+        elif kind == "truncate":
+            new = rng.randint(0, max_size)
+            last[0] = "truncate to %d" % new
+            os.ftruncate(rng.choice(list(fds.values())), new)
+            if new < len(model):
+                del model[new:]
+            else:
+                model.extend(b"\0" * (new - len(model)))
+        elif kind in ("punch", "zero"):
+            mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE if kind == "punch" \
+                else FALLOC_FL_ZERO_RANGE
+            fallocate(fds["buffered"], mode, off, size)
+            end = off + size
+            if kind == "zero" and end > len(model):
+                model.extend(b"\0" * (end - len(model)))
+            lim = min(end, len(model))
+            if lim > off:
+                model[off:lim] = b"\0" * (lim - off)
+        elif kind == "alloc":
+            fallocate(fds["buffered"], 0, off, size)
+            if off + size > len(model):
+                model.extend(b"\0" * (off + size - len(model)))
+        else:
+            (os.fsync if rng.random() < 0.5 else os.fdatasync)(fd)
+
+    last = [""]
+    for i in range(ops):
+        try:
+            step(i)
+        except OSError as e:
+            raise Failure("op %d (%s): %s" % (i, last[0], e))
+        if i % 5000 == 4999:
+            verify_all(i)
+    verify_all(ops)
+    for fd in fds.values():
+        os.close(fd)
+    return counts
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("path")
+    ap.add_argument("--ops", type=int, default=100000)
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--max-size", type=int, default=4 << 20)
+    a = ap.parse_args()
+    seed = a.seed if a.seed is not None else random.SystemRandom().randrange(1 << 32)
+    print("exerciser: seed %d, %d ops on %s (replay: --seed %d)" %
+          (seed, a.ops, a.path, seed), flush=True)
+    try:
+        counts = run(a.path, a.ops, seed, a.max_size)
+    except (Failure, OSError) as e:
+        print("exerciser: FAILED with seed %d: %s" % (seed, e), flush=True)
+        sys.exit(1)
+    print("exerciser: %d ops verified: %s" % (
+        a.ops, ", ".join("%s %d" % kv for kv in sorted(counts.items()))), flush=True)
+
+
+if __name__ == "__main__":
+    main()
