@@ -25,6 +25,7 @@ struct bfs_file {
 	struct bfs_inode *inode;
 	bool cached;         /* opened through the kernel's page cache */
 	pthread_mutex_t lock; /* guards opening dfd */
+	struct bfs_file *prev, *next; /* in fs->files */
 };
 
 struct bfs_fs {
@@ -32,6 +33,8 @@ struct bfs_fs {
 	struct bfs_dio dio;
 	pthread_mutex_t dirs_lock;
 	struct bfs_dir *dirs;  /* open directory handles, freed at unmount */
+	pthread_mutex_t files_lock;
+	struct bfs_file *files; /* open files, freed at unmount */
 	const struct bfs_options *opts;
 	int proc_fd;       /* /proc/self/fd, to reopen O_PATH fds */
 	double attr_timeout;
@@ -113,7 +116,8 @@ void ops_dir_fill(struct fuse_lowlevel_ops *ops);
 void ops_file_fill(struct fuse_lowlevel_ops *ops);
 void ops_xattr_fill(struct fuse_lowlevel_ops *ops);
 
-/* Close the directory handles the kernel never released. */
+/* Close the directory handles and files the kernel never released. */
 void ops_dir_close_all(struct bfs_fs *fs);
+void ops_file_close_all(struct bfs_fs *fs);
 
 #endif

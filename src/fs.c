@@ -102,6 +102,7 @@ int fs_init(struct bfs_fs *fs, const struct bfs_options *opts, int root_fd)
 	fs->attr_timeout = opts->attr_timeout;
 	fs->entry_timeout = opts->entry_timeout;
 	pthread_mutex_init(&fs->dirs_lock, NULL);
+	pthread_mutex_init(&fs->files_lock, NULL);
 	return itable_init(&fs->itab, root_fd, idle_fd_budget());
 }
 
@@ -114,7 +115,9 @@ int fs_open_proc(struct bfs_fs *fs)
 void fs_destroy(struct bfs_fs *fs)
 {
 	ops_dir_close_all(fs);
+	ops_file_close_all(fs);
 	pthread_mutex_destroy(&fs->dirs_lock);
+	pthread_mutex_destroy(&fs->files_lock);
 	itable_destroy(&fs->itab);
 	if (fs->proc_fd >= 0)
 		close(fs->proc_fd);
