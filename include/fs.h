@@ -93,6 +93,14 @@ int fs_stat(struct bfs_fs *fs, struct bfs_inode *inode, struct stat *st);
 int fs_lookup_entry(struct bfs_fs *fs, struct bfs_inode *parent,
 		    const char *name, struct fuse_entry_param *e);
 
+/*
+ * Write len bytes at off, resuming after short writes and EINTR, with
+ * pwritev2 flags. Sets *done to the bytes written; returns 0 or the errno
+ * that stopped it (EIO if the file took no more).
+ */
+int fs_pwrite_all(int fd, const void *buf, size_t len, off_t off,
+		  int rw_flags, size_t *done);
+
 /* Reply to a request with an errno-style result (0 means success). */
 static inline void fs_reply_err(fuse_req_t req, int err)
 {

@@ -375,22 +375,8 @@ static void rmw_write(fuse_req_t req, struct bfs_file *f, const char *buf,
 		memcpy(img + (plan.tail_start - plan.start) + in_tail,
 		       scratch + in_tail, a - in_tail);
 	}
-	while (written < plan.len) {
-		struct iovec iov = { img + written, plan.len - written };
-		ssize_t n = pwritev2(f->dfd, &iov, 1,
-				     (off_t)(plan.start + written),
-				     rw_flags_for(flags));
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			err = errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		written += (size_t)n;
-	}
+	err = fs_pwrite_all(f->dfd, img, plan.len, (off_t)plan.start,
+			    rw_flags_for(flags), &written);
 	if (plan.truncate_after && written > 0) {
 		uint64_t reached = plan.start + written;
 		uint64_t want = plan.end < reached ? plan.end : reached;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +32,26 @@ void fs_fd_name(char buf[16], int fd)
 void fs_fd_path(char buf[40], int fd)
 {
 	snprintf(buf, 40, "/proc/self/fd/%d", fd);
+}
+
+int fs_pwrite_all(int fd, const void *buf, size_t len, off_t off,
+		  int rw_flags, size_t *done)
+{
+	*done = 0;
+	while (*done < len) {
+		struct iovec iov = { (char *)buf + *done, len - *done };
+		ssize_t n = pwritev2(fd, &iov, 1, off + (off_t)*done, rw_flags);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		if (n == 0)
+			return EIO;
+		*done += (size_t)n;
+	}
+	return 0;
 }
 
 int fs_stat(struct bfs_fs *fs, struct bfs_inode *inode, struct stat *st)

@@ -285,20 +285,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	range_lock_acquire(&f->inode->writers, &lock,
 			   align_down((uint64_t)off, f->align),
 			   align_up((uint64_t)off + size, f->align));
-	while (done < size) {
-		ssize_t n = pwrite(f->fd, buf + done, size - done,
-				   off + (off_t)done);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			err = errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
+	err = fs_pwrite_all(f->fd, buf, size, off, 0, &done);
 	range_lock_release(&f->inode->writers, &lock);
 	/* Report what reached the file, or the error. */
 	if (done == 0 && err)
