@@ -149,7 +149,7 @@ def main():
             s, d = results["shm"][i], results["disk"][i]
             data.write('"%s" %.3f %.3f\n' % (c[0], s[3] / s[2], d[3] / d[2]))
         data.close()
-        script = """set terminal png size 1000,500
+        script = """set terminal png size 1000,500 noenhanced
 set output '%s'
 set style data histograms
 set style histogram clustered gap 1
