@@ -3,6 +3,7 @@
 #include "align.h"
 #include "fs.h"
 #include "log.h"
+#include "session_loop.h"
 #include "stats.h"
 
 #include <errno.h>
@@ -131,21 +132,32 @@ static int rw_flags_for(int flags)
 }
 
 /*
- * After a write from a direct open: if the file is also open through the
- * kernel's page cache, drop the cached pages of the range so those readers
- * see the new data, as on a local file system. (A write from a cached open
- * updates the cache itself, and holds its pages locked until we reply: it
- * must not wait for them.) Called with no range lock held: a cached
- * writer holding those pages may be waiting for one.
+ * A write from a direct open to a file that is also open through the
+ * kernel's page cache must drop the cached pages of its range, so those
+ * readers see the new data, as on a local file system. The kernel's
+ * invalidation waits for the pages' locks, which a cached open's WRITE
+ * holds until we answer it. So such writes, and every write from a cached
+ * open, are served in the worker and never through the ring: the
+ * completion thread never waits for a page, and the cached writer's answer
+ * never waits for the completion thread.
  */
+static bool must_invalidate(const struct bfs_file *f)
+{
+	return !f->cached && atomic_load(&f->inode->cached_opens) > 0;
+}
+
+/* Called in a worker, with no range lock held (a cached writer holding
+ * those pages may be waiting for one). */
 static void invalidate_cached(struct bfs_dio *d, struct bfs_file *f,
 			      uint64_t off, uint64_t len)
 {
-	if (d->se && !f->cached && len &&
-	    atomic_load(&f->inode->cached_opens) > 0)
-		fuse_lowlevel_notify_inval_inode(d->se,
-						 (fuse_ino_t)(uintptr_t)f->inode,
-						 (off_t)off, (off_t)len);
+	if (!d->se || !len || !must_invalidate(f))
+		return;
+	/* This worker may now wait for another request: make sure one
+	 * more worker is there to receive it. */
+	session_loop_may_block();
+	fuse_lowlevel_notify_inval_inode(d->se, (fuse_ino_t)(uintptr_t)f->inode,
+					 (off_t)off, (off_t)len);
 }
 
 static void finish(struct dio_io *io)
@@ -216,15 +228,12 @@ static void write_done(struct uring_io *uio, int res)
 	{
 		/* The buffer holding io goes back first: keep what is needed. */
 		fuse_req_t req = io->req;
-		struct bfs_dio *d = io->dio;
-		struct bfs_file *f = io->file;
-		uint64_t off = io->img_off, start_us = io->start_us;
+		uint64_t start_us = io->start_us;
 		size_t done = io->done;
 		/* Never more than reached the file. */
 		size_t n = done < io->user_len ? done : io->user_len;
 
 		finish(io);
-		invalidate_cached(d, f, off, done);
 		if (res < 0 && done == 0) {
 			stats_done(STATS_WRITE, 0, -res, start_us);
 			fuse_reply_err(req, -res);
@@ -484,7 +493,10 @@ void dio_write(fuse_req_t req, struct bfs_file *f, const char *buf,
 	}
 	/* Aligned: written from where it landed. The lock keeps a
 	 * concurrent read-modify-write of the same blocks out. */
-	if (claim_sync(d)) {
+	bool in_worker = f->cached || must_invalidate(f);
+	bool claimed = !in_worker && claim_sync(d);
+
+	if (in_worker || claimed) {
 		struct range_lock_entry lock;
 		uint64_t start_us = stats_now_us();
 		size_t done;
@@ -494,7 +506,8 @@ void dio_write(fuse_req_t req, struct bfs_file *f, const char *buf,
 		err = fs_pwrite_all(f->dfd, buf, size, off, rw_flags_for(flags),
 				    &done);
 		range_lock_release(&f->inode->writers, &lock);
-		release_sync();
+		if (claimed)
+			release_sync();
 		invalidate_cached(d, f, (uint64_t)off, done);
 		stats_done(STATS_WRITE, done, err, start_us);
 		if (done)

@@ -35,6 +35,8 @@ struct loop {
 
 static void *worker(void *arg);
 
+static struct loop *the_loop;
+
 static void wake_noop(int sig)
 {
 	(void)sig;
@@ -118,6 +120,18 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+void session_loop_may_block(void)
+{
+	struct loop *l = the_loop;
+
+	if (!l)
+		return;
+	pthread_mutex_lock(&l->lock);
+	if (l->idle == 0)
+		spawn_locked(l);
+	pthread_mutex_unlock(&l->lock);
+}
+
 int session_loop_block_signals(void)
 {
 	struct sigaction sa;
@@ -173,6 +187,7 @@ int session_loop_run(struct fuse_session *se, unsigned max_threads,
 		return -ENOMEM;
 	pthread_mutex_init(&l.lock, NULL);
 
+	the_loop = &l;
 	pthread_mutex_lock(&l.lock);
 	spawn_locked(&l);
 	pthread_mutex_unlock(&l.lock);
@@ -192,6 +207,7 @@ int session_loop_run(struct fuse_session *se, unsigned max_threads,
 
 	fuse_session_exit(se);
 	stop_workers(&l);
+	the_loop = NULL;
 	pthread_mutex_destroy(&l.lock);
 	free(l.threads);
 	return l.error;

@@ -66,6 +66,19 @@ def is_mounted(path):
     return False
 
 
+def abort_connection(dev):
+    """Abort the FUSE connection of the mount whose st_dev is dev."""
+    ctl = "/sys/fs/fuse/connections"
+    if not os.path.exists(os.path.join(ctl, str(os.minor(dev)))):
+        subprocess.run(["mount", "-t", "fusectl", "none", ctl],
+                       capture_output=True)
+    try:
+        with open(os.path.join(ctl, str(os.minor(dev)), "abort"), "w") as f:
+            f.write("1")
+    except OSError:
+        pass
+
+
 def force_unmount(path):
     for _ in range(50):
         if not is_mounted(path):
@@ -130,6 +143,7 @@ class Mount:
             if time.time() > deadline:
                 raise RuntimeError("mount did not appear")
             time.sleep(0.02)
+        self.dev = os.stat(mnt).st_dev
 
     @property
     def pid(self):
@@ -147,8 +161,11 @@ class Mount:
         try:
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            # A hung daemon: kill it and abort its connection, so that
+            # processes waiting on the mount get ENOTCONN and can exit.
             self.proc.kill()
             self.proc.wait()
+            abort_connection(self.dev)
             return None
         finally:
             force_unmount(self.mnt)
