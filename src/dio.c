@@ -284,7 +284,9 @@ static void release_sync(void)
 	atomic_store(&sync_busy, 0);
 }
 
-/* Read the whole aligned range into img; returns bytes read or -errno. */
+/* Read len bytes at off into img, up to the end of the file (a read that
+ * stops short of a multiple of a is the end); returns the bytes read, or
+ * -errno if any part failed. */
 static ssize_t read_all(int fd, char *img, size_t len, uint64_t off, uint32_t a)
 {
 	size_t got = 0;
@@ -295,7 +297,7 @@ static ssize_t read_all(int fd, char *img, size_t len, uint64_t off, uint32_t a)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return got ? (ssize_t)got : -errno;
+			return -errno;
 		}
 		if (n == 0)
 			break;
@@ -359,23 +361,11 @@ static int file_size(int fd, uint64_t *size)
 /* Read the block at off into scratch (zeros past the end of the file). */
 static int read_block(int fd, char *scratch, uint32_t a, uint64_t off)
 {
-	size_t got = 0;
+	ssize_t n = read_all(fd, scratch, a, off, a);
 
-	while (got < a) {
-		ssize_t n = pread(fd, scratch + got, a - got, (off_t)(off + got));
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-		if (got % a)
-			break; /* end of file */
-	}
-	memset(scratch + got, 0, a - got);
+	if (n < 0)
+		return (int)-n;
+	memset(scratch + n, 0, a - (size_t)n);
 	return 0;
 }
 

@@ -92,6 +92,20 @@ uint64_t stats_percentile(enum stats_op op, double q)
 	return stats_bucket_value(STATS_LAT_BUCKETS - 1);
 }
 
+/* The counters that are plain totals, in the order they are shown. */
+static const struct {
+	const char *name;
+	atomic_uint_fast64_t *counter;
+} totals[] = {
+	{ "direct_requests", &bfs_stats.direct_requests },
+	{ "buffered_requests", &bfs_stats.buffered_requests },
+	{ "rmw_cycles", &bfs_stats.rmw_cycles },
+	{ "copied_bytes", &bfs_stats.copied_bytes },
+	{ "inflight", &bfs_stats.inflight },
+	{ "inflight_max", &bfs_stats.inflight_max },
+	{ "eilseq_errors", &bfs_stats.eilseq },
+};
+
 size_t stats_format(char *buf, size_t size)
 {
 	size_t n = 0;
@@ -116,20 +130,9 @@ size_t stats_format(char *buf, size_t size)
 		OUT("%s_max_us %llu\n", op_names[op],
 		    (unsigned long long)atomic_load(&c->max_us));
 	}
-	OUT("direct_requests %llu\n",
-	    (unsigned long long)atomic_load(&bfs_stats.direct_requests));
-	OUT("buffered_requests %llu\n",
-	    (unsigned long long)atomic_load(&bfs_stats.buffered_requests));
-	OUT("rmw_cycles %llu\n",
-	    (unsigned long long)atomic_load(&bfs_stats.rmw_cycles));
-	OUT("copied_bytes %llu\n",
-	    (unsigned long long)atomic_load(&bfs_stats.copied_bytes));
-	OUT("inflight %llu\n",
-	    (unsigned long long)atomic_load(&bfs_stats.inflight));
-	OUT("inflight_max %llu\n",
-	    (unsigned long long)atomic_load(&bfs_stats.inflight_max));
-	OUT("eilseq_errors %llu\n",
-	    (unsigned long long)atomic_load(&bfs_stats.eilseq));
+	for (size_t i = 0; i < sizeof(totals) / sizeof(totals[0]); i++)
+		OUT("%s %llu\n", totals[i].name,
+		    (unsigned long long)atomic_load(totals[i].counter));
 #undef OUT
 	return n;
 }
