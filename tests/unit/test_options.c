@@ -260,7 +260,8 @@ static void test_already_mounted(void **state)
 	const char *info =
 		"22 1 0:21 / /proc rw,relatime shared:12 - proc proc rw\n"
 		"90 29 0:50 / /mnt/a rw,nosuid,nodev shared:40 - fuse.bouncefs /srv/a rw,user_id=0\n"
-		"91 29 0:51 / /mnt/b rw shared:41 - fuse.other /srv/b rw\n";
+		"91 29 0:51 / /mnt/b rw shared:41 - fuse.other /srv/b rw\n"
+		"92 29 0:52 / /mnt/with\\040space rw - fuse.bouncefs /srv/c rw\n";
 
 	(void)state;
 	assert_int_equal(options_check_not_mounted("/mnt/a", info, err, sizeof(err)),
@@ -272,6 +273,10 @@ static void test_already_mounted(void **state)
 			 BFS_EXIT_OK);
 	assert_int_equal(options_check_not_mounted("/mnt/a", "", err, sizeof(err)),
 			 BFS_EXIT_OK);
+	assert_int_equal(options_check_not_mounted("/mnt/with space", info, err,
+						   sizeof(err)), BFS_EXIT_BUSY);
+	assert_int_equal(options_check_not_mounted("/mnt/with\\040space", info,
+						   err, sizeof(err)), BFS_EXIT_OK);
 }
 
 int main(void)
