@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 
 static void *completion_thread(void *arg)
@@ -107,14 +108,24 @@ void engine_submit(struct uring_engine *e, struct uring_io *io)
 		sqe = io_uring_get_sqe(&e->ring);
 	}
 	if (sqe) {
+		unsigned tries = 0;
+
 		prep(e, sqe, io);
-		rc = io_uring_submit(&e->ring);
+		/* Once prepared, the sqe is in the ring: a transient refusal
+		 * (completions backed up) is retried, never dropped. */
+		do {
+			rc = io_uring_submit(&e->ring);
+			if (rc == -EAGAIN || rc == -EBUSY)
+				usleep(100);
+		} while ((rc == -EINTR || rc == -EAGAIN || rc == -EBUSY) &&
+			 ++tries < 10000);
 	} else {
 		rc = -EBUSY;
 	}
 	pthread_mutex_unlock(&e->sq_lock);
 	if (rc < 0 && sqe) {
-		/* The sqe stays queued and goes with the next submit. */
+		/* Still queued: it goes with the next submit. */
+		bfs_log(LOG_WARNING, "I/O submission delayed: %s", strerror(-rc));
 		return;
 	}
 	if (rc < 0) {
