@@ -13,28 +13,27 @@
 
 #include "dio.h"
 #include "inode_table.h"
+#include "open_handles.h"
 #include "options.h"
 
 struct bfs_dir;
 
 /* An open file. */
 struct bfs_file {
+	struct open_handle link; /* in fs->files; first */
 	int fd;              /* the backing file, without O_DIRECT */
 	int dfd;             /* the backing file with O_DIRECT, or -1 */
 	uint32_t align;      /* its direct-I/O alignment */
 	struct bfs_inode *inode;
 	bool cached;         /* opened through the kernel's page cache */
 	pthread_mutex_t lock; /* guards opening dfd */
-	struct bfs_file *prev, *next; /* in fs->files */
 };
 
 struct bfs_fs {
 	struct inode_table itab;
 	struct bfs_dio dio;
-	pthread_mutex_t dirs_lock;
-	struct bfs_dir *dirs;  /* open directory handles, freed at unmount */
-	pthread_mutex_t files_lock;
-	struct bfs_file *files; /* open files, freed at unmount */
+	struct open_handles dirs;   /* open directories */
+	struct open_handles files;  /* open files */
 	const struct bfs_options *opts;
 	int proc_fd;       /* /proc/self/fd, to reopen O_PATH fds */
 	double attr_timeout;

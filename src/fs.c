@@ -122,8 +122,8 @@ int fs_init(struct bfs_fs *fs, const struct bfs_options *opts, int root_fd)
 	fs->proc_fd = -1;
 	fs->attr_timeout = opts->attr_timeout;
 	fs->entry_timeout = opts->entry_timeout;
-	pthread_mutex_init(&fs->dirs_lock, NULL);
-	pthread_mutex_init(&fs->files_lock, NULL);
+	open_handles_init(&fs->dirs);
+	open_handles_init(&fs->files);
 	return itable_init(&fs->itab, root_fd, idle_fd_budget());
 }
 
@@ -137,8 +137,8 @@ void fs_destroy(struct bfs_fs *fs)
 {
 	ops_dir_close_all(fs);
 	ops_file_close_all(fs);
-	pthread_mutex_destroy(&fs->dirs_lock);
-	pthread_mutex_destroy(&fs->files_lock);
+	open_handles_destroy(&fs->dirs);
+	open_handles_destroy(&fs->files);
 	itable_destroy(&fs->itab);
 	if (fs->proc_fd >= 0)
 		close(fs->proc_fd);

@@ -10,41 +10,30 @@
 #include <unistd.h>
 
 struct bfs_dir {
+	struct open_handle link; /* in fs->dirs; first */
 	DIR *dp;
 	off_t offset;          /* where dp stands */
 	struct dirent *entry;  /* read but not yet returned */
-	struct bfs_dir *prev, *next; /* in fs->dirs */
 };
 
-static void track(struct bfs_fs *fs, struct bfs_dir *d)
+static void free_dir(struct bfs_dir *d)
 {
-	pthread_mutex_lock(&fs->dirs_lock);
-	d->prev = NULL;
-	d->next = fs->dirs;
-	if (fs->dirs)
-		fs->dirs->prev = d;
-	fs->dirs = d;
-	pthread_mutex_unlock(&fs->dirs_lock);
-}
-
-static void untrack_and_free(struct bfs_fs *fs, struct bfs_dir *d)
-{
-	pthread_mutex_lock(&fs->dirs_lock);
-	if (d->prev)
-		d->prev->next = d->next;
-	else
-		fs->dirs = d->next;
-	if (d->next)
-		d->next->prev = d->prev;
-	pthread_mutex_unlock(&fs->dirs_lock);
 	closedir(d->dp);
 	free(d);
 }
 
+static void untrack_and_free(struct bfs_fs *fs, struct bfs_dir *d)
+{
+	open_handles_del(&fs->dirs, &d->link);
+	free_dir(d);
+}
+
 void ops_dir_close_all(struct bfs_fs *fs)
 {
-	while (fs->dirs)
-		untrack_and_free(fs, fs->dirs);
+	struct open_handle *h;
+
+	while ((h = open_handles_pop(&fs->dirs)))
+		free_dir((struct bfs_dir *)h);
 }
 
 static struct bfs_dir *dir_of(struct fuse_file_info *fi)
@@ -82,7 +71,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	fi->fh = (uintptr_t)d;
-	track(fs, d);
+	open_handles_add(&fs->dirs, &d->link);
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		/* The opener was interrupted: nobody will release this. */
 		untrack_and_free(fs, d);

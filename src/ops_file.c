@@ -94,29 +94,6 @@ static struct bfs_file *new_file(int fd, struct bfs_inode *inode)
 	return f;
 }
 
-static void track(struct bfs_fs *fs, struct bfs_file *f)
-{
-	pthread_mutex_lock(&fs->files_lock);
-	f->prev = NULL;
-	f->next = fs->files;
-	if (fs->files)
-		fs->files->prev = f;
-	fs->files = f;
-	pthread_mutex_unlock(&fs->files_lock);
-}
-
-static void untrack(struct bfs_fs *fs, struct bfs_file *f)
-{
-	pthread_mutex_lock(&fs->files_lock);
-	if (f->prev)
-		f->prev->next = f->next;
-	else
-		fs->files = f->next;
-	if (f->next)
-		f->next->prev = f->prev;
-	pthread_mutex_unlock(&fs->files_lock);
-}
-
 static void free_file(struct bfs_file *f)
 {
 	if (f->cached)
@@ -143,10 +120,10 @@ static void reply_opened(fuse_req_t req, struct fuse_file_info *fi,
 		atomic_fetch_add(&f->inode->cached_opens, 1);
 	}
 	fi->fh = (uintptr_t)f;
-	track(fs, f);
+	open_handles_add(&fs->files, &f->link);
 	if ((e ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi)) ==
 	    -ENOENT) {
-		untrack(fs, f);
+		open_handles_del(&fs->files, &f->link);
 		free_file(f);
 		if (e)
 			itable_forget(&fs->itab, fs_inode(req, e->ino), 1);
@@ -312,7 +289,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	(void)ino;
-	untrack(fs_of(req), fs_file(fi));
+	open_handles_del(&fs_of(req)->files, &fs_file(fi)->link);
 	free_file(fs_file(fi));
 	fuse_reply_err(req, 0);
 }
@@ -391,12 +368,10 @@ static void op_flock(fuse_req_t req, fuse_ino_t ino,
 
 void ops_file_close_all(struct bfs_fs *fs)
 {
-	while (fs->files) {
-		struct bfs_file *f = fs->files;
+	struct open_handle *h;
 
-		untrack(fs, f);
-		free_file(f);
-	}
+	while ((h = open_handles_pop(&fs->files)))
+		free_file((struct bfs_file *)h);
 }
 
 void ops_file_fill(struct fuse_lowlevel_ops *ops)
