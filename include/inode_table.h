@@ -52,6 +52,7 @@ struct inode_table {
 	struct bfs_inode lru;     /* list head of idle cached fds */
 	size_t lru_len;
 	size_t max_idle_fds;      /* at most this many idle fds stay open */
+	bool no_handles;          /* handles cannot be reopened: pin fds */
 	struct itable_mount *mounts;
 	size_t nmounts;
 };

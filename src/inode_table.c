@@ -78,13 +78,22 @@ int itable_init(struct inode_table *t, int root_fd, size_t max_idle_fds)
 	t->root.ino = st.st_ino;
 	t->root.type = st.st_mode & S_IFMT;
 	t->root.nlookup = 2; /* never reaches zero */
-	/* The root's mount is the one nearly every handle is opened on. */
+	/* The root's mount is the one nearly every handle is opened on.
+	 * Reopening by handle needs CAP_DAC_READ_SEARCH: without it (a
+	 * daemon run by a user), entries pin their fds instead. */
 	{
-		int mount_id;
+		int mount_id, mfd, fd = -1;
 		struct file_handle *fh = make_handle(root_fd, &mount_id);
 
-		if (fh)
-			mount_fd_locked(t, mount_id, root_fd, st.st_mode);
+		if (fh) {
+			mfd = mount_fd_locked(t, mount_id, root_fd, st.st_mode);
+			if (mfd >= 0)
+				fd = open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC);
+		}
+		if (fd >= 0)
+			close(fd);
+		else
+			t->no_handles = true;
 		free(fh);
 	}
 	return 0;
@@ -242,7 +251,7 @@ struct bfs_inode *itable_ref(struct inode_table *t, int fd, dev_t dev,
 		errno = ENOMEM;
 		return NULL;
 	}
-	fh = make_handle(fd, &mount_id);
+	fh = t->no_handles ? NULL : make_handle(fd, &mount_id);
 
 	pthread_mutex_lock(&t->lock);
 	n = find_locked(t, dev, ino);

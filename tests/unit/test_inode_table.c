@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "inode_table.h"
@@ -293,6 +296,52 @@ static void test_threads(void **state)
 	assert_int_equal(itable_idle_fds(t), 0);
 }
 
+/* Without CAP_DAC_READ_SEARCH (a daemon run by a user) handles cannot be
+ * reopened: entries must pin their fds, and every borrow must work. */
+static void test_without_handle_capability(void **state)
+{
+	pid_t pid;
+	int status;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct __user_cap_header_struct hdr = {
+			_LINUX_CAPABILITY_VERSION_3, 0 };
+		struct __user_cap_data_struct data[2];
+		struct inode_table t;
+		struct bfs_inode *e[NFILES];
+		int ok = 1;
+
+		if (syscall(SYS_capget, &hdr, data))
+			_exit(2);
+		data[CAP_TO_INDEX(CAP_DAC_READ_SEARCH)].effective &=
+			~CAP_TO_MASK(CAP_DAC_READ_SEARCH);
+		if (syscall(SYS_capset, &hdr, data))
+			_exit(3);
+		if (itable_init(&t, open_path(dir), 4) != 0)
+			_exit(4);
+		ok &= t.no_handles;
+		for (int i = 0; i < NFILES; i++) {
+			e[i] = ref_file(&t, i);
+			ok &= e[i] && !e[i]->handle && e[i]->fd >= 0;
+		}
+		for (int i = 0; i < NFILES; i++) {
+			int fd = itable_get_fd(&t, e[i]);
+
+			ok &= fd >= 0;
+			if (fd >= 0)
+				itable_put_fd(&t, e[i]);
+		}
+		itable_destroy(&t);
+		_exit(ok ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -303,6 +352,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stale_handle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_growth, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_without_handle_capability,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("inode_table", tests, NULL, NULL);
