@@ -52,6 +52,9 @@ step "the backing directory holds the same bytes"
 ls -l "$backing"
 cmp "$demo/pattern" "$backing/disk.img" && echo "backing file matches"
 
+step "what the daemon did (bouncefs stat)"
+./build/bouncefs stat "$mnt"
+
 step "unmount"
 umount "$mnt"
 echo "done"

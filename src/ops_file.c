@@ -298,10 +298,12 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		     struct fuse_file_info *fi)
 {
 	int fd = fs_file_fd(fi);
+	uint64_t start_us = stats_now_us();
 	int err;
 
 	(void)ino;
 	err = (datasync ? fdatasync(fd) : fsync(fd)) ? errno : 0;
+	stats_done(STATS_FSYNC, 0, err, start_us);
 	fuse_reply_err(req, err);
 }
 

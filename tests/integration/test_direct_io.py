@@ -269,8 +269,10 @@ def test_sync_flags_and_fsync():
         buf.write(b"s" * 65536)
         assert os.pwritev(fd, [buf], 0) == 65536
         assert os.pwrite(fd, b"odd", 65536) == 3
+        before = stats(mnt)["fsync_requests"]
         os.fsync(fd)
         os.fdatasync(fd)
+        assert stats(mnt)["fsync_requests"] == before + 2
         os.close(fd)
         assert os.stat(os.path.join(back, "sync%d" % flag)).st_size == 65539
 
