@@ -100,12 +100,6 @@ int fs_lookup_entry(struct bfs_fs *fs, struct bfs_inode *parent,
 int fs_pwrite_all(int fd, const void *buf, size_t len, off_t off,
 		  int rw_flags, size_t *done);
 
-/* Reply to a request with an errno-style result (0 means success). */
-static inline void fs_reply_err(fuse_req_t req, int err)
-{
-	fuse_reply_err(req, err);
-}
-
 /* Set up the context; the backing root fd is adopted. Returns 0 or -errno. */
 int fs_init(struct bfs_fs *fs, const struct bfs_options *opts, int root_fd);
 

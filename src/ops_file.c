@@ -50,8 +50,12 @@ static uint32_t dio_alignment(int fd)
  */
 static int direct_fd(struct bfs_fs *fs, struct bfs_file *f)
 {
-	int dfd;
+	int dfd = __atomic_load_n(&f->dfd, __ATOMIC_ACQUIRE);
 
+	/* Opened (or found impossible) once; every request after that
+	 * needs no lock. */
+	if (dfd != -2)
+		return dfd;
 	pthread_mutex_lock(&f->lock);
 	if (f->dfd == -2) {
 		char name[16];
@@ -71,7 +75,8 @@ static int direct_fd(struct bfs_fs *fs, struct bfs_file *f)
 				dfd = -1;
 			}
 		}
-		f->dfd = dfd >= 0 ? dfd : -1;
+		/* align is set first: the release store publishes it. */
+		__atomic_store_n(&f->dfd, dfd >= 0 ? dfd : -1, __ATOMIC_RELEASE);
 		if (dfd >= 0)
 			atomic_store(&f->inode->direct_seen, true);
 	}
