@@ -23,6 +23,7 @@ def stats(mnt):
 def fio(mnt, name, *args, timeout=240):
     cmd = ["fio", "--name=" + name, "--directory=" + mnt, "--direct=1",
            "--verify=crc32c", "--do_verify=1", "--verify_fatal=1",
+           "--verify_state_save=0",
            "--group_reporting", "--output-format=terse", "--terse-version=3"]
     cmd += list(args)
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
