@@ -20,6 +20,10 @@
  * starts this far into the received message. */
 #define WRITE_HEADERS 80
 
+/* io_uring lanes: one per worker that receives READ and WRITE (see
+ * session_loop.c), so their submissions do not queue behind each other. */
+#define DIO_LANES 2
+
 /* An I/O in flight. It lives at the start of its pool buffer. */
 struct dio_io {
 	struct uring_io uio;
@@ -68,7 +72,7 @@ int dio_init(struct bfs_dio *d, unsigned queue_depth, unsigned max_threads)
 		pool_destroy(&d->pool);
 		return -ENOMEM;
 	}
-	rc = engine_init(&d->engine, entries, iov, count);
+	rc = engine_init(&d->engine, DIO_LANES, entries, iov, count);
 	free(iov);
 	if (rc) {
 		pool_destroy(&d->pool);
@@ -274,7 +278,7 @@ static bool claim_sync(struct bfs_dio *d)
 {
 	unsigned zero = 0;
 
-	if (__atomic_load_n(&d->engine.inflight, __ATOMIC_RELAXED))
+	if (atomic_load_explicit(&d->engine.inflight, memory_order_relaxed))
 		return false;
 	return atomic_compare_exchange_strong(&sync_busy, &zero, 1);
 }

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -25,9 +26,9 @@ struct loop {
 	pthread_mutex_t lock;
 	pthread_t main_thread;
 	pthread_t *threads;
-	unsigned nthreads;
+	_Atomic unsigned nthreads;
 	unsigned max_threads;
-	unsigned idle;
+	_Atomic unsigned idle;  /* workers waiting for a request */
 	bool stopping;
 	int error;              /* first -errno a worker ended on */
 	const struct session_buffers *bufs;
@@ -85,19 +86,18 @@ static void *worker(void *arg)
 		int res;
 		bool grow;
 
-		pthread_mutex_lock(&l->lock);
-		l->idle++;
-		pthread_mutex_unlock(&l->lock);
+		atomic_fetch_add(&l->idle, 1);
 		fbuf.mem = mem;
 		res = fuse_session_receive_buf(l->se, &fbuf);
-		pthread_mutex_lock(&l->lock);
-		l->idle--;
 		/* Grow when every worker is busy and this request may block. */
-		grow = res > 0 && l->idle == 0 &&
-		       (l->nthreads < IO_WORKERS || !is_io(&fbuf));
-		if (grow)
+		grow = atomic_fetch_sub(&l->idle, 1) == 1 && res > 0 &&
+		       (!is_io(&fbuf) ||
+			atomic_load_explicit(&l->nthreads, memory_order_relaxed) < IO_WORKERS);
+		if (grow) {
+			pthread_mutex_lock(&l->lock);
 			spawn_locked(l);
-		pthread_mutex_unlock(&l->lock);
+			pthread_mutex_unlock(&l->lock);
+		}
 
 		if (res == -EINTR || res == -EAGAIN)
 			continue;
@@ -126,8 +126,10 @@ void session_loop_may_block(void)
 
 	if (!l)
 		return;
+	if (atomic_load(&l->idle))
+		return;
 	pthread_mutex_lock(&l->lock);
-	if (l->idle == 0)
+	if (atomic_load(&l->idle) == 0)
 		spawn_locked(l);
 	pthread_mutex_unlock(&l->lock);
 }
