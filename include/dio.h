@@ -35,7 +35,8 @@ struct bfs_dio {
 #define DIO_MAX_REQUEST (1u << 20)
 
 /* Pool of queue_depth + max_threads buffers and a ring. 0 or -errno. */
-int dio_init(struct bfs_dio *d, unsigned queue_depth, unsigned max_threads);
+int dio_init(struct bfs_dio *d, unsigned queue_depth, unsigned max_threads,
+	     uint32_t min_align);
 
 /* Wait for all I/O in flight, stop the completion thread, free all. */
 void dio_destroy(struct bfs_dio *d);

@@ -38,6 +38,7 @@ struct bfs_fs {
 	int proc_fd;       /* /proc/self/fd, to reopen O_PATH fds */
 	double attr_timeout;
 	double entry_timeout;
+	uint32_t min_align;  /* from the probe: the device's logical block */
 };
 
 static inline struct bfs_fs *fs_of(fuse_req_t req)

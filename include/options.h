@@ -33,6 +33,8 @@ struct bfs_options {
 	bool single_thread;
 	bool show_help;
 	bool show_version;
+	bool probe;               /* --probe PATH */
+	bool json;                /* --json (with --probe) */
 	bool allow_other;         /* explicitly asked for */
 	bool ro;
 	unsigned max_write;       /* bytes, multiple of 4096 */

@@ -48,7 +48,8 @@ static __thread bool recv_stolen;
 
 static struct bfs_dio *the_dio;
 
-int dio_init(struct bfs_dio *d, unsigned queue_depth, unsigned max_threads)
+int dio_init(struct bfs_dio *d, unsigned queue_depth, unsigned max_threads,
+	     uint32_t min_align)
 {
 	unsigned count = queue_depth + max_threads;
 	size_t h = (size_t)sysconf(_SC_PAGESIZE);
@@ -59,6 +60,10 @@ int dio_init(struct bfs_dio *d, unsigned queue_depth, unsigned max_threads)
 	memset(d, 0, sizeof(*d));
 	if (h < 4096)
 		h = 4096;
+	/* Payloads land aligned to the header room: at least the device's
+	 * block (a 16 KiB-block device gets 16 KiB). */
+	while (h < min_align && h < DIO_MAX_REQUEST)
+		h <<= 1;
 	d->header_room = h;
 	/* Header room, the largest request with a block either side (an
 	 * RMW image starts a block early), and the scratch block. */

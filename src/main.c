@@ -3,6 +3,7 @@
 #include "fs.h"
 #include "log.h"
 #include "options.h"
+#include "probe.h"
 #include "session_loop.h"
 #include "stats.h"
 
@@ -117,6 +118,24 @@ static void build_fuse_opts(const struct bfs_options *o, const char *backing,
 	}
 }
 
+/* bouncefs --probe [--json] PATH */
+static int probe_command(const char *path, bool json)
+{
+	struct bfs_probe p;
+	int rc = probe_path(path, &p);
+
+	if (rc) {
+		fprintf(stderr, "bouncefs: cannot probe '%s': %s\n", path,
+			strerror(-rc));
+		return BFS_EXIT_BAD_BACKING;
+	}
+	if (json)
+		probe_print_json(stdout, &p);
+	else
+		probe_print_text(stdout, &p);
+	return fflush(stdout) == 0 ? BFS_EXIT_OK : BFS_EXIT_FAILURE;
+}
+
 int main(int argc, char **argv)
 {
 	static char fuse_opts[2 * BFS_FUSE_OPTS_MAX + 64];
@@ -129,6 +148,8 @@ int main(int argc, char **argv)
 	char *fargv[5];
 	int fargc = 0, rc, root_fd;
 	unsigned threads;
+	static struct bfs_probe probe;
+	char probe_line[256] = "";
 
 	if (argc >= 2 && strcmp(argv[1], "stat") == 0)
 		return stats_command(argc, argv);
@@ -148,6 +169,8 @@ int main(int argc, char **argv)
 		       fuse_pkgversion());
 		return BFS_EXIT_OK;
 	}
+	if (opts.probe)
+		return probe_command(opts.backing_dir, opts.json);
 	rc = options_check_paths(&opts, err, sizeof(err));
 	if (rc == BFS_EXIT_OK)
 		rc = check_not_mounted(opts.mountpoint, err, sizeof(err));
@@ -177,6 +200,11 @@ int main(int argc, char **argv)
 			strerror(-rc));
 		close(root_fd);
 		return BFS_EXIT_FAILURE;
+	}
+	/* Stage at least in the device's blocks, whatever statx says. */
+	if (probe_path(backing, &probe) == 0) {
+		fs.min_align = probe_staging_align(&probe);
+		probe_summary(&probe, probe_line, sizeof(probe_line));
 	}
 
 	build_fuse_opts(&opts, backing, fuse_opts, sizeof(fuse_opts));
@@ -220,7 +248,7 @@ int main(int argc, char **argv)
 		rc = session_loop_block_signals();
 	/* Threads only now: after the fork of fuse_daemonize. */
 	if (rc == 0) {
-		rc = dio_init(&fs.dio, opts.queue_depth, threads);
+		rc = dio_init(&fs.dio, opts.queue_depth, threads, fs.min_align);
 		fs.dio.se = se;
 		if (rc)
 			bfs_log(LOG_ERR, "cannot set up direct I/O: %s",
@@ -234,6 +262,8 @@ int main(int argc, char **argv)
 		};
 
 		bfs_log(LOG_INFO, "mounted %s at %s", backing, opts.mountpoint);
+		if (probe_line[0])
+			bfs_log(LOG_INFO, "%s", probe_line);
 		rc = session_loop_run(se, threads, &bufs);
 		/* Answer every I/O in flight before the mount goes. */
 		dio_destroy(&fs.dio);

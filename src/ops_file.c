@@ -28,8 +28,9 @@ static int backing_flags(int flags)
 	return flags | O_CLOEXEC;
 }
 
-/* Direct-I/O alignment of an open backing file: statx, else 4096. */
-static uint32_t dio_alignment(int fd)
+/* Direct-I/O alignment of an open backing file: statx, else 4096, and at
+ * least the device's logical block (the PI interval) found at mount. */
+static uint32_t dio_alignment(const struct bfs_fs *fs, int fd)
 {
 	struct statx stx;
 	uint32_t a = 0;
@@ -40,7 +41,11 @@ static uint32_t dio_alignment(int fd)
 		if (stx.stx_dio_mem_align > a)
 			a = stx.stx_dio_mem_align;
 	}
-	return align_valid(a) ? a : 4096;
+	if (!align_valid(a))
+		a = 4096;
+	if (align_valid(fs->min_align) && fs->min_align > a)
+		a = fs->min_align;
+	return a;
 }
 
 /*
@@ -69,7 +74,7 @@ static int direct_fd(struct bfs_fs *fs, struct bfs_file *f)
 				     (fcntl(f->fd, F_GETFL) & O_ACCMODE) |
 				     O_DIRECT | O_CLOEXEC);
 		if (dfd >= 0) {
-			f->align = dio_alignment(dfd);
+			f->align = dio_alignment(fs, dfd);
 			if (f->align > dio_max_align(&fs->dio)) {
 				close(dfd);
 				dfd = -1;

@@ -255,6 +255,10 @@ int options_parse(struct bfs_options *o, int argc, char **argv,
 			o->show_help = true;
 		} else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
 			o->show_version = true;
+		} else if (strcmp(a, "--probe") == 0) {
+			o->probe = true;
+		} else if (strcmp(a, "--json") == 0) {
+			o->json = true;
 		} else if (strcmp(a, "-f") == 0) {
 			o->foreground = true;
 		} else if (strcmp(a, "-d") == 0) {
@@ -280,6 +284,15 @@ int options_parse(struct bfs_options *o, int argc, char **argv,
 	}
 	if (o->show_help || o->show_version)
 		return BFS_EXIT_OK;
+	if (o->json && !o->probe)
+		return fail(err, errlen, BFS_EXIT_USAGE,
+			    "--json goes with --probe (usage: bouncefs --probe [--json] PATH)");
+	if (o->probe) {
+		if (npos != 1)
+			return fail(err, errlen, BFS_EXIT_USAGE,
+				    "--probe takes one PATH (usage: bouncefs --probe [--json] PATH)");
+		return BFS_EXIT_OK;
+	}
 	if (npos < 2)
 		return fail(err, errlen, BFS_EXIT_USAGE,
 			    npos ? "missing MOUNTPOINT (usage: bouncefs [options] BACKING_DIR MOUNTPOINT)"
@@ -384,6 +397,8 @@ int options_check_not_mounted(const char *mountpoint, const char *mountinfo,
 void options_print_help(const char *prog)
 {
 	printf("usage: %s [options] BACKING_DIR MOUNTPOINT\n"
+	       "       %s --probe [--json] PATH\n"
+	       "       %s stat MOUNTPOINT\n"
 	       "\n"
 	       "Mount BACKING_DIR at MOUNTPOINT. Direct I/O is staged in the daemon's\n"
 	       "own buffers, so the pages that reach a PI device never change in flight.\n"
@@ -391,6 +406,11 @@ void options_print_help(const char *prog)
 	       "options:\n"
 	       "    -h, --help             print this help and exit\n"
 	       "    -V, --version          print the version and exit\n"
+	       "    --probe PATH           report the storage under PATH: device chain,\n"
+	       "                           block sizes, stable pages, integrity (PI),\n"
+	       "                           the NVMe format, and whether the kernel\n"
+	       "                           bounces direct I/O by itself\n"
+	       "    --json                 with --probe: one JSON object\n"
 	       "    -f                     stay in the foreground\n"
 	       "    -d                     debug output (implies -f)\n"
 	       "    -s                     single-threaded\n"
@@ -418,5 +438,5 @@ void options_print_help(const char *prog)
 	       "    5 backing dir missing or not a directory, 6 mountpoint missing,\n"
 	       "    7 backing dir and mountpoint overlap,\n"
 	       "    8 mountpoint already a bouncefs mount\n",
-	       prog);
+	       prog, prog, prog);
 }
