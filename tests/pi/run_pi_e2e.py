@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""End-to-end on PI storage: boot Debian 12's kernel (6.1, no bounce of its
+own) in QEMU under TCG with an emulated NVMe namespace formatted 4096+8,
+separate metadata, PI type 1, and run tests/pi/guest_init.sh there:
+(a) the stable-pages hazard on raw XFS must fail, (b) through bouncefs it
+must not, and an fio verify job at 512 B..1 MiB must pass, (c) the probe
+must report the format. Prints a summary table; exits non-zero on failure.
+
+Environment: BOUNCEFS (the daemon), BOUNCEFS_HAZARD (the hazard program),
+BOUNCEFS_PI_CACHE (where the kernel package is kept, default
+/var/cache/bouncefs-pi), BOUNCEFS_PI_TIMEOUT (seconds, default 540).
+"""
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+MODULES = ["crct10dif_generic", "crc64_rocksoft_generic", "t10-pi", "nvme",
+           "xfs", "fuse"]
+GUEST_TOOLS = ["mkfs.xfs", "fio"]
+
+
+def sh(*cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
+
+
+def fetch_kernel(cache):
+    """Debian's linux-image-amd64 kernel, unpacked (not installed) in cache."""
+    os.makedirs(cache, exist_ok=True)
+    vmlinuz = glob.glob(os.path.join(cache, "root/boot/vmlinuz-*"))
+    if not vmlinuz:
+        deps = sh("apt-cache", "depends", "linux-image-amd64").stdout
+        pkg = [l.split(":", 1)[1].strip() for l in deps.splitlines()
+               if l.strip().startswith("Depends:") and "linux-image-" in l][0]
+        for old in glob.glob(os.path.join(cache, "*.deb")):
+            os.unlink(old)
+        sh("apt-get", "download", pkg, cwd=cache)
+        deb = glob.glob(os.path.join(cache, pkg + "_*.deb"))[0]
+        sh("dpkg-deb", "-x", deb, os.path.join(cache, "root"))
+        vmlinuz = glob.glob(os.path.join(cache, "root/boot/vmlinuz-*"))
+    kver = os.path.basename(vmlinuz[0])[len("vmlinuz-"):]
+    return vmlinuz[0], os.path.join(cache, "root"), kver
+
+
+def copy_with_libs(binary, dest_root, dest_path):
+    """Copy binary to dest_root/dest_path and its shared libraries to the
+    same paths as on the host."""
+    target = os.path.join(dest_root, dest_path.lstrip("/"))
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    shutil.copy2(binary, target)
+    for line in sh("ldd", binary).stdout.splitlines():
+        parts = line.split()
+        lib = None
+        if "=>" in parts and len(parts) >= 3 and parts[2].startswith("/"):
+            lib = parts[2]
+        elif parts and parts[0].startswith("/"):
+            lib = parts[0]
+        if lib:
+            for p in {lib, os.path.realpath(lib)}:
+                t = os.path.join(dest_root, p.lstrip("/"))
+                if not os.path.exists(t):
+                    os.makedirs(os.path.dirname(t), exist_ok=True)
+                    shutil.copy2(p, t)
+
+
+def module_order(kroot, kver):
+    """insmod order for MODULES and what they need, from modprobe itself."""
+    sh("depmod", "-b", kroot, kver)
+    order = []
+    for m in MODULES:
+        out = sh("modprobe", "-d", kroot, "-S", kver, "--show-depends", m).stdout
+        for line in out.splitlines():
+            parts = line.split()
+            if parts and parts[0] == "insmod" and parts[1] not in order:
+                order.append(parts[1])
+    return order
+
+
+def build_initramfs(work, kroot, kver, bouncefs, hazard):
+    root = os.path.join(work, "initramfs")
+    for d in ("bin", "sbin", "usr/bin", "usr/sbin", "lib/modules", "proc",
+              "sys", "dev", "tmp", "etc"):
+        os.makedirs(os.path.join(root, d), exist_ok=True)
+    shutil.copy2("/bin/busybox", os.path.join(root, "bin/busybox"))
+    shutil.copy2(os.path.join(HERE, "guest_init.sh"), os.path.join(root, "init"))
+    copy_with_libs(bouncefs, root, "/usr/sbin/bouncefs")
+    copy_with_libs(hazard, root, "/usr/bin/hazard")
+    for tool in GUEST_TOOLS:
+        copy_with_libs(shutil.which(tool), root, "/usr/sbin/" + tool)
+    names = []
+    for path in module_order(kroot, kver):
+        name = os.path.basename(path)
+        shutil.copy2(path, os.path.join(root, "lib/modules", name))
+        names.append(name)
+    with open(os.path.join(root, "lib/modules/order"), "w") as f:
+        f.write("\n".join(names) + "\n")
+    initrd = os.path.join(work, "initrd.cpio")
+    files = subprocess.run(["find", "."], cwd=root, check=True,
+                           capture_output=True).stdout
+    with open(initrd, "wb") as out:
+        subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=root,
+                       input=files, stdout=out, check=True)
+    return initrd
+
+
+def parse(line):
+    """'mode=write ios=3 errors=0 ...' -> dict of ints (and the mode)."""
+    d = {}
+    for kv in line.split():
+        if "=" in kv:
+            k, v = kv.split("=", 1)
+            d[k] = int(v) if v.lstrip("-").isdigit() else v
+    return d
+
+
+def main():
+    bouncefs = os.environ.get("BOUNCEFS", os.path.join(ROOT, "build", "bouncefs"))
+    hazard = os.environ.get("BOUNCEFS_HAZARD",
+                            os.path.join(ROOT, "build", "tests", "stable_pages_hazard"))
+    cache = os.environ.get("BOUNCEFS_PI_CACHE", "/var/cache/bouncefs-pi")
+    timeout = int(os.environ.get("BOUNCEFS_PI_TIMEOUT", "540"))
+    t0 = time.time()
+    vmlinuz, kroot, kver = fetch_kernel(cache)
+    work = tempfile.mkdtemp(prefix="bfs-pi-", dir="/var/tmp")
+    try:
+        initrd = build_initramfs(work, kroot, kver, bouncefs, hazard)
+        img = os.path.join(work, "nvme.img")
+        with open(img, "wb") as f:
+            f.truncate(2 << 30)
+        cmd = ["qemu-system-x86_64", "-accel", "tcg,thread=multi", "-smp", "2",
+               "-m", "2048", "-cpu", "max", "-nographic", "-no-reboot",
+               "-nic", "none", "-kernel", vmlinuz, "-initrd", initrd,
+               "-append", "console=ttyS0 loglevel=3 panic=-1 rdinit=/init",
+               "-drive", "file=%s,if=none,id=nvm,format=raw" % img,
+               "-device", "nvme,id=nvme0,serial=bfspi0",
+               "-device", "nvme-ns,drive=nvm,bus=nvme0,nsid=1,"
+               "logical_block_size=4096,physical_block_size=4096,"
+               "ms=8,mset=0,pi=1,pif=0"]
+        print("booting %s with %d MiB initramfs" %
+              (kver, os.path.getsize(initrd) >> 20), flush=True)
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True,
+                               errors="replace", timeout=timeout,
+                               stdin=subprocess.DEVNULL)
+            console = r.stdout + r.stderr
+        except subprocess.TimeoutExpired as e:
+            out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+            print(out[-4000:])
+            print("FAIL: the guest did not finish within %d s" % timeout)
+            return 1
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    wall = time.time() - t0
+    res = {}
+    for line in console.splitlines():
+        line = line.strip("\r")
+        # A kernel message may share the line: start at the marker.
+        for marker in ("PI-RESULT", "PI-PROBE", "PI-LOG", "PI-STAT"):
+            if marker in line:
+                line = line[line.index(marker):]
+                print(line)
+                break
+        if line.startswith("PI-RESULT "):
+            _, key, rest = (line.split(" ", 2) + [""])[:3]
+            res[key] = rest
+    if "fatal" in res or "c-json" not in res:
+        print(console[-6000:])
+        print("FAIL: the guest run did not complete (%s)" % res.get("fatal", "no result"))
+        return 1
+
+    a_w, a_r = parse(res["a-write"]), parse(res["a-read"])
+    b_w, b_r, b_v = parse(res["b-write"]), parse(res["b-read"]), parse(res["b-verify"])
+    b_fio = parse(res["b-fio"])
+    probe = json.loads(res["c-json"])
+    nv = probe.get("nvme") or {}
+    checks = [
+        ("kernel 6.1 reports T10-DIF-TYPE1-CRC", res.get("sysfs-format") == "T10-DIF-TYPE1-CRC",
+         res.get("sysfs-format")),
+        ("(a) raw XFS: the hazard causes I/O errors",
+         a_w["errors"] + a_r["errors"] > 0,
+         "write %d/%d errors (EILSEQ %d), read %d/%d errors (EILSEQ %d), %s kernel log lines" %
+         (a_w["errors"], a_w["ios"], a_w["eilseq"], a_r["errors"], a_r["ios"],
+          a_r["eilseq"], res["a-dmesg"])),
+        ("(b) bouncefs: no I/O errors under the hazard",
+         b_w["errors"] == 0 and b_r["errors"] == 0 and b_w["ios"] > 0 and b_r["ios"] > 0,
+         "write %d/%d errors, read %d/%d errors" %
+         (b_w["errors"], b_w["ios"], b_r["errors"], b_r["ios"])),
+        ("(b) bouncefs: every block verifies",
+         b_v["errors"] == 0 and b_v["mismatches"] == 0 and b_v["ios"] > 0,
+         "%d I/Os, %d errors, %d mismatched blocks" %
+         (b_v["ios"], b_v["errors"], b_v["mismatches"])),
+        ("(b) bouncefs: fio verify, bsrange 512-1M",
+         b_fio.get("rc") == 0 and b_fio.get("errors") == 0, res["b-fio"]),
+        ("(b) bouncefs: no integrity errors in the kernel log",
+         res["b-dmesg"].strip() == "0", res["b-dmesg"] + " lines"),
+        ("(c) probe: 4096+8, PI type 1, 16-bit guard",
+         nv.get("lba_data_size") == 4096 and nv.get("metadata_size") == 8 and
+         nv.get("pi_type") == 1 and nv.get("guard_bits") == 16 and
+         probe.get("staging_align") == 4096,
+         "%s+%s, PI type %s, %s-bit guard, staging %s" %
+         (nv.get("lba_data_size"), nv.get("metadata_size"), nv.get("pi_type"),
+          nv.get("guard_bits"), probe.get("staging_align"))),
+    ]
+    print()
+    print("| check | result | measured |")
+    print("| --- | --- | --- |")
+    ok = True
+    for name, passed, detail in checks:
+        ok &= bool(passed)
+        print("| %s | %s | %s |" % (name, "pass" if passed else "FAIL", detail))
+    print("\nwall time %.0f s (kernel %s)" % (wall, kver))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
