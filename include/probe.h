@@ -32,7 +32,7 @@ struct bfs_probe {
 	bool kernel_bounces;        /* Linux >= 7.0 and XFS */
 };
 
-/* Probe path. Returns 0, or -errno if path itself cannot be examined
+/* Probe path (on a file system, or a block device node itself). Returns 0, or -errno if path itself cannot be examined
  * (everything below it is reported in the result, not as an error). */
 int probe_path(const char *path, struct bfs_probe *p);
 

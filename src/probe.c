@@ -127,6 +127,14 @@ int probe_path(const char *path, struct bfs_probe *p)
 	}
 	find_mount(p);
 	blk = makedev(p->dev_major, p->dev_minor);
+	if (S_ISBLK(stx.stx_mode)) {
+		/* A device node: probe that device itself. */
+		blk = makedev(stx.stx_rdev_major, stx.stx_rdev_minor);
+		p->dev_major = stx.stx_rdev_major;
+		p->dev_minor = stx.stx_rdev_minor;
+		snprintf(p->fstype, sizeof(p->fstype), "block device");
+		snprintf(p->source, sizeof(p->source), "%s", path);
+	}
 	if (p->dev_major == 0) {
 		/* An anonymous device (btrfs, overlayfs, tmpfs...): the
 		 * mount's source may still be a block device. */

@@ -16,13 +16,26 @@ die() { echo "PI-RESULT fatal $*"; done_; }
 for m in $(cat /lib/modules/order); do
 	insmod "/lib/modules/$m" 2>/dev/null || echo "insmod $m failed"
 done
-i=0
-while [ ! -b /dev/nvme0n1 ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
-[ -b /dev/nvme0n1 ] || die "no /dev/nvme0n1"
-mkfs.xfs -q -f /dev/nvme0n1 || die "mkfs.xfs failed"
-mount -t xfs /dev/nvme0n1 /mnt/pi || die "mount xfs failed"
+# Two controllers: serial bfspi0 has the PI namespace, bfsnopi one
+# without PI. Find each by its serial, whatever order they came up in.
+pi= nopi= i=0
+while [ $i -lt 200 ]; do
+	for d in /sys/block/nvme*n1; do
+		[ -e "$d/device/serial" ] || continue
+		case "$(cat "$d/device/serial")" in
+		bfspi0*) pi=/dev/${d##*/} ;;
+		bfsnopi*) nopi=/dev/${d##*/} ;;
+		esac
+	done
+	[ -n "$pi" ] && [ -b "$pi" ] && [ -n "$nopi" ] && [ -b "$nopi" ] && break
+	sleep 0.1
+	i=$((i + 1))
+done
+[ -n "$pi" ] && [ -b "$pi" ] || die "no PI namespace"
+mkfs.xfs -q -f "$pi" || die "mkfs.xfs failed"
+mount -t xfs "$pi" /mnt/pi || die "mount xfs failed"
 echo "PI-RESULT kernel $(uname -r)"
-echo "PI-RESULT sysfs-format $(cat /sys/block/nvme0n1/integrity/format)"
+echo "PI-RESULT sysfs-format $(cat /sys/block/${pi#/dev/}/integrity/format)"
 count_integrity() { dmesg -c | grep -ciE 'guard|tag error|I/O Error|protection|integrity'; }
 dmesg -c >/dev/null
 
@@ -57,5 +70,7 @@ sed 's/^/PI-LOG /' /tmp/bouncefs.log
 # (c) the probe.
 echo "PI-RESULT c-json $(bouncefs --probe --json /mnt/pi)"
 bouncefs --probe /mnt/pi | sed 's/^/PI-PROBE /'
+echo "PI-RESULT c-nopi-json $(bouncefs --probe --json "$nopi")"
+bouncefs --probe "$nopi" | sed 's/^/PI-PROBE /'
 umount /mnt/pi
 done_

@@ -131,8 +131,10 @@ def main():
     try:
         initrd = build_initramfs(work, kroot, kver, bouncefs, hazard)
         img = os.path.join(work, "nvme.img")
-        with open(img, "wb") as f:
-            f.truncate(2 << 30)
+        img2 = os.path.join(work, "nvme-nopi.img")
+        for path, size in ((img, 2 << 30), (img2, 256 << 20)):
+            with open(path, "wb") as f:
+                f.truncate(size)
         cmd = ["qemu-system-x86_64", "-accel", "tcg,thread=multi", "-smp", "2",
                "-m", "2048", "-cpu", "max", "-nographic", "-no-reboot",
                "-nic", "none", "-kernel", vmlinuz, "-initrd", initrd,
@@ -141,7 +143,12 @@ def main():
                "-device", "nvme,id=nvme0,serial=bfspi0",
                "-device", "nvme-ns,drive=nvm,bus=nvme0,nsid=1,"
                "logical_block_size=4096,physical_block_size=4096,"
-               "ms=8,mset=0,pi=1,pif=0"]
+               "ms=8,mset=0,pi=1,pif=0",
+               # A second controller whose namespace has no PI.
+               "-drive", "file=%s,if=none,id=nvm2,format=raw" % img2,
+               "-device", "nvme,id=nvme1,serial=bfsnopi",
+               "-device", "nvme-ns,drive=nvm2,bus=nvme1,nsid=1,"
+               "logical_block_size=4096,physical_block_size=4096,ms=0"]
         print("booting %s with %d MiB initramfs" %
               (kver, os.path.getsize(initrd) >> 20), flush=True)
         try:
@@ -179,6 +186,8 @@ def main():
     b_fio = parse(res["b-fio"])
     probe = json.loads(res["c-json"])
     nv = probe.get("nvme") or {}
+    nopi = json.loads(res.get("c-nopi-json") or "{}")
+    nv2 = nopi.get("nvme") or {}
     checks = [
         ("kernel 6.1 reports T10-DIF-TYPE1-CRC", res.get("sysfs-format") == "T10-DIF-TYPE1-CRC",
          res.get("sysfs-format")),
@@ -206,6 +215,12 @@ def main():
          "%s+%s, PI type %s, %s-bit guard, staging %s" %
          (nv.get("lba_data_size"), nv.get("metadata_size"), nv.get("pi_type"),
           nv.get("guard_bits"), probe.get("staging_align"))),
+        ("(c) probe: a namespace without PI says so",
+         nv2.get("lba_data_size") == 4096 and nv2.get("metadata_size") == 0 and
+         nv2.get("pi_type") == 0 and nopi.get("integrity_format") == "none",
+         "%s+%s, PI type %s, integrity %s" %
+         (nv2.get("lba_data_size"), nv2.get("metadata_size"), nv2.get("pi_type"),
+          nopi.get("integrity_format"))),
     ]
     print()
     print("| check | result | measured |")
