@@ -11,6 +11,9 @@
 
 enum stats_op { STATS_READ, STATS_WRITE, STATS_FSYNC, STATS_OPS };
 
+/* Errors are counted per errno below this (Linux's go up to 133). */
+#define STATS_ERRNO_MAX 160
+
 /* Latency histogram: 8 buckets per power of two of microseconds. */
 #define STATS_LAT_BUCKETS 256
 
@@ -31,6 +34,8 @@ struct bfs_stats {
 	atomic_uint_fast64_t inflight;          /* ring I/Os in flight now */
 	atomic_uint_fast64_t inflight_max;      /* high-water mark */
 	atomic_uint_fast64_t eilseq;            /* backing I/O failed with EILSEQ */
+	atomic_uint_fast64_t errno_count[STATS_ERRNO_MAX]; /* failed requests by errno */
+	uint64_t started_us;                    /* when the mount started */
 };
 
 extern struct bfs_stats bfs_stats;
@@ -61,7 +66,11 @@ uint64_t stats_bucket_value(unsigned bucket);
 /* The latency below which fraction q of op's requests finished. */
 uint64_t stats_percentile(enum stats_op op, double q);
 
-/* Render every counter as "name value" lines. Returns the length. */
+/* Note the start of the mount (for the uptime in the counters). */
+void stats_start(void);
+
+/* Render every counter as "name value" lines: per operation, the totals,
+ * uptime_us, and errno_<NAME> for each errno seen. Returns the length. */
 size_t stats_format(char *buf, size_t size);
 
 #endif

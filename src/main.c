@@ -6,6 +6,7 @@
 #include "probe.h"
 #include "session_loop.h"
 #include "stats.h"
+#include "stats_command.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,27 +17,6 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
-
-/* bouncefs stat MOUNTPOINT: print the counters of a running mount. */
-static int stats_command(int argc, char **argv)
-{
-	char buf[8192];
-	ssize_t n;
-
-	if (argc != 3) {
-		fprintf(stderr, "bouncefs: usage: bouncefs stat MOUNTPOINT\n");
-		return BFS_EXIT_USAGE;
-	}
-	n = getxattr(argv[2], BFS_STATS_XATTR, buf, sizeof(buf) - 1);
-	if (n < 0) {
-		fprintf(stderr, "bouncefs: cannot read the counters of '%s': %s\n",
-			argv[2], errno == ENODATA || errno == ENOTSUP ?
-			"not a bouncefs mount" : strerror(errno));
-		return BFS_EXIT_FAILURE;
-	}
-	fwrite(buf, 1, (size_t)n, stdout);
-	return BFS_EXIT_OK;
-}
 
 /* Raise the open-file limit as far as this process may. */
 static void raise_nofile_limit(void)
@@ -261,6 +241,7 @@ int main(int argc, char **argv)
 			.done = dio_recv_done,
 		};
 
+		stats_start();
 		bfs_log(LOG_INFO, "mounted %s at %s", backing, opts.mountpoint);
 		if (probe_line[0])
 			bfs_log(LOG_INFO, "%s", probe_line);

@@ -2,6 +2,7 @@
 #include "stats.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 struct bfs_stats bfs_stats;
@@ -49,12 +50,19 @@ void stats_done(enum stats_op op, uint64_t bytes, int err, uint64_t start_us)
 	stats_add(&c->bytes, bytes);
 	if (err) {
 		stats_add(&c->errors, 1);
+		if (err > 0 && err < STATS_ERRNO_MAX)
+			stats_add(&bfs_stats.errno_count[err], 1);
 		if (err == 84 /* EILSEQ */)
 			stats_add(&bfs_stats.eilseq, 1);
 	}
 	stats_add(&c->lat[stats_bucket(us)], 1);
 	while (us > max && !atomic_compare_exchange_weak(&c->max_us, &max, us))
 		;
+}
+
+void stats_start(void)
+{
+	bfs_stats.started_us = stats_now_us();
 }
 
 void stats_inflight_inc(void)
@@ -133,6 +141,15 @@ size_t stats_format(char *buf, size_t size)
 	for (size_t i = 0; i < sizeof(totals) / sizeof(totals[0]); i++)
 		OUT("%s %llu\n", totals[i].name,
 		    (unsigned long long)atomic_load(totals[i].counter));
+	OUT("uptime_us %llu\n",
+	    (unsigned long long)(stats_now_us() - bfs_stats.started_us));
+	for (int e = 1; e < STATS_ERRNO_MAX; e++) {
+		uint64_t v = atomic_load(&bfs_stats.errno_count[e]);
+		const char *name = strerrorname_np(e);
+
+		if (v && name)
+			OUT("errno_%s %llu\n", name, (unsigned long long)v);
+	}
 #undef OUT
 	return n;
 }

@@ -258,3 +258,18 @@ def main(tests, per_test_seconds=120):
             _run_cleanups(only_per_test=True)
     print("%d passed, %d failed" % (passed, failed), flush=True)
     sys.exit(1 if failed else 0)
+
+
+def stats(mnt):
+    """The counters of a mount (bouncefs stat --json), flattened:
+    read_requests, write_p99_us, rmw_cycles, errno_ENOSPC..."""
+    import json
+    j = json.loads(run([BOUNCEFS, "stat", "--json", mnt]).stdout)
+    flat = {}
+    for op, vals in j.pop("ops").items():
+        for k, v in vals.items():
+            flat["%s_%s" % (op, k)] = v
+    for name, v in j.pop("errors_by_errno").items():
+        flat["errno_" + name] = v
+    flat.update(j)
+    return flat

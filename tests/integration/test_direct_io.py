@@ -3,6 +3,7 @@
 size and alignment, EOF, concurrent writers, errors, stats."""
 import errno
 import mmap
+import json
 import os
 import signal
 import subprocess
@@ -12,12 +13,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (BOUNCEFS, Mount, ScratchFS, expect_errno, force_unmount,  # noqa: E402
-                     is_mounted, mounted, on_exit, run, main)
-
-
-def stats(mnt):
-    out = run([BOUNCEFS, "stat", mnt]).stdout
-    return {k: int(v) for k, v in (line.split() for line in out.splitlines())}
+                     is_mounted, mounted, on_exit, run, main, stats)
 
 
 def fio(mnt, name, *args, timeout=240):
@@ -343,6 +339,53 @@ def test_enospc():
         assert f.read() == keep
     s = stats(mnt)
     assert s["write_errors"] >= 2
+    assert s["errno_ENOSPC"] >= 2, s
+    human = run([BOUNCEFS, "stat", mnt]).stdout
+    assert "errors by errno: ENOSPC" in human, human
+    assert m.stop() == 0
+
+
+def test_stat_command():
+    """The stat command for people (a table, EILSEQ called out), for
+    scripts (--json), and --watch."""
+    fs, m, mnt, back = mounted()
+    p = os.path.join(mnt, "s")
+    fd = os.open(p, os.O_RDWR | os.O_CREAT | os.O_DIRECT, 0o644)
+    buf = aligned_buf(1 << 16)
+    for i in range(16):
+        os.pwritev(fd, [buf], i << 16)
+    os.preadv(fd, [buf], 0)
+    os.close(fd)
+    out = run([BOUNCEFS, "stat", mnt]).stdout
+    for want in ("op", "requests", "MiB/s", "p50 us", "p99 us", "max us",
+                 "read-modify-write cycles 0",
+                 "bytes copied by the daemon 0",
+                 "high-water mark", "errors by errno: none",
+                 "EILSEQ (protection information check failed) 0"):
+        assert want in out, "%r not in:\n%s" % (want, out)
+    write_line = [l for l in out.splitlines() if l.split()[:1] == ["write"]][0]
+    assert write_line.split()[1] == "16", write_line
+    j = stats(mnt)
+    assert j["write_requests"] == 16 and j["write_bytes"] == 16 << 16, j
+    assert j["read_requests"] == 1 and j["copied_bytes"] == 0, j
+    assert j["write_bytes_per_s"] > 0 and j["uptime_s"] > 0, j
+    assert j["eilseq_errors"] == 0, j
+    # --watch: a sample at once, then one a second, until interrupted.
+    w = subprocess.Popen([BOUNCEFS, "stat", "--json", "--watch", "1", mnt],
+                         stdout=subprocess.PIPE, text=True)
+    on_exit(w.kill)
+    time.sleep(2.5)
+    w.send_signal(signal.SIGINT)
+    out, _ = w.communicate(timeout=10)
+    samples = [json.loads(l) for l in out.splitlines()]
+    assert w.returncode == 0 and len(samples) >= 2, (w.returncode, out)
+    assert samples[-1]["ops"]["write"]["requests_per_s"] == 0, samples[-1]
+    for bad, why in ((["--watch", "0", mnt], "--watch takes whole seconds"),
+                     (["--watch"], "--watch needs"),
+                     (["--bogus", mnt], "unknown option '--bogus'"),
+                     ([], "missing MOUNTPOINT")):
+        r = run([BOUNCEFS, "stat"] + bad, check=False)
+        assert r.returncode == 2 and why in r.stderr, (bad, r.returncode, r.stderr)
     assert m.stop() == 0
 
 
@@ -398,5 +441,6 @@ main([test_fio_matrix, test_fio_unaligned, test_fio_many_jobs,
       test_eof_and_sizes, test_stats_copy_and_rmw,
       test_concurrent_overlapping_writers,
       test_mixed_cached_and_direct_writers, test_sync_flags_and_fsync,
-      test_fcntl_setfl_direct, test_enospc, test_sigkill_keeps_fsynced_data,
+      test_fcntl_setfl_direct, test_enospc, test_stat_command,
+      test_sigkill_keeps_fsynced_data,
       test_sigterm_drains_inflight_io], per_test_seconds=300)

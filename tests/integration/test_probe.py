@@ -9,7 +9,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (BOUNCEFS, Mount, ScratchFS, main, on_exit,  # noqa: E402
-                     run)
+                     run, stats)
 
 
 def probe(*args, status=0):
@@ -73,9 +73,7 @@ def test_loop_4k_sectors_raise_staging():
         assert os.pwritev(fd, [memoryview(buf)[:512]], 512) == 512
     finally:
         os.close(fd)
-    stats = dict(line.split() for line in
-                 run([BOUNCEFS, "stat", m.mnt]).stdout.splitlines())
-    assert int(stats["rmw_cycles"]) >= 1, stats
+    assert stats(m.mnt)["rmw_cycles"] >= 1
     with open(p, "rb") as f:
         assert f.read() == b"\0" * 512 + b"a" * 512
     assert m.stop() == 0
