@@ -10,103 +10,22 @@ Environment: BOUNCEFS (the daemon), BOUNCEFS_HAZARD (the hazard program),
 BOUNCEFS_PI_CACHE (where the kernel package is kept, default
 /var/cache/bouncefs-pi), BOUNCEFS_PI_TIMEOUT (seconds, default 540).
 """
-import glob
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "guest"))
+from qemu_guest import (build_initramfs, fetch_kernel, qemu_base,  # noqa: E402
+                        results, run_guest)
+
 MODULES = ["crct10dif_generic", "crc64_rocksoft_generic", "t10-pi", "nvme",
            "xfs", "fuse"]
 GUEST_TOOLS = ["mkfs.xfs", "fio"]
-
-
-def sh(*cmd, **kw):
-    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
-
-
-def fetch_kernel(cache):
-    """Debian's linux-image-amd64 kernel, unpacked (not installed) in cache."""
-    os.makedirs(cache, exist_ok=True)
-    vmlinuz = glob.glob(os.path.join(cache, "root/boot/vmlinuz-*"))
-    if not vmlinuz:
-        deps = sh("apt-cache", "depends", "linux-image-amd64").stdout
-        pkg = [l.split(":", 1)[1].strip() for l in deps.splitlines()
-               if l.strip().startswith("Depends:") and "linux-image-" in l][0]
-        for old in glob.glob(os.path.join(cache, "*.deb")):
-            os.unlink(old)
-        sh("apt-get", "download", pkg, cwd=cache)
-        deb = glob.glob(os.path.join(cache, pkg + "_*.deb"))[0]
-        sh("dpkg-deb", "-x", deb, os.path.join(cache, "root"))
-        vmlinuz = glob.glob(os.path.join(cache, "root/boot/vmlinuz-*"))
-    kver = os.path.basename(vmlinuz[0])[len("vmlinuz-"):]
-    return vmlinuz[0], os.path.join(cache, "root"), kver
-
-
-def copy_with_libs(binary, dest_root, dest_path):
-    """Copy binary to dest_root/dest_path and its shared libraries to the
-    same paths as on the host."""
-    target = os.path.join(dest_root, dest_path.lstrip("/"))
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    shutil.copy2(binary, target)
-    for line in sh("ldd", binary).stdout.splitlines():
-        parts = line.split()
-        lib = None
-        if "=>" in parts and len(parts) >= 3 and parts[2].startswith("/"):
-            lib = parts[2]
-        elif parts and parts[0].startswith("/"):
-            lib = parts[0]
-        if lib:
-            for p in {lib, os.path.realpath(lib)}:
-                t = os.path.join(dest_root, p.lstrip("/"))
-                if not os.path.exists(t):
-                    os.makedirs(os.path.dirname(t), exist_ok=True)
-                    shutil.copy2(p, t)
-
-
-def module_order(kroot, kver):
-    """insmod order for MODULES and what they need, from modprobe itself."""
-    sh("depmod", "-b", kroot, kver)
-    order = []
-    for m in MODULES:
-        out = sh("modprobe", "-d", kroot, "-S", kver, "--show-depends", m).stdout
-        for line in out.splitlines():
-            parts = line.split()
-            if parts and parts[0] == "insmod" and parts[1] not in order:
-                order.append(parts[1])
-    return order
-
-
-def build_initramfs(work, kroot, kver, bouncefs, hazard):
-    root = os.path.join(work, "initramfs")
-    for d in ("bin", "sbin", "usr/bin", "usr/sbin", "lib/modules", "proc",
-              "sys", "dev", "tmp", "etc"):
-        os.makedirs(os.path.join(root, d), exist_ok=True)
-    shutil.copy2("/bin/busybox", os.path.join(root, "bin/busybox"))
-    shutil.copy2(os.path.join(HERE, "guest_init.sh"), os.path.join(root, "init"))
-    copy_with_libs(bouncefs, root, "/usr/sbin/bouncefs")
-    copy_with_libs(hazard, root, "/usr/bin/hazard")
-    for tool in GUEST_TOOLS:
-        copy_with_libs(shutil.which(tool), root, "/usr/sbin/" + tool)
-    names = []
-    for path in module_order(kroot, kver):
-        name = os.path.basename(path)
-        shutil.copy2(path, os.path.join(root, "lib/modules", name))
-        names.append(name)
-    with open(os.path.join(root, "lib/modules/order"), "w") as f:
-        f.write("\n".join(names) + "\n")
-    initrd = os.path.join(work, "initrd.cpio")
-    files = subprocess.run(["find", "."], cwd=root, check=True,
-                           capture_output=True).stdout
-    with open(initrd, "wb") as out:
-        subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=root,
-                       input=files, stdout=out, check=True)
-    return initrd
 
 
 def parse(line):
@@ -129,16 +48,18 @@ def main():
     vmlinuz, kroot, kver = fetch_kernel(cache)
     work = tempfile.mkdtemp(prefix="bfs-pi-", dir="/var/tmp")
     try:
-        initrd = build_initramfs(work, kroot, kver, bouncefs, hazard)
+        programs = {"/usr/sbin/bouncefs": bouncefs, "/usr/bin/hazard": hazard}
+        for tool in GUEST_TOOLS:
+            programs["/usr/sbin/" + tool] = shutil.which(tool)
+        initrd = build_initramfs(work, kroot, kver,
+                                 os.path.join(HERE, "guest_init.sh"),
+                                 programs, MODULES)
         img = os.path.join(work, "nvme.img")
         img2 = os.path.join(work, "nvme-nopi.img")
         for path, size in ((img, 2 << 30), (img2, 256 << 20)):
             with open(path, "wb") as f:
                 f.truncate(size)
-        cmd = ["qemu-system-x86_64", "-accel", "tcg,thread=multi", "-smp", "2",
-               "-m", "2048", "-cpu", "max", "-nographic", "-no-reboot",
-               "-nic", "none", "-kernel", vmlinuz, "-initrd", initrd,
-               "-append", "console=ttyS0 loglevel=3 panic=-1 rdinit=/init",
+        cmd = qemu_base(vmlinuz, initrd) + [
                "-drive", "file=%s,if=none,id=nvm,format=raw" % img,
                "-device", "nvme,id=nvme0,serial=bfspi0",
                "-device", "nvme-ns,drive=nvm,bus=nvme0,nsid=1,"
@@ -151,28 +72,17 @@ def main():
                "logical_block_size=4096,physical_block_size=4096,ms=0"]
         print("booting %s with %d MiB initramfs" %
               (kver, os.path.getsize(initrd) >> 20), flush=True)
-        try:
-            r = subprocess.run(cmd, capture_output=True, text=True,
-                               errors="replace", timeout=timeout,
-                               stdin=subprocess.DEVNULL)
-            console = r.stdout + r.stderr
-        except subprocess.TimeoutExpired as e:
-            out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
-            print(out[-4000:])
+        console, timed_out = run_guest(cmd, timeout)
+        if timed_out:
+            print(console[-4000:])
             print("FAIL: the guest did not finish within %d s" % timeout)
             return 1
     finally:
         shutil.rmtree(work, ignore_errors=True)
     wall = time.time() - t0
     res = {}
-    for line in console.splitlines():
-        line = line.strip("\r")
-        # A kernel message may share the line: start at the marker.
-        for marker in ("PI-RESULT", "PI-PROBE", "PI-LOG", "PI-STAT"):
-            if marker in line:
-                line = line[line.index(marker):]
-                print(line)
-                break
+    for line in results(console, ("PI-RESULT", "PI-PROBE", "PI-LOG", "PI-STAT")):
+        print(line)
         if line.startswith("PI-RESULT "):
             _, key, rest = (line.split(" ", 2) + [""])[:3]
             res[key] = rest
