@@ -9,7 +9,7 @@ PACKAGES=(
 	python3 xfsprogs fio attr acl util-linux e2fsprogs procps
 	# The PI end-to-end test: a QEMU guest booting Debian's own kernel
 	# (fetched by apt-get download, unpacked, never installed).
-	qemu-system-x86 busybox-static kmod cpio
+	qemu-system-x86 qemu-utils busybox-static kmod cpio
 )
 
 missing=()

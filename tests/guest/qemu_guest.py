@@ -91,13 +91,15 @@ def build_initramfs(work, kroot, kver, init, programs, modules):
     return initrd
 
 
-def qemu_base(vmlinuz, initrd):
+def qemu_base(vmlinuz, initrd, cmdline=""):
     """The machine every test guest runs on: TCG, 2 CPUs, 2 GiB, serial
-    console, no network; the guest's /init powers it off."""
+    console, no network; the guest's /init powers it off. cmdline is added
+    to the kernel's command line (the guest reads it in /proc/cmdline)."""
     return ["qemu-system-x86_64", "-accel", "tcg,thread=multi", "-smp", "2",
             "-m", "2048", "-cpu", "max", "-nographic", "-no-reboot",
             "-nic", "none", "-kernel", vmlinuz, "-initrd", initrd,
-            "-append", "console=ttyS0 loglevel=3 panic=-1 rdinit=/init"]
+            "-append", ("console=ttyS0 loglevel=3 panic=-1 rdinit=/init " +
+                        cmdline).strip()]
 
 
 def run_guest(cmd, timeout):
