@@ -1,6 +1,7 @@
 /* The direct-I/O data path: pool buffers, io_uring, read-modify-write. */
 #include "dio.h"
 #include "align.h"
+#include "error_log.h"
 #include "fs.h"
 #include "log.h"
 #include "session_loop.h"
@@ -197,6 +198,8 @@ static void read_done(struct uring_io *uio, int res)
 		return;
 	}
 	if (res < 0) {
+		error_log_file("read", io->uio.fd, (int64_t)io->uio.off,
+			       io->uio.len, -res);
 		stats_done(STATS_READ, 0, -res, io->start_us);
 		fuse_reply_err(io->req, -res);
 		finish(io);
@@ -242,6 +245,9 @@ static void write_done(struct uring_io *uio, int res)
 		/* Never more than reached the file. */
 		size_t n = done < io->user_len ? done : io->user_len;
 
+		if (res < 0)
+			error_log_file("write", io->uio.fd, (int64_t)io->uio.off,
+				       io->uio.len, -res);
 		finish(io);
 		if (res < 0 && done == 0) {
 			stats_done(STATS_WRITE, 0, -res, start_us);
@@ -336,6 +342,8 @@ void dio_read(fuse_req_t req, struct bfs_file *f, size_t size, off_t off)
 
 		release_sync();
 		if (n < 0) {
+			error_log_file("read", f->dfd, (int64_t)plan.start, plan.len,
+				       (int)-n);
 			stats_done(STATS_READ, 0, (int)-n, start_us);
 			fuse_reply_err(req, (int)-n);
 		} else {
@@ -469,6 +477,7 @@ unlock:
 	if (!err)
 		err = EIO;
 fail:
+	error_log_file("write", f->dfd, (int64_t)off, size, err);
 	stats_done(STATS_WRITE, 0, err, start_us);
 	fuse_reply_err(req, err);
 }
@@ -508,6 +517,9 @@ void dio_write(fuse_req_t req, struct bfs_file *f, const char *buf,
 		if (claimed)
 			release_sync();
 		invalidate_cached(d, f, (uint64_t)off, done);
+		if (err)
+			error_log_file("write", f->dfd, (int64_t)(off + done),
+				       size - done, err);
 		stats_done(STATS_WRITE, done, err, start_us);
 		if (done)
 			fuse_reply_write(req, done);

@@ -1,5 +1,6 @@
 /* bouncefs: parse the command line, mount, serve, unmount. */
 #include "creds.h"
+#include "error_log.h"
 #include "fs.h"
 #include "log.h"
 #include "options.h"
@@ -181,6 +182,7 @@ int main(int argc, char **argv)
 		close(root_fd);
 		return BFS_EXIT_FAILURE;
 	}
+	error_log_init(backing);
 	/* Stage at least in the device's blocks, whatever statx says. */
 	if (probe_path(backing, &probe) == 0) {
 		fs.min_align = probe_staging_align(&probe);

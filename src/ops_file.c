@@ -4,6 +4,7 @@
  * by reopening the inode's O_PATH fd through /proc/self/fd.
  */
 #include "align.h"
+#include "error_log.h"
 #include "creds.h"
 #include "fs.h"
 #include "stats.h"
@@ -274,6 +275,9 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 			   align_up((uint64_t)off + size, f->align));
 	err = fs_pwrite_all(f->fd, buf, size, off, 0, &done);
 	range_lock_release(&f->inode->writers, &lock);
+	if (err)
+		error_log_file("write", f->fd, (int64_t)(off + done), size - done,
+			       err);
 	/* Report what reached the file, or the error. */
 	if (done == 0 && err)
 		fuse_reply_err(req, err);
@@ -292,6 +296,8 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		err = errno;
 	else if (close(fd))
 		err = errno;
+	if (err && fd >= 0)
+		error_log_file("flush", fs_file_fd(fi), -1, 0, err);
 	fuse_reply_err(req, err);
 }
 
@@ -313,6 +319,8 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 
 	(void)ino;
 	err = (datasync ? fdatasync(fd) : fsync(fd)) ? errno : 0;
+	if (err)
+		error_log_file(datasync ? "fdatasync" : "fsync", fd, -1, 0, err);
 	stats_done(STATS_FSYNC, 0, err, start_us);
 	fuse_reply_err(req, err);
 }
@@ -328,6 +336,8 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 	range_lock_acquire(&f->inode->writers, &lock, 0, RANGE_LOCK_EOF);
 	err = fallocate(f->fd, mode, offset, length) ? errno : 0;
 	range_lock_release(&f->inode->writers, &lock);
+	if (err && err != EOPNOTSUPP)
+		error_log_file("allocate", f->fd, offset, (uint64_t)length, err);
 	fuse_reply_err(req, err);
 }
 
