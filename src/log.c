@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <unistd.h>
 
 static bool to_syslog;
 
@@ -26,6 +27,23 @@ void bfs_log(int priority, const char *fmt, ...)
 	va_start(ap, fmt);
 	vlog(priority, fmt, ap);
 	va_end(ap);
+}
+
+void bfs_log_startup(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("bouncefs: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	if (!isatty(STDERR_FILENO)) {
+		va_start(ap, fmt);
+		openlog("bouncefs", LOG_PID, LOG_DAEMON);
+		vsyslog(LOG_ERR, fmt, ap);
+		va_end(ap);
+	}
 }
 
 /* libfuse's messages end in a newline already. */

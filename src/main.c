@@ -138,7 +138,7 @@ int main(int argc, char **argv)
 	options_init(&opts);
 	rc = options_parse(&opts, argc, argv, err, sizeof(err));
 	if (rc != BFS_EXIT_OK) {
-		fprintf(stderr, "bouncefs: %s\n", err);
+		bfs_log_startup("%s", err);
 		return rc;
 	}
 	if (opts.show_help) {
@@ -156,11 +156,11 @@ int main(int argc, char **argv)
 	if (rc == BFS_EXIT_OK)
 		rc = check_not_mounted(opts.mountpoint, err, sizeof(err));
 	if (rc != BFS_EXIT_OK) {
-		fprintf(stderr, "bouncefs: %s\n", err);
+		bfs_log_startup("%s", err);
 		return rc;
 	}
 	if (!realpath(opts.backing_dir, backing)) {
-		fprintf(stderr, "bouncefs: backing dir '%s': %s\n",
+		bfs_log_startup("backing dir '%s': %s",
 			opts.backing_dir, strerror(errno));
 		return BFS_EXIT_BAD_BACKING;
 	}
@@ -171,13 +171,13 @@ int main(int argc, char **argv)
 
 	root_fd = open(backing, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root_fd < 0) {
-		fprintf(stderr, "bouncefs: backing dir '%s': %s\n", backing,
+		bfs_log_startup("backing dir '%s': %s", backing,
 			strerror(errno));
 		return BFS_EXIT_BAD_BACKING;
 	}
 	rc = fs_init(&fs, &opts, root_fd);
 	if (rc) {
-		fprintf(stderr, "bouncefs: backing dir '%s': %s\n", backing,
+		bfs_log_startup("backing dir '%s': %s", backing,
 			strerror(-rc));
 		close(root_fd);
 		return BFS_EXIT_FAILURE;
@@ -202,13 +202,13 @@ int main(int argc, char **argv)
 	se = fuse_session_new(&args, &ops, sizeof(ops), &fs);
 	fuse_opt_free_args(&args);
 	if (!se) {
-		fprintf(stderr, "bouncefs: cannot set up the FUSE session (options '%s')\n",
+		bfs_log_startup("cannot set up the FUSE session (options '%s')",
 			fuse_opts);
 		fs_destroy(&fs);
 		return BFS_EXIT_FAILURE;
 	}
 	if (fuse_session_mount(se, opts.mountpoint) != 0) {
-		fprintf(stderr, "bouncefs: cannot mount at '%s'\n",
+		bfs_log_startup("cannot mount at '%s'",
 			opts.mountpoint);
 		fuse_session_destroy(se);
 		fs_destroy(&fs);
