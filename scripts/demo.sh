@@ -22,6 +22,9 @@ trap cleanup EXIT
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
+step "the storage under $backing (bouncefs --probe)"
+./build/bouncefs --probe "$backing"
+
 step "mount $backing at $mnt"
 ./build/bouncefs "$backing" "$mnt"
 grep " $mnt " /proc/mounts

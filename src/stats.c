@@ -80,10 +80,24 @@ void stats_inflight_dec(void)
 	atomic_fetch_sub(&bfs_stats.inflight, 1);
 }
 
+/* The bucket that holds the want-th fastest request. */
+static unsigned stats_bucket_max_index(const struct stats_op_counters *c,
+				       uint64_t want)
+{
+	uint64_t seen = 0;
+
+	for (unsigned i = 0; i < STATS_LAT_BUCKETS; i++) {
+		seen += atomic_load(&c->lat[i]);
+		if (seen >= want)
+			return i;
+	}
+	return STATS_LAT_BUCKETS - 1;
+}
+
 uint64_t stats_percentile(enum stats_op op, double q)
 {
 	const struct stats_op_counters *c = &bfs_stats.op[op];
-	uint64_t total = 0, seen = 0, want;
+	uint64_t total = 0, want, v, max;
 
 	for (unsigned i = 0; i < STATS_LAT_BUCKETS; i++)
 		total += atomic_load(&c->lat[i]);
@@ -92,12 +106,11 @@ uint64_t stats_percentile(enum stats_op op, double q)
 	want = (uint64_t)(q * (double)total + 0.999999);
 	if (want == 0)
 		want = 1;
-	for (unsigned i = 0; i < STATS_LAT_BUCKETS; i++) {
-		seen += atomic_load(&c->lat[i]);
-		if (seen >= want)
-			return stats_bucket_value(i);
-	}
-	return stats_bucket_value(STATS_LAT_BUCKETS - 1);
+	/* A bucket stands for its upper bound: never report more than the
+	 * slowest request seen. */
+	v = stats_bucket_value(stats_bucket_max_index(c, want));
+	max = atomic_load(&c->max_us);
+	return v < max ? v : max;
 }
 
 /* The counters that are plain totals, in the order they are shown. */

@@ -381,6 +381,8 @@ def test_stat_command():
     assert j["read_requests"] == 1 and j["copied_bytes"] == 0, j
     assert j["write_bytes_per_s"] > 0 and j["uptime_s"] > 0, j
     assert j["eilseq_errors"] == 0, j
+    for op in ("read", "write"):
+        assert 0 < j[op + "_p50_us"] <= j[op + "_p99_us"] <= j[op + "_max_us"], j
     # --watch: a sample at once, then one a second, until interrupted.
     w = subprocess.Popen([BOUNCEFS, "stat", "--json", "--watch", "1", mnt],
                          stdout=subprocess.PIPE, text=True)
