@@ -93,7 +93,7 @@ def force_unmount(path):
 class ScratchFS:
     """An XFS file system on a loop device over a sparse file."""
 
-    def __init__(self, size="2G", fstype="xfs"):
+    def __init__(self, size="2G", fstype="xfs", sector_size=None):
         self.top = tempfile.mkdtemp(prefix="bfs-test-", dir="/var/tmp")
         os.chmod(self.top, 0o755)
         self.image = os.path.join(self.top, "disk.img")
@@ -103,8 +103,14 @@ class ScratchFS:
             f.truncate(parse_size(size))
         mkfs = ["mkfs.xfs", "-q", "-f"] if fstype == "xfs" else \
             ["mkfs.ext4", "-q", "-F"]
-        run(mkfs + [self.image])
-        self.loop = run(["losetup", "-f", "--show", self.image]).stdout.strip()
+        if sector_size:
+            # A device with bigger sectors: made on the loop device.
+            self.loop = run(["losetup", "-f", "--show", "--sector-size",
+                             str(sector_size), self.image]).stdout.strip()
+            run(mkfs + [self.loop])
+        else:
+            run(mkfs + [self.image])
+            self.loop = run(["losetup", "-f", "--show", self.image]).stdout.strip()
         on_exit(self.destroy)
         run(["mount", self.loop, self.path])
         os.chmod(self.path, 0o755)
@@ -171,9 +177,9 @@ class Mount:
             force_unmount(self.mnt)
 
 
-def mounted(opts=None, size="2G", **kw):
+def mounted(opts=None, size="2G", sector_size=None, **kw):
     """A fresh scratch XFS and a mount over it: (scratch, mount, mnt_path)."""
-    fs = ScratchFS(size)
+    fs = ScratchFS(size, sector_size=sector_size)
     back = os.path.join(fs.path, "back")
     os.mkdir(back)
     os.chmod(back, 0o755)

@@ -65,6 +65,21 @@ def test_fio_unaligned():
         "--blockalign=512", "--size=32M", "--ioengine=io_uring", "--iodepth=8")
 
 
+def test_fio_on_4k_sectors():
+    """A device with 4096-byte sectors, like a 4096+8 PI format: staging is
+    in 4096-byte blocks, and 512-byte I/O is read-modify-write."""
+    fs, m, mnt, back = mounted(sector_size=4096)
+    assert "staging alignment 4096" in m.output(), m.output()
+    for engine in ("io_uring", "psync"):
+        fio(mnt, "s512-%s" % engine, "--rw=randrw", "--bs=512",
+            "--blockalign=512", "--size=4M", "--ioengine=" + engine,
+            "--iodepth=16", "--numjobs=2")
+    fio(mnt, "s4k-range", "--rw=randwrite", "--bsrange=512-1M",
+        "--blockalign=512", "--size=32M", "--ioengine=libaio", "--iodepth=8")
+    assert stats(mnt)["rmw_cycles"] > 0
+    assert m.stop() == 0
+
+
 def test_fio_many_jobs():
     fs, m, mnt, back = mounted()
     # Several jobs on one file, then on a file each.
@@ -450,7 +465,8 @@ def test_sigterm_drains_inflight_io():
     assert not is_mounted(mnt)
 
 
-main([test_fio_matrix, test_fio_unaligned, test_fio_many_jobs,
+main([test_fio_matrix, test_fio_unaligned, test_fio_on_4k_sectors,
+      test_fio_many_jobs,
       test_eof_and_sizes, test_stats_copy_and_rmw,
       test_concurrent_overlapping_writers,
       test_mixed_cached_and_direct_writers, test_sync_flags_and_fsync,
