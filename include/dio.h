@@ -49,9 +49,11 @@ void dio_recv_done(void *ctx, void *mem);
 uint32_t dio_max_align(const struct bfs_dio *d);
 
 /* Serve a read or write whose file has an O_DIRECT backing fd. flags are
- * the request's open flags (O_DSYNC, O_SYNC). */
+ * the request's open flags (O_DSYNC, O_SYNC). writeback: the kernel is
+ * writing back its own cached pages (the request's pages are held until
+ * we answer, so they must not be invalidated meanwhile). */
 void dio_read(fuse_req_t req, struct bfs_file *f, size_t size, off_t off);
 void dio_write(fuse_req_t req, struct bfs_file *f, const char *buf,
-	       size_t size, off_t off, int flags);
+	       size_t size, off_t off, int flags, bool writeback);
 
 #endif

@@ -151,17 +151,20 @@ static int rw_flags_for(int flags)
  * completion thread never waits for a page, and the cached writer's answer
  * never waits for the completion thread.
  */
-static bool must_invalidate(const struct bfs_file *f)
+static bool must_invalidate(const struct bfs_file *f, bool writeback)
 {
-	return !f->cached && atomic_load(&f->inode->cached_opens) > 0;
+	/* A writeback's data came from the page cache: nothing to drop, and
+	 * dropping would wait for the very pages we are writing back. */
+	return !writeback && !f->cached &&
+	       atomic_load(&f->inode->cached_opens) > 0;
 }
 
 /* Called in a worker, with no range lock held (a cached writer holding
  * those pages may be waiting for one). */
 static void invalidate_cached(struct bfs_dio *d, struct bfs_file *f,
-			      uint64_t off, uint64_t len)
+			      uint64_t off, uint64_t len, bool writeback)
 {
-	if (!d->se || !len || !must_invalidate(f))
+	if (!d->se || !len || !must_invalidate(f, writeback))
 		return;
 	/* This worker may now wait for another request: make sure one
 	 * more worker is there to receive it. */
@@ -391,7 +394,7 @@ static int read_block(int fd, char *scratch, uint32_t a, uint64_t off)
  * blocks it touches (to the end of the file if the blocks reach past it).
  */
 static void rmw_write(fuse_req_t req, struct bfs_file *f, const char *buf,
-		      size_t size, off_t off, int flags)
+		      size_t size, off_t off, int flags, bool writeback)
 {
 	struct bfs_dio *d = the_dio;
 	struct range_lock *rl = &f->inode->writers;
@@ -470,7 +473,7 @@ unlock:
 		size_t n = align_write_result(&plan, written, size);
 
 		stats_done(STATS_WRITE, n, err, start_us);
-		invalidate_cached(d, f, plan.start, written);
+		invalidate_cached(d, f, plan.start, written, writeback);
 		fuse_reply_write(req, n);
 		return;
 	}
@@ -483,7 +486,7 @@ fail:
 }
 
 void dio_write(fuse_req_t req, struct bfs_file *f, const char *buf,
-	       size_t size, off_t off, int flags)
+	       size_t size, off_t off, int flags, bool writeback)
 {
 	struct bfs_dio *d = the_dio;
 	char *expected = pool_buf(&d->pool, recv_idx) + d->header_room;
@@ -496,12 +499,12 @@ void dio_write(fuse_req_t req, struct bfs_file *f, const char *buf,
 		return;
 	}
 	if (buf != expected || (uint64_t)off % f->align || size % f->align) {
-		rmw_write(req, f, buf, size, off, flags);
+		rmw_write(req, f, buf, size, off, flags, writeback);
 		return;
 	}
 	/* Aligned: written from where it landed. The lock keeps a
 	 * concurrent read-modify-write of the same blocks out. */
-	bool in_worker = f->cached || must_invalidate(f);
+	bool in_worker = f->cached || must_invalidate(f, writeback);
 	bool claimed = !in_worker && claim_sync(d);
 
 	if (in_worker || claimed) {
@@ -516,7 +519,7 @@ void dio_write(fuse_req_t req, struct bfs_file *f, const char *buf,
 		range_lock_release(&f->inode->writers, &lock);
 		if (claimed)
 			release_sync();
-		invalidate_cached(d, f, (uint64_t)off, done);
+		invalidate_cached(d, f, (uint64_t)off, done, writeback);
 		if (err)
 			error_log_file("write", f->dfd, (int64_t)(off + done),
 				       size - done, err);

@@ -2,6 +2,7 @@
 #include "creds.h"
 #include "error_log.h"
 #include "fs.h"
+#include "fuse_io.h"
 #include "log.h"
 #include "options.h"
 #include "probe.h"
@@ -214,6 +215,10 @@ int main(int argc, char **argv)
 		fs_destroy(&fs);
 		return BFS_EXIT_FAILURE;
 	}
+	/* Replies go through our hooks (the INIT reply asks for shared mmap
+	 * of direct-I/O files). Without them the mount still works. */
+	if (fuse_io_install(se) != 0)
+		bfs_log(LOG_WARNING, "cannot hook the FUSE device; shared mmap of O_DIRECT opens stays off");
 	/* The parent returns only now that the mount exists. */
 	if (fuse_daemonize(opts.foreground) != 0) {
 		fuse_session_unmount(se);

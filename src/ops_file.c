@@ -265,7 +265,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 
 	(void)ino;
 	if (wants_direct(req, fi)) {
-		dio_write(req, f, buf, size, off, fi->flags);
+		dio_write(req, f, buf, size, off, fi->flags, fi->writepage);
 		return;
 	}
 	stats_add(&bfs_stats.buffered_requests, 1);

@@ -175,6 +175,34 @@ def compare(as_uid=None):
     assert m.stop() == 0
 
 
+def test_mmap_and_direct_io():
+    """Shared mappings and O_DIRECT on the same file stay coherent, as on
+    XFS itself. (A writeback of mapped pages used to deadlock with the
+    page-cache invalidation of a direct write.)"""
+    import subprocess
+    from harness import abort_connection
+    fs, m, mnt, back = mounted()
+    raw = os.path.join(fs.path, "raw")
+    os.mkdir(raw)
+    helper = os.path.join(os.path.dirname(__file__), "mmap_direct.py")
+    outs = []
+    for root in (raw, mnt):
+        proc = subprocess.Popen([sys.executable, helper, root],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            abort_connection(m.dev)
+            proc.kill()
+            proc.communicate()
+            raise AssertionError("mmap and O_DIRECT hung in %s" % root)
+        assert proc.returncode == 0, err
+        outs.append(out.strip())
+    assert outs[0] == outs[1], "raw %s\nbouncefs %s" % tuple(outs)
+    assert m.stop() == 0
+
+
 def test_as_root():
     compare()
 
@@ -184,4 +212,4 @@ def test_as_user():
 
 
 if __name__ == "__main__":
-    main([test_as_root, test_as_user])
+    main([test_as_root, test_as_user, test_mmap_and_direct_io])

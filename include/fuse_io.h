@@ -1,0 +1,21 @@
+/*
+ * The FUSE device's reads and writes, through libfuse's custom-I/O hooks.
+ * They pass everything through, except that the INIT reply also asks the
+ * kernel for what libfuse 3.14 cannot express: shared mmap of files opened
+ * with FOPEN_DIRECT_IO (FUSE_DIRECT_IO_ALLOW_MMAP, Linux 6.6 and later),
+ * so that an O_DIRECT open can be mapped as on a local file system.
+ */
+#ifndef BOUNCEFS_FUSE_IO_H
+#define BOUNCEFS_FUSE_IO_H
+
+#include <fuse_lowlevel.h>
+#include <stdbool.h>
+
+/* Install the hooks on a mounted session. 0, or -1 if libfuse refused
+ * them (the session then works as before, without the extra flag). */
+int fuse_io_install(struct fuse_session *se);
+
+/* Did the kernel accept shared mmap of direct-I/O files? */
+bool fuse_io_direct_mmap(void);
+
+#endif

@@ -1,0 +1,78 @@
+/* FUSE device I/O hooks: pass-through, plus one flag in the INIT reply. */
+#include "fuse_io.h"
+
+#include <linux/fuse.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#ifndef FUSE_DIRECT_IO_ALLOW_MMAP
+#define FUSE_DIRECT_IO_ALLOW_MMAP (1ULL << 36)
+#endif
+
+/* The INIT request: its unique id, and whether the kernel offered the
+ * flag (kernels before 6.6 do not know it). */
+static _Atomic uint64_t init_unique;
+static _Atomic bool init_offers_mmap;
+static _Atomic bool direct_mmap;
+
+static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
+{
+	ssize_t n = read(fd, buf, len);
+
+	(void)userdata;
+	if (n >= (ssize_t)(sizeof(struct fuse_in_header) + sizeof(struct fuse_init_in))) {
+		const struct fuse_in_header *h = buf;
+
+		if (h->opcode == FUSE_INIT) {
+			const struct fuse_init_in *in = (const void *)(h + 1);
+			uint64_t flags = in->flags;
+
+			if (flags & FUSE_INIT_EXT)
+				flags |= (uint64_t)in->flags2 << 32;
+			atomic_store(&init_offers_mmap,
+				     (flags & FUSE_DIRECT_IO_ALLOW_MMAP) != 0);
+			atomic_store(&init_unique, h->unique);
+		}
+	}
+	return n;
+}
+
+static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
+{
+	(void)userdata;
+	if (count >= 2 && iov[0].iov_len >= sizeof(struct fuse_out_header) &&
+	    atomic_load(&init_offers_mmap)) {
+		const struct fuse_out_header *h = iov[0].iov_base;
+
+		if (h->error == 0 && h->unique == atomic_load(&init_unique) &&
+		    iov[1].iov_len >= offsetof(struct fuse_init_out, flags2) +
+				      sizeof(uint32_t)) {
+			struct fuse_init_out *out = iov[1].iov_base;
+
+			out->flags |= FUSE_INIT_EXT;
+			out->flags2 |= (uint32_t)(FUSE_DIRECT_IO_ALLOW_MMAP >> 32);
+			atomic_store(&init_offers_mmap, false);
+			atomic_store(&direct_mmap, true);
+		}
+	}
+	return writev(fd, iov, count);
+}
+
+int fuse_io_install(struct fuse_session *se)
+{
+	static const struct fuse_custom_io io = {
+		.read = io_read,
+		.writev = io_writev,
+	};
+
+	return fuse_session_custom_io(se, &io, fuse_session_fd(se));
+}
+
+bool fuse_io_direct_mmap(void)
+{
+	return atomic_load(&direct_mmap);
+}
