@@ -2,6 +2,7 @@
 #include "probe.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 static const char *role_name(enum block_role r)
@@ -109,17 +110,17 @@ static void json_string(FILE *out, const char *s)
 	fputc('"', out);
 }
 
-static void json_long(FILE *out, long v)
+/* ,"name":v for a sysfs value: a number, or true/false for a flag, and
+ * null where sysfs has no such attribute (v < 0). */
+static void json_field(FILE *out, const char *name, long v, bool flag)
 {
+	fprintf(out, ",\"%s\":", name);
 	if (v < 0)
 		fputs("null", out);
+	else if (flag)
+		fputs(v ? "true" : "false", out);
 	else
 		fprintf(out, "%ld", v);
-}
-
-static void json_flag(FILE *out, long v)
-{
-	fputs(v < 0 ? "null" : v ? "true" : "false", out);
 }
 
 void probe_print_json(FILE *out, const struct bfs_probe *p)
@@ -139,22 +140,15 @@ void probe_print_json(FILE *out, const struct bfs_probe *p)
 		fputs(i ? ",{\"name\":" : "{\"name\":", out);
 		json_string(out, d->name);
 		fprintf(out, ",\"role\":\"%s\",\"depth\":%u", role_name(d->role), d->depth);
-		fputs(",\"logical_block_size\":", out);
-		json_long(out, d->logical_block_size);
-		fputs(",\"physical_block_size\":", out);
-		json_long(out, d->physical_block_size);
-		fputs(",\"stable_writes\":", out);
-		json_flag(out, d->stable_writes);
+		json_field(out, "logical_block_size", d->logical_block_size, false);
+		json_field(out, "physical_block_size", d->physical_block_size, false);
+		json_field(out, "stable_writes", d->stable_writes, true);
 		fputs(",\"integrity\":{\"format\":", out);
 		json_string(out, d->integrity_format);
-		fputs(",\"tag_size\":", out);
-		json_long(out, d->tag_size);
-		fputs(",\"protection_interval_bytes\":", out);
-		json_long(out, d->protection_interval);
-		fputs(",\"read_verify\":", out);
-		json_flag(out, d->read_verify);
-		fputs(",\"write_generate\":", out);
-		json_flag(out, d->write_generate);
+		json_field(out, "tag_size", d->tag_size, false);
+		json_field(out, "protection_interval_bytes", d->protection_interval, false);
+		json_field(out, "read_verify", d->read_verify, true);
+		json_field(out, "write_generate", d->write_generate, true);
 		fputs("}}", out);
 	}
 	fputs("],\"block_error\":", out);
