@@ -91,7 +91,9 @@ void probe_print_text(FILE *out, const struct bfs_probe *p)
 	fprintf(out, "kernel:            %s: %s\n", p->kernel,
 		p->kernel_bounces ?
 		"bounces direct I/O to stable-page devices by itself (7.0 or newer, XFS)" :
-		"does not bounce direct I/O for this file system (needs 7.0 or newer and XFS)");
+		p->kernel_major >= 7 ?
+		"bounces direct I/O by itself only for XFS" :
+		"does not bounce direct I/O by itself (that needs 7.0 or newer, and XFS)");
 }
 
 static void json_string(FILE *out, const char *s)
