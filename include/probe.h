@@ -22,7 +22,8 @@ struct bfs_probe {
 	struct block_chain chain;
 	uint32_t dio_mem_align;     /* statx, 0 if not reported */
 	uint32_t dio_offset_align;
-	uint32_t staging_align;     /* what bouncefs stages with */
+	uint32_t staging_align;     /* what bouncefs stages with, at least;
+				     * 0 if the probe found nothing */
 	bool nvme;                  /* an NVMe namespace was identified */
 	char nvme_dev[72];          /* /dev/nvme0n1, if one was tried */
 	int nvme_err;               /* 0, or -errno of the Identify */
@@ -35,10 +36,6 @@ struct bfs_probe {
 /* Probe path (on a file system, or a block device node itself). Returns 0, or -errno if path itself cannot be examined
  * (everything below it is reported in the result, not as an error). */
 int probe_path(const char *path, struct bfs_probe *p);
-
-/* Staging alignment for a backing directory: the probe's, or 0 if the
- * probe found nothing. */
-uint32_t probe_staging_align(const struct bfs_probe *p);
 
 /* Reports. */
 void probe_print_text(FILE *out, const struct bfs_probe *p);

@@ -33,7 +33,6 @@ struct bfs_stats {
 	atomic_uint_fast64_t copied_bytes;      /* payload bytes the daemon copied */
 	atomic_uint_fast64_t inflight;          /* ring I/Os in flight now */
 	atomic_uint_fast64_t inflight_max;      /* high-water mark */
-	atomic_uint_fast64_t eilseq;            /* backing I/O failed with EILSEQ */
 	atomic_uint_fast64_t errno_count[STATS_ERRNO_MAX]; /* failed requests by errno */
 	uint64_t started_us;                    /* when the mount started */
 };

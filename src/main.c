@@ -186,7 +186,7 @@ int main(int argc, char **argv)
 	error_log_init(backing);
 	/* Stage at least in the device's blocks, whatever statx says. */
 	if (probe_path(backing, &probe) == 0) {
-		fs.min_align = probe_staging_align(&probe);
+		fs.min_align = probe.staging_align;
 		probe_summary(&probe, probe_line, sizeof(probe_line));
 	}
 

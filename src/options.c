@@ -1,5 +1,6 @@
 /* Command-line parsing and validation. */
 #include "options.h"
+#include "mountinfo.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -352,24 +353,6 @@ int options_check_paths(const struct bfs_options *o, char *err, size_t errlen)
 	return BFS_EXIT_OK;
 }
 
-/* mountinfo writes space, tab, newline and backslash as \ooo. */
-static void unescape_octal(char *s)
-{
-	char *out = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
-		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
-					(s[3] - '0'));
-			s += 3;
-		} else {
-			*out++ = *s;
-		}
-	}
-	*out = '\0';
-}
-
 int options_check_not_mounted(const char *mountpoint, const char *mountinfo,
 			      char *err, size_t errlen)
 {
@@ -384,7 +367,7 @@ int options_check_not_mounted(const char *mountpoint, const char *mountinfo,
 		if (dash && (!end || dash < end) &&
 		    sscanf(line, "%*s %*s %*s %*s %4095s", mp) == 1 &&
 		    sscanf(dash + 3, "%255s", fstype) == 1 &&
-		    (unescape_octal(mp), strcmp(mp, mountpoint) == 0) &&
+		    (mountinfo_unescape(mp), strcmp(mp, mountpoint) == 0) &&
 		    strcmp(fstype, "fuse.bouncefs") == 0)
 			return fail(err, errlen, BFS_EXIT_BUSY,
 				    "mountpoint '%s' is already a bouncefs mount",

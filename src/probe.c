@@ -1,5 +1,6 @@
 /* Probe the storage under a path: mount, block chain, NVMe format, kernel. */
 #include "probe.h"
+#include "mountinfo.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -10,23 +11,6 @@
 #include <sys/sysmacros.h>
 #include <sys/utsname.h>
 #include <unistd.h>
-
-/* mountinfo escapes space, tab, newline and backslash as \ooo. */
-static void unescape(char *s)
-{
-	char *o = s;
-
-	while (*s) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '7' && s[2] >= '0' &&
-		    s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 4;
-		} else {
-			*o++ = *s++;
-		}
-	}
-	*o = '\0';
-}
 
 /* Find the mount whose device is maj:min: its type and source. */
 static void find_mount(struct bfs_probe *p)
@@ -47,7 +31,7 @@ static void find_mount(struct bfs_probe *p)
 		sep = strstr(line, " - ");
 		if (!sep || sscanf(sep + 3, "%63s %511s", type, source) != 2)
 			continue;
-		unescape(source);
+		mountinfo_unescape(source);
 		snprintf(p->fstype, sizeof(p->fstype), "%s", type);
 		snprintf(p->source, sizeof(p->source), "%s", source);
 		/* The last match is the one on top. */
@@ -97,7 +81,9 @@ static void probe_kernel(struct bfs_probe *p)
 	p->kernel_bounces = p->kernel_major >= 7 && strcmp(p->fstype, "xfs") == 0;
 }
 
-uint32_t probe_staging_align(const struct bfs_probe *p)
+/* Largest of the chain's logical block, the NVMe data size and statx's
+ * direct-I/O alignment; 0 if none of them is known. */
+static uint32_t staging_align(const struct bfs_probe *p)
 {
 	uint32_t a = block_chain_logical_block_size(&p->chain);
 
@@ -150,6 +136,6 @@ int probe_path(const char *path, struct bfs_probe *p)
 		p->block_err = block_probe("/sys", blk, &p->chain);
 	probe_nvme(p);
 	probe_kernel(p);
-	p->staging_align = probe_staging_align(p);
+	p->staging_align = staging_align(p);
 	return 0;
 }

@@ -1,5 +1,6 @@
 /* The probe's reports: text, JSON, and a one-line summary for the log. */
 #include "probe.h"
+#include "json_write.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -96,22 +97,6 @@ void probe_print_text(FILE *out, const struct bfs_probe *p)
 		"does not bounce direct I/O by itself (that needs 7.0 or newer, and XFS)");
 }
 
-static void json_string(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}
-
 /* ,"name":v for a sysfs value: a number, or true/false for a flag, and
  * null where sysfs has no such attribute (v < 0). */
 static void json_field(FILE *out, const char *name, long v, bool flag)
@@ -130,23 +115,23 @@ void probe_print_json(FILE *out, const struct bfs_probe *p)
 	const struct block_dev *integ = block_chain_integrity(&p->chain);
 
 	fputs("{\"path\":", out);
-	json_string(out, p->path);
+	json_write_string(out, p->path);
 	fputs(",\"fstype\":", out);
-	json_string(out, p->fstype);
+	json_write_string(out, p->fstype);
 	fputs(",\"source\":", out);
-	json_string(out, p->source);
+	json_write_string(out, p->source);
 	fprintf(out, ",\"dev\":\"%u:%u\",\"devices\":[", p->dev_major, p->dev_minor);
 	for (unsigned i = 0; !p->block_err && i < p->chain.count; i++) {
 		const struct block_dev *d = &p->chain.devs[i];
 
 		fputs(i ? ",{\"name\":" : "{\"name\":", out);
-		json_string(out, d->name);
+		json_write_string(out, d->name);
 		fprintf(out, ",\"role\":\"%s\",\"depth\":%u", role_name(d->role), d->depth);
 		json_field(out, "logical_block_size", d->logical_block_size, false);
 		json_field(out, "physical_block_size", d->physical_block_size, false);
 		json_field(out, "stable_writes", d->stable_writes, true);
 		fputs(",\"integrity\":{\"format\":", out);
-		json_string(out, d->integrity_format);
+		json_write_string(out, d->integrity_format);
 		json_field(out, "tag_size", d->tag_size, false);
 		json_field(out, "protection_interval_bytes", d->protection_interval, false);
 		json_field(out, "read_verify", d->read_verify, true);
@@ -155,7 +140,7 @@ void probe_print_json(FILE *out, const struct bfs_probe *p)
 	}
 	fputs("],\"block_error\":", out);
 	if (p->block_err)
-		json_string(out, p->block_err == -ENODEV ? "not on a block device" :
+		json_write_string(out, p->block_err == -ENODEV ? "not on a block device" :
 			    strerror(-p->block_err));
 	else
 		fputs("null", out);
@@ -166,13 +151,13 @@ void probe_print_json(FILE *out, const struct bfs_probe *p)
 		const struct nvme_format *f = &p->nvme_fmt;
 
 		fputs("{\"device\":", out);
-		json_string(out, p->nvme_dev);
+		json_write_string(out, p->nvme_dev);
 		fprintf(out, ",\"nsid\":%u,\"model\":", f->nsid);
-		json_string(out, f->model);
+		json_write_string(out, f->model);
 		fputs(",\"serial\":", out);
-		json_string(out, f->serial);
+		json_write_string(out, f->serial);
 		fputs(",\"firmware\":", out);
-		json_string(out, f->firmware);
+		json_write_string(out, f->firmware);
 		fprintf(out, ",\"lba_format\":%u,\"lba_data_size\":%u,\"metadata_size\":%u,"
 			"\"extended_lba\":%s,\"pi_type\":%u,\"pi_position\":%s,"
 			"\"pi_size\":%u,\"guard_bits\":%u,\"guard\":\"%s\","
@@ -184,18 +169,18 @@ void probe_print_json(FILE *out, const struct bfs_probe *p)
 			f->elbas ? "true" : "false", (unsigned long long)f->nsze);
 	} else if (p->nvme_dev[0]) {
 		fputs("{\"device\":", out);
-		json_string(out, p->nvme_dev);
+		json_write_string(out, p->nvme_dev);
 		fputs(",\"error\":", out);
-		json_string(out, strerror(-p->nvme_err));
+		json_write_string(out, strerror(-p->nvme_err));
 		fputs("}", out);
 	} else {
 		fputs("null", out);
 	}
 	fputs(",\"integrity_format\":", out);
-	json_string(out, integ ? integ->integrity_format : "none");
+	json_write_string(out, integ ? integ->integrity_format : "none");
 	fprintf(out, ",\"staging_align\":%u,\"kernel\":",
 		p->staging_align ? p->staging_align : 4096);
-	json_string(out, p->kernel);
+	json_write_string(out, p->kernel);
 	fprintf(out, ",\"kernel_bounces_direct_io\":%s}\n",
 		p->kernel_bounces ? "true" : "false");
 }

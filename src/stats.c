@@ -1,6 +1,7 @@
 /* Data-path counters and latency histograms. */
 #include "stats.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -52,8 +53,6 @@ void stats_done(enum stats_op op, uint64_t bytes, int err, uint64_t start_us)
 		stats_add(&c->errors, 1);
 		if (err > 0 && err < STATS_ERRNO_MAX)
 			stats_add(&bfs_stats.errno_count[err], 1);
-		if (err == 84 /* EILSEQ */)
-			stats_add(&bfs_stats.eilseq, 1);
 	}
 	stats_add(&c->lat[stats_bucket(us)], 1);
 	while (us > max && !atomic_compare_exchange_weak(&c->max_us, &max, us))
@@ -124,7 +123,7 @@ static const struct {
 	{ "copied_bytes", &bfs_stats.copied_bytes },
 	{ "inflight", &bfs_stats.inflight },
 	{ "inflight_max", &bfs_stats.inflight_max },
-	{ "eilseq_errors", &bfs_stats.eilseq },
+	{ "eilseq_errors", &bfs_stats.errno_count[EILSEQ] },
 };
 
 size_t stats_format(char *buf, size_t size)

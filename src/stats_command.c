@@ -1,5 +1,6 @@
 /* bouncefs stat: the counters of a running mount, for people and scripts. */
 #include "stats_command.h"
+#include "json_write.h"
 #include "options.h"
 #include "stats.h"
 
@@ -134,16 +135,9 @@ static void print_json(const char *mnt, const struct counters *c,
 {
 	bool first = true;
 
-	printf("{\"mountpoint\":\"");
-	for (const char *s = mnt; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			putchar('\\');
-		if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", (unsigned char)*s);
-		else
-			putchar(*s);
-	}
-	printf("\",\"uptime_s\":%.3f,\"ops\":{", get(c, "uptime_us") / 1e6);
+	printf("{\"mountpoint\":");
+	json_write_string(stdout, mnt);
+	printf(",\"uptime_s\":%.3f,\"ops\":{", get(c, "uptime_us") / 1e6);
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		printf("%s\"%s\":{\"requests\":%llu,\"bytes\":%llu,\"errors\":%llu,"
 		       "\"p50_us\":%llu,\"p99_us\":%llu,\"max_us\":%llu,"
