@@ -29,14 +29,16 @@ struct bfs_dio {
 	size_t header_room;   /* H */
 	bool running;
 	struct fuse_session *se; /* for page-cache invalidations */
+	bool *kept;           /* per buffer: a FUSE ring entry's for good */
 };
 
 /* The most a single request carries (libfuse 3.14's limit). */
 #define DIO_MAX_REQUEST (1u << 20)
 
-/* Pool of queue_depth + max_threads buffers and a ring. 0 or -errno. */
+/* Pool of max(queue_depth, ring_buffers) + max_threads buffers and the
+ * engine's rings. 0 or -errno. */
 int dio_init(struct bfs_dio *d, unsigned queue_depth, unsigned max_threads,
-	     uint32_t min_align);
+	     uint32_t min_align, unsigned ring_buffers);
 
 /* Wait for all I/O in flight, stop the completion thread, free all. */
 void dio_destroy(struct bfs_dio *d);
@@ -44,6 +46,12 @@ void dio_destroy(struct bfs_dio *d);
 /* Receive buffers for the worker loop (see session_loop.h). */
 void *dio_recv_next(void *ctx, void *prev);
 void dio_recv_done(void *ctx, void *mem);
+
+/* This thread now serves a request received into pool buffer idx (a
+ * FUSE ring entry's), and idx belongs to its entry for good (never given
+ * back to the pool when an I/O ends). */
+void dio_use_buffer(unsigned idx);
+void dio_keep_buffer(unsigned idx);
 
 /* The largest alignment the pool's layout serves. */
 uint32_t dio_max_align(const struct bfs_dio *d);

@@ -25,6 +25,13 @@ enum bfs_exit {
 
 #define BFS_FUSE_OPTS_MAX 4096
 
+/* FUSE over io_uring (-o uring=). */
+enum bfs_uring_mode {
+	BFS_URING_OFF,   /* /dev/fuse only */
+	BFS_URING_AUTO,  /* when the kernel has it enabled */
+	BFS_URING_ON,    /* enable it (fuse.enable_uring) when the kernel has it */
+};
+
 struct bfs_options {
 	const char *backing_dir;  /* as given */
 	const char *mountpoint;   /* as given */
@@ -40,6 +47,7 @@ struct bfs_options {
 	unsigned max_write;       /* bytes, multiple of 4096 */
 	unsigned queue_depth;     /* direct-I/O requests in flight */
 	unsigned max_threads;     /* worker threads at most */
+	enum bfs_uring_mode uring;
 	double attr_timeout;      /* seconds */
 	double entry_timeout;     /* seconds */
 	/* Comma-separated FUSE options handed to libfuse (mount and session). */

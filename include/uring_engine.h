@@ -68,6 +68,15 @@ int engine_init(struct uring_engine *e, unsigned lanes, unsigned entries,
  * own). On failure to submit, io->done runs at once with -errno. */
 void engine_submit(struct uring_engine *e, struct uring_io *io);
 
+/*
+ * The calling thread owns ring (NULL: no longer): its submissions go there
+ * without a lock or a system call, counted in *inflight, and the thread's
+ * own loop submits them, reaps them and calls engine_complete for each.
+ * Buffers are registered with it if fixed.
+ */
+void engine_own_ring(struct io_uring *ring, bool fixed, unsigned *inflight);
+void engine_complete(struct uring_io *io, int res);
+
 /* Wait for every I/O in flight, then stop the completion threads. */
 void engine_stop(struct uring_engine *e);
 

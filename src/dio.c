@@ -3,6 +3,7 @@
 #include "align.h"
 #include "error_log.h"
 #include "fs.h"
+#include "fuse_ring.h"
 #include "log.h"
 #include "session_loop.h"
 #include "stats.h"
@@ -50,9 +51,10 @@ static __thread bool recv_stolen;
 static struct bfs_dio *the_dio;
 
 int dio_init(struct bfs_dio *d, unsigned queue_depth, unsigned max_threads,
-	     uint32_t min_align)
+	     uint32_t min_align, unsigned ring_buffers)
 {
-	unsigned count = queue_depth + max_threads;
+	unsigned count = (ring_buffers > queue_depth ? ring_buffers : queue_depth) +
+			 max_threads;
 	size_t h = (size_t)sysconf(_SC_PAGESIZE);
 	struct iovec *iov;
 	unsigned entries = 1;
@@ -71,6 +73,11 @@ int dio_init(struct bfs_dio *d, unsigned queue_depth, unsigned max_threads,
 	rc = pool_init(&d->pool, count, h + DIO_MAX_REQUEST + 3 * h, h);
 	if (rc)
 		return rc;
+	d->kept = calloc(count, sizeof(*d->kept));
+	if (!d->kept) {
+		pool_destroy(&d->pool);
+		return -ENOMEM;
+	}
 	while (entries < count)
 		entries <<= 1;
 	iov = pool_iovecs(&d->pool);
@@ -81,6 +88,7 @@ int dio_init(struct bfs_dio *d, unsigned queue_depth, unsigned max_threads,
 	rc = engine_init(&d->engine, DIO_LANES, entries, iov, count);
 	free(iov);
 	if (rc) {
+		free(d->kept);
 		pool_destroy(&d->pool);
 		return rc;
 	}
@@ -95,6 +103,7 @@ void dio_destroy(struct bfs_dio *d)
 		return;
 	engine_stop(&d->engine);
 	pool_destroy(&d->pool);
+	free(d->kept);
 	d->running = false;
 	the_dio = NULL;
 }
@@ -123,6 +132,17 @@ void dio_recv_done(void *ctx, void *mem)
 	if (!recv_stolen && recv_idx != UINT_MAX)
 		pool_give(&d->pool, recv_idx);
 	recv_idx = UINT_MAX;
+}
+
+void dio_use_buffer(unsigned idx)
+{
+	recv_idx = idx;
+	recv_stolen = false;
+}
+
+void dio_keep_buffer(unsigned idx)
+{
+	the_dio->kept[idx] = true;
 }
 
 /* The current receive buffer becomes the I/O's; the worker takes another. */
@@ -180,7 +200,8 @@ static void finish(struct dio_io *io)
 	if (io->locked)
 		range_lock_release(&io->file->inode->writers, &io->lock);
 	stats_inflight_dec();
-	pool_give(&d->pool, io->buf_idx);
+	if (!d->kept[io->buf_idx])
+		pool_give(&d->pool, io->buf_idx);
 }
 
 static void submit_rest(struct dio_io *io)
@@ -292,7 +313,8 @@ static bool claim_sync(struct bfs_dio *d)
 {
 	unsigned zero = 0;
 
-	if (atomic_load_explicit(&d->engine.inflight, memory_order_relaxed))
+	if (atomic_load_explicit(&d->engine.inflight, memory_order_relaxed) ||
+	    !fuse_ring_alone())
 		return false;
 	return atomic_compare_exchange_strong(&sync_busy, &zero, 1);
 }
@@ -485,26 +507,80 @@ fail:
 	fuse_reply_err(req, err);
 }
 
+/* A write a FUSE ring's queue thread hands to a helper (see fuse_ring.h). */
+struct deferred_write {
+	fuse_req_t req;
+	struct bfs_file *f;
+	const char *buf;
+	size_t size;
+	off_t off;
+	int flags;
+	bool writeback;
+};
+
+static void write_request(fuse_req_t req, struct bfs_file *f, const char *buf,
+			  size_t size, off_t off, int flags, bool writeback);
+
+static void run_deferred_write(void *arg)
+{
+	struct deferred_write *w = arg;
+
+	write_request(w->req, w->f, w->buf, w->size, w->off, w->flags,
+		      w->writeback);
+}
+
+static void defer_write(fuse_req_t req, struct bfs_file *f, const char *buf,
+			size_t size, off_t off, int flags, bool writeback)
+{
+	struct deferred_write w = { req, f, buf, size, off, flags, writeback };
+
+	if (!fuse_ring_defer(run_deferred_write, &w, sizeof(w)))
+		fuse_reply_err(req, ENOTCONN);
+}
+
+/* Take the writers' lock on [start, end): a queue thread only if that
+ * needs no wait (what it would wait for may be its own I/O). */
+static bool lock_writers(struct bfs_file *f, struct range_lock_entry *lock,
+			 uint64_t start, uint64_t end)
+{
+	if (fuse_ring_inline())
+		return range_lock_try(&f->inode->writers, lock, start, end);
+	range_lock_acquire(&f->inode->writers, lock, start, end);
+	return true;
+}
+
 void dio_write(fuse_req_t req, struct bfs_file *f, const char *buf,
 	       size_t size, off_t off, int flags, bool writeback)
+{
+	stats_add(&bfs_stats.direct_requests, 1);
+	write_request(req, f, buf, size, off, flags, writeback);
+}
+
+static void write_request(fuse_req_t req, struct bfs_file *f, const char *buf,
+			  size_t size, off_t off, int flags, bool writeback)
 {
 	struct bfs_dio *d = the_dio;
 	char *expected = pool_buf(&d->pool, recv_idx) + d->header_room;
 	struct dio_io *io;
 	uint64_t end = (uint64_t)off + size;
+	bool aligned = buf == expected && (uint64_t)off % f->align == 0 &&
+		       size % f->align == 0;
+	/* Aligned: written from where it landed. The lock keeps a
+	 * concurrent read-modify-write of the same blocks out. */
+	bool in_worker = f->cached || must_invalidate(f, writeback);
 
-	stats_add(&bfs_stats.direct_requests, 1);
 	if (size == 0) {
 		fuse_reply_write(req, 0);
 		return;
 	}
-	if (buf != expected || (uint64_t)off % f->align || size % f->align) {
+	if (fuse_ring_inline() && (!aligned || in_worker)) {
+		defer_write(req, f, buf, size, off, flags, writeback);
+		return;
+	}
+	if (!aligned) {
 		rmw_write(req, f, buf, size, off, flags, writeback);
 		return;
 	}
-	/* Aligned: written from where it landed. The lock keeps a
-	 * concurrent read-modify-write of the same blocks out. */
-	bool in_worker = f->cached || must_invalidate(f, writeback);
 	bool claimed = !in_worker && claim_sync(d);
 
 	if (in_worker || claimed) {
@@ -513,7 +589,12 @@ void dio_write(fuse_req_t req, struct bfs_file *f, const char *buf,
 		size_t done;
 		int err;
 
-		range_lock_acquire(&f->inode->writers, &lock, (uint64_t)off, end);
+		if (!lock_writers(f, &lock, (uint64_t)off, end)) {
+			if (claimed)
+				release_sync();
+			defer_write(req, f, buf, size, off, flags, writeback);
+			return;
+		}
 		err = fs_pwrite_all(f->dfd, buf, size, off, rw_flags_for(flags),
 				    &done);
 		range_lock_release(&f->inode->writers, &lock);
@@ -531,7 +612,12 @@ void dio_write(fuse_req_t req, struct bfs_file *f, const char *buf,
 		return;
 	}
 	io = new_io(d, req, f);
-	range_lock_acquire(&f->inode->writers, &io->lock, (uint64_t)off, end);
+	if (!lock_writers(f, &io->lock, (uint64_t)off, end)) {
+		/* The buffer is the ring entry's: nothing to give back. */
+		stats_inflight_dec();
+		defer_write(req, f, buf, size, off, flags, writeback);
+		return;
+	}
 	io->locked = true;
 	io->user_len = size;
 	io->img = expected;

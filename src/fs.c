@@ -159,6 +159,9 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	 * chown; it knows the caller's groups, we do not. */
 	conn->want &= ~(FUSE_CAP_DONT_MASK | FUSE_CAP_HANDLE_KILLPRIV);
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* Every answer goes through the device write hook (fuse_io.c), which
+	 * routes the answers of FUSE ring requests: no splice to /dev/fuse. */
+	conn->want &= ~FUSE_CAP_SPLICE_WRITE;
 	if (conn->capable & FUSE_CAP_FLOCK_LOCKS)
 		conn->want |= FUSE_CAP_FLOCK_LOCKS;
 }

@@ -1,5 +1,6 @@
 /* FUSE device I/O hooks: pass-through, plus one flag in the INIT reply. */
 #include "fuse_io.h"
+#include "fuse_ring.h"
 
 #include <linux/fuse.h>
 #include <stdatomic.h>
@@ -12,11 +13,15 @@
 #ifndef FUSE_DIRECT_IO_ALLOW_MMAP
 #define FUSE_DIRECT_IO_ALLOW_MMAP (1ULL << 36)
 #endif
+#ifndef FUSE_OVER_IO_URING
+#define FUSE_OVER_IO_URING (1ULL << 41)
+#endif
 
 /* The INIT request: its unique id, and whether the kernel offered the
  * flag (kernels before 6.6 do not know it). */
 static _Atomic uint64_t init_unique;
 static _Atomic bool init_offers_mmap;
+static _Atomic bool init_offers_ring;
 static _Atomic bool direct_mmap;
 
 static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
@@ -35,6 +40,8 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 				flags |= (uint64_t)in->flags2 << 32;
 			atomic_store(&init_offers_mmap,
 				     (flags & FUSE_DIRECT_IO_ALLOW_MMAP) != 0);
+			atomic_store(&init_offers_ring,
+				     (flags & FUSE_OVER_IO_URING) != 0);
 			atomic_store(&init_unique, h->unique);
 		}
 	}
@@ -43,7 +50,16 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 
 static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
+	bool init_reply = false;
+	ssize_t n;
+
 	(void)userdata;
+	if (fuse_ring_reply(iov, count, &n))
+		return n;
+	if (count >= 2 && iov[0].iov_len >= sizeof(struct fuse_out_header) &&
+	    ((const struct fuse_out_header *)iov[0].iov_base)->unique ==
+		    atomic_load(&init_unique))
+		init_reply = true;
 	if (count >= 2 && iov[0].iov_len >= sizeof(struct fuse_out_header) &&
 	    atomic_load(&init_offers_mmap)) {
 		const struct fuse_out_header *h = iov[0].iov_base;
@@ -59,7 +75,11 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 			atomic_store(&direct_mmap, true);
 		}
 	}
-	return writev(fd, iov, count);
+	n = writev(fd, iov, count);
+	/* The kernel has taken INIT: the ring's queues may register now. */
+	if (init_reply && n > 0 && atomic_exchange(&init_offers_ring, false))
+		fuse_ring_start();
+	return n;
 }
 
 int fuse_io_install(struct fuse_session *se)

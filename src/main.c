@@ -3,6 +3,7 @@
 #include "error_log.h"
 #include "fs.h"
 #include "fuse_io.h"
+#include "fuse_ring.h"
 #include "log.h"
 #include "options.h"
 #include "probe.h"
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/vfs.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -67,6 +69,22 @@ static int check_not_mounted(const char *mountpoint, char *err, size_t len)
 	fclose(f);
 	rc = options_check_not_mounted(mp, info, err, len);
 	free(info);
+	if (rc == BFS_EXIT_BUSY) {
+		/* Its daemon may be gone: a killed daemon's FUSE ring ends a
+		 * moment after the process, and the root's attributes stay
+		 * cached meanwhile. statfs always asks the daemon. */
+		struct statfs sf;
+		int tries = 0;
+
+		while (statfs(mp, &sf) != 0 && tries++ < 2) {
+			if (errno == ECONNABORTED)
+				continue;   /* ended while we asked */
+			if (errno == ENOTCONN)
+				snprintf(err, len, "mountpoint '%s': %s (a dead mount is left there: umount it first)",
+					 mountpoint, strerror(errno));
+			return errno == ENOTCONN ? BFS_EXIT_BAD_MOUNTPOINT : rc;
+		}
+	}
 	return rc;
 }
 
@@ -130,6 +148,7 @@ int main(int argc, char **argv)
 	char *fargv[5];
 	int fargc = 0, rc, root_fd;
 	unsigned threads;
+	bool ring_wanted;
 	static struct bfs_probe probe;
 	char probe_line[256] = "";
 
@@ -199,6 +218,10 @@ int main(int argc, char **argv)
 	fargv[fargc] = NULL;
 	struct fuse_args args = FUSE_ARGS_INIT(fargc, fargv);
 
+	/* Before the mount: the kernel offers FUSE over io_uring in INIT only
+	 * if it is enabled when the mount is made. */
+	ring_wanted = !opts.single_thread && fuse_ring_wanted(opts.uring);
+
 	fs_fill_ops(&ops);
 	se = fuse_session_new(&args, &ops, sizeof(ops), &fs);
 	fuse_opt_free_args(&args);
@@ -235,8 +258,14 @@ int main(int argc, char **argv)
 		rc = session_loop_block_signals();
 	/* Threads only now: after the fork of fuse_daemonize. */
 	if (rc == 0) {
-		rc = dio_init(&fs.dio, opts.queue_depth, threads, fs.min_align);
+		unsigned ring_bufs = ring_wanted ?
+			fuse_ring_buffers(opts.queue_depth) : 0;
+
+		rc = dio_init(&fs.dio, opts.queue_depth, threads, fs.min_align,
+			      ring_bufs);
 		fs.dio.se = se;
+		if (rc == 0 && ring_bufs)
+			fuse_ring_setup(se, &fs.dio, opts.queue_depth, threads);
 		if (rc)
 			bfs_log(LOG_ERR, "cannot set up direct I/O: %s",
 				strerror(-rc));
@@ -254,6 +283,7 @@ int main(int argc, char **argv)
 			bfs_log(LOG_INFO, "%s", probe_line);
 		rc = session_loop_run(se, threads, &bufs);
 		/* Answer every I/O in flight before the mount goes. */
+		fuse_ring_stop();
 		dio_destroy(&fs.dio);
 	}
 	if (rc)

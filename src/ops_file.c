@@ -7,6 +7,7 @@
 #include "error_log.h"
 #include "creds.h"
 #include "fs.h"
+#include "fuse_ring.h"
 #include "stats.h"
 
 #include <errno.h>
@@ -255,6 +256,26 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
 }
 
+/* A buffered write that a FUSE ring's queue thread hands to a helper. */
+struct deferred_op_write {
+	fuse_req_t req;
+	fuse_ino_t ino;
+	const char *buf;
+	size_t size;
+	off_t off;
+	struct fuse_file_info fi;
+};
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		     size_t size, off_t off, struct fuse_file_info *fi);
+
+static void run_deferred_op_write(void *arg)
+{
+	struct deferred_op_write *w = arg;
+
+	op_write(w->req, w->ino, w->buf, w->size, w->off, &w->fi);
+}
+
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
@@ -264,6 +285,15 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	int err = 0;
 
 	(void)ino;
+	if (fuse_ring_inline() && !wants_direct(req, fi)) {
+		/* It takes a lock that may be waited for: not in a queue
+		 * thread. */
+		struct deferred_op_write w = { req, ino, buf, size, off, *fi };
+
+		if (!fuse_ring_defer(run_deferred_op_write, &w, sizeof(w)))
+			fuse_reply_err(req, ENOTCONN);  /* the daemon is stopping */
+		return;
+	}
 	if (wants_direct(req, fi)) {
 		dio_write(req, f, buf, size, off, fi->flags, fi->writepage);
 		return;

@@ -51,6 +51,7 @@ void options_init(struct bfs_options *o)
 	o->max_write = BFS_DEFAULT_MAX_WRITE;
 	o->queue_depth = BFS_DEFAULT_QUEUE_DEPTH;
 	o->max_threads = BFS_DEFAULT_MAX_THREADS;
+	o->uring = BFS_URING_ON;
 	o->attr_timeout = BFS_DEFAULT_TIMEOUT;
 	o->entry_timeout = BFS_DEFAULT_TIMEOUT;
 }
@@ -153,6 +154,19 @@ static int parse_one(struct bfs_options *o, const char *opt,
 				    "bad value for queue_depth: '%s' (want 1 to 4096)",
 				    val ? val : "");
 		o->queue_depth = (unsigned)n;
+		return BFS_EXIT_OK;
+	}
+	if (strcmp(name, "uring") == 0) {
+		if (val && strcmp(val, "on") == 0)
+			o->uring = BFS_URING_ON;
+		else if (val && strcmp(val, "auto") == 0)
+			o->uring = BFS_URING_AUTO;
+		else if (val && strcmp(val, "off") == 0)
+			o->uring = BFS_URING_OFF;
+		else
+			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+				    "bad value for uring: '%s' (want on, auto or off)",
+				    val ? val : "");
 		return BFS_EXIT_OK;
 	}
 	if (strcmp(name, "max_threads") == 0) {
@@ -324,7 +338,9 @@ int options_check_paths(const struct bfs_options *o, char *err, size_t errlen)
 		return fail(err, errlen, BFS_EXIT_BAD_BACKING,
 			    "backing dir '%s' is not a directory",
 			    o->backing_dir);
-	if (stat(o->mountpoint, &st) != 0)
+	/* ECONNABORTED: a dead mount's connection ended while we asked. */
+	if (stat(o->mountpoint, &st) != 0 &&
+	    (errno != ECONNABORTED || stat(o->mountpoint, &st) != 0))
 		return fail(err, errlen, BFS_EXIT_BAD_MOUNTPOINT,
 			    errno == ENOTCONN ?
 			    "mountpoint '%s': %s (a dead mount is left there: umount it first)" :
@@ -403,6 +419,8 @@ void options_print_help(const char *prog)
 	       "    max_write=N            largest request in bytes, a multiple of 4096 (default 1M)\n"
 	       "    queue_depth=N          direct-I/O requests in flight (default 64)\n"
 	       "    max_threads=N          worker threads at most (default 16)\n"
+	       "    uring=on|auto|off      FUSE over io_uring: on turns on the kernel's\n"
+	       "                           fuse.enable_uring if needed (default on)\n"
 	       "    attr_timeout=S         seconds the kernel caches attributes (default 1)\n"
 	       "    entry_timeout=S        seconds the kernel caches names (default 1)\n"
 	       "    timeout=S              sets both timeouts\n"

@@ -121,6 +121,7 @@ static const struct {
 	{ "buffered_requests", &bfs_stats.buffered_requests },
 	{ "rmw_cycles", &bfs_stats.rmw_cycles },
 	{ "copied_bytes", &bfs_stats.copied_bytes },
+	{ "ring_requests", &bfs_stats.ring_requests },
 	{ "inflight", &bfs_stats.inflight },
 	{ "inflight_max", &bfs_stats.inflight_max },
 	{ "eilseq_errors", &bfs_stats.errno_count[EILSEQ] },

@@ -8,6 +8,11 @@
 
 /* The lane this thread submits on: UINT_MAX until it first submits. */
 static __thread unsigned my_lane = ~0u;
+/* A ring this thread owns (a FUSE ring's queue thread), if any. */
+static __thread struct io_uring *own_ring;
+static __thread bool own_fixed;
+static __thread unsigned *own_inflight;
+static struct uring_engine *the_engine;
 
 /* One I/O fewer in flight; wake engine_stop if it waits for the last. */
 static void io_ended(struct uring_engine *e)
@@ -138,13 +143,13 @@ int engine_init(struct uring_engine *e, unsigned lanes, unsigned entries,
 	}
 	/* Fewer lanes than asked for still work. */
 	e->running = true;
+	the_engine = e;
 	return 0;
 }
 
-static void prep(const struct uring_lane *lane, struct io_uring_sqe *sqe,
-		 struct uring_io *io)
+static void prep(bool fixed, struct io_uring_sqe *sqe, struct uring_io *io)
 {
-	if (lane->fixed && io->buf_index >= 0) {
+	if (fixed && io->buf_index >= 0) {
 		if (io->write)
 			io_uring_prep_write_fixed(sqe, io->fd, io->addr, io->len,
 						  io->off, io->buf_index);
@@ -166,6 +171,22 @@ void engine_submit(struct uring_engine *e, struct uring_io *io)
 	struct io_uring_sqe *sqe;
 	int rc;
 
+	if (own_ring) {
+		/* The owner's loop submits it with its next wait. */
+		sqe = io_uring_get_sqe(own_ring);
+		if (!sqe) {
+			io_uring_submit(own_ring);
+			sqe = io_uring_get_sqe(own_ring);
+		}
+		if (!sqe) {
+			io->done(io, -EBUSY);
+			return;
+		}
+		atomic_fetch_add(&e->inflight, 1);
+		prep(own_fixed, sqe, io);
+		(*own_inflight)++;
+		return;
+	}
 	if (my_lane >= e->nlanes)
 		my_lane = atomic_fetch_add(&e->next_lane, 1) % e->nlanes;
 	lane = &e->lanes[my_lane];
@@ -181,7 +202,7 @@ void engine_submit(struct uring_engine *e, struct uring_io *io)
 	if (sqe) {
 		unsigned tries = 0;
 
-		prep(lane, sqe, io);
+		prep(lane->fixed, sqe, io);
 		/* Once prepared, the sqe is in the ring: a transient refusal
 		 * (completions backed up) is retried, never dropped. */
 		do {
@@ -220,4 +241,17 @@ void engine_stop(struct uring_engine *e)
 	pthread_mutex_destroy(&e->drain_lock);
 	pthread_cond_destroy(&e->drained);
 	e->running = false;
+}
+
+void engine_own_ring(struct io_uring *ring, bool fixed, unsigned *inflight)
+{
+	own_ring = ring;
+	own_fixed = fixed;
+	own_inflight = inflight;
+}
+
+void engine_complete(struct uring_io *io, int res)
+{
+	io->done(io, res);
+	io_ended(the_engine);
 }

@@ -137,7 +137,7 @@ def test_sigkill_leaves_dead_mount_with_clear_error():
     m.proc.wait(timeout=10)
     r = run([BOUNCEFS, back, mnt], check=False, timeout=20)
     assert r.returncode == 6, (r.returncode, r.stderr)
-    assert "Transport endpoint is not connected" in r.stderr
+    assert "Transport endpoint is not connected" in r.stderr, r.stderr
     assert "umount it first" in r.stderr
     run(["umount", mnt])
     m2 = Mount(back, mnt)

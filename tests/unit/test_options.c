@@ -34,6 +34,7 @@ static void test_defaults(void **state)
 	assert_int_equal(o.max_write, 1u << 20);
 	assert_int_equal(o.queue_depth, 64);
 	assert_int_equal(o.max_threads, BFS_DEFAULT_MAX_THREADS);
+	assert_int_equal(o.uring, BFS_URING_ON);
 	assert_false(o.foreground);
 	assert_false(o.single_thread);
 	assert_string_equal(o.fuse_opts, "");
@@ -114,7 +115,8 @@ static void test_malformed_values(void **state)
 		"max_write=", "max_write=1000", "max_write=2M", "max_write=4k1",
 		"max_write=-4096", "queue_depth=0", "queue_depth=x",
 		"queue_depth=99999", "max_threads=0", "allow_other=1",
-		"fsname=", "max_read=abc", "max_write",
+		"fsname=", "max_read=abc", "max_write", "uring", "uring=",
+		"uring=yes", "uring=ON",
 	};
 	struct bfs_options o;
 
@@ -143,6 +145,30 @@ static void test_size_suffixes(void **state)
 	assert_int_equal(options_parse_o(&o, "max_write=4K", err, sizeof(err)),
 			 BFS_EXIT_OK);
 	assert_int_equal(o.max_write, 4096);
+}
+
+static void test_uring_modes(void **state)
+{
+	static const struct {
+		const char *opt;
+		enum bfs_uring_mode mode;
+	} cases[] = {
+		{ "uring=off", BFS_URING_OFF },
+		{ "uring=auto", BFS_URING_AUTO },
+		{ "uring=on", BFS_URING_ON },
+		{ "uring=off,uring=auto", BFS_URING_AUTO },
+	};
+	struct bfs_options o;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		options_init(&o);
+		assert_int_equal(options_parse_o(&o, cases[i].opt, err, sizeof(err)),
+				 BFS_EXIT_OK);
+		assert_int_equal(o.uring, cases[i].mode);
+		/* Ours: not handed to libfuse. */
+		assert_string_equal(o.fuse_opts, "");
+	}
 }
 
 static void test_usage_errors(void **state)
@@ -293,6 +319,7 @@ int main(void)
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_help_and_version_need_no_paths),
 		cmocka_unit_test(test_double_dash),
+		cmocka_unit_test(test_uring_modes),
 		cmocka_unit_test(test_already_mounted),
 		cmocka_unit_test_setup_teardown(test_paths, make_tree, remove_tree),
 	};

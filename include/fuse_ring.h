@@ -1,0 +1,76 @@
+/*
+ * FUSE over io_uring (Linux 6.14 and later, fuse.enable_uring=Y): the
+ * kernel hands requests to ring entries instead of read(/dev/fuse), one
+ * queue per possible CPU, and takes each answer with the same command that
+ * fetches the next request. libfuse 3.14 does not speak it, so this module
+ * does: a request is rebuilt in front of its payload, in the layout
+ * read(/dev/fuse) would have produced, and goes through libfuse's own
+ * dispatch; libfuse's answer comes back through the device write hook
+ * (fuse_io.c), which hands it to fuse_ring_reply.
+ *
+ * Each queue has one thread, pinned to its CPU, which owns one io_uring:
+ * the FUSE commands and the backing file's reads and writes for the
+ * requests it serves, so a direct READ or WRITE is received, sent to the
+ * backing file, reaped and answered without leaving that thread. Each
+ * entry's payload buffer is a pool buffer (see dio.h): a WRITE payload
+ * lands aligned and is written from there, and a READ is read into it and
+ * answered from there. Requests that may wait for another request (locks,
+ * page-cache invalidation, everything but READ and WRITE) go to helper
+ * threads, so a queue thread never waits for anything but its ring.
+ *
+ * Without the kernel's support everything stays on /dev/fuse.
+ */
+#ifndef BOUNCEFS_FUSE_RING_H
+#define BOUNCEFS_FUSE_RING_H
+
+#include <fuse_lowlevel.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/uio.h>
+
+#include "options.h"
+
+struct bfs_dio;
+
+/* Is the transport usable with this mode? May enable the kernel's module
+ * parameter (BFS_URING_ON). Call before sizing the buffer pool. */
+bool fuse_ring_wanted(enum bfs_uring_mode mode);
+
+/* Pool buffers the ring will take (0 if not wanted). */
+unsigned fuse_ring_buffers(unsigned queue_depth);
+
+/* Remember what the queues need; they start after INIT (fuse_io.c). */
+void fuse_ring_setup(struct fuse_session *se, struct bfs_dio *dio,
+		     unsigned queue_depth, unsigned max_helpers);
+
+/* Called once the INIT reply is written: register the queues. */
+void fuse_ring_start(void);
+
+/* Stop: finish what the helpers hold, drain each queue's I/O, end the
+ * queue threads. */
+void fuse_ring_stop(void);
+
+/* If unique names a request received on the ring, take its answer (the
+ * iovecs libfuse would have written to /dev/fuse), commit it and return
+ * true with *written set. */
+bool fuse_ring_reply(const struct iovec *iov, int count, ssize_t *written);
+
+/* Is this thread a queue thread serving a request itself? Such a thread
+ * must not wait for anything another request brings about. */
+bool fuse_ring_inline(void);
+
+/* Is the request this thread serves the only one its queue has now? (A
+ * queue thread may then serve it synchronously, without a round trip
+ * through its ring; true outside queue threads.) */
+bool fuse_ring_alone(void);
+
+/* From a queue thread serving a request: run fn(arg) in a helper thread
+ * instead (arg, at most 128 bytes, is copied). The request's buffer stays
+ * as it is until the answer. False if that cannot be (the helpers have
+ * stopped: the daemon is going away); the caller then answers an error. */
+bool fuse_ring_defer(void (*fn)(void *arg), const void *arg, size_t len);
+
+/* Is FUSE over io_uring serving requests? (for the log and stat) */
+bool fuse_ring_active(void);
+
+#endif

@@ -1,0 +1,717 @@
+/* FUSE over io_uring: queue threads, ring entries, helpers. */
+#include "fuse_ring.h"
+#include "dio.h"
+#include "log.h"
+#include "stats.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fuse.h>
+#include <liburing.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The kernel's ABI (7.42); Debian 12's <linux/fuse.h> predates it. */
+#define RING_HEADER_SZ 128
+#define RING_OP_SZ 128
+#define RING_CMD_REGISTER 1
+#define RING_CMD_COMMIT_AND_FETCH 2
+
+struct ring_ent_in_out {
+	uint64_t flags;
+	uint64_t commit_id;
+	uint32_t payload_sz;
+	uint32_t padding;
+	uint64_t reserved;
+};
+
+struct ring_req_header {
+	char in_out[RING_HEADER_SZ];   /* fuse_in_header / fuse_out_header */
+	char op_in[RING_OP_SZ];        /* the request's first argument */
+	struct ring_ent_in_out ent;
+};
+
+struct ring_cmd_req {
+	uint64_t flags;
+	uint64_t commit_id;
+	uint16_t qid;
+	uint8_t padding[6];
+};
+
+#define ENABLE_PARAM "/sys/module/fuse/parameters/enable_uring"
+#define POSSIBLE_CPUS "/sys/devices/system/cpu/possible"
+#define MAX_PER_QUEUE 32
+#define TAG_ENTRY 1ull          /* user_data low bit: a FUSE command */
+#define TAG_WAKE 2ull           /* user_data: the queue's eventfd read */
+#define SLOT_SIZE 128
+
+struct ring_queue;
+
+struct ring_entry {
+	struct ring_req_header *hdr;
+	struct ring_queue *q;
+	unsigned buf_idx;
+	char *payload;
+	size_t payload_len;
+	_Atomic uint64_t unique;       /* request being served, 0 if none */
+	char *req;                     /* the rebuilt request */
+	uint32_t req_len;
+	bool dead;
+	/* Helper work: what to run, its argument. */
+	void (*work)(struct ring_entry *e);
+	void (*fn)(void *arg);
+	_Alignas(16) char slot[SLOT_SIZE];
+	struct ring_entry *next;       /* helper queue / commit list */
+	struct iovec reg[2];           /* header and payload, for REGISTER */
+};
+
+struct ring_queue {
+	unsigned qid;
+	struct io_uring ring;
+	bool ring_ok;
+	pthread_t thread;
+	bool started;
+	int efd;
+	uint64_t efd_val;
+	pthread_mutex_t commit_lock;
+	struct ring_entry *commits;    /* answered by other threads */
+	struct ring_entry *entries;
+	unsigned nentries;
+	unsigned live;
+	unsigned own_inflight;         /* backing I/Os on this ring */
+	_Atomic unsigned busy;         /* requests received, not answered */
+	bool fixed;
+};
+
+static struct {
+	struct fuse_session *se;
+	struct bfs_dio *dio;
+	unsigned nq, per_queue, max_helpers;
+	struct ring_queue *queues;
+	_Atomic bool active, stopping, started;
+	/* Helpers. */
+	pthread_mutex_t hlock;
+	pthread_cond_t hcond;
+	struct ring_entry *hhead, *htail;
+	unsigned hidle, hcount;
+	bool hstopped;
+	pthread_t *hthreads;
+} R = {
+	.hlock = PTHREAD_MUTEX_INITIALIZER,
+	.hcond = PTHREAD_COND_INITIALIZER,
+};
+
+static __thread struct ring_queue *my_queue;     /* queue threads */
+static __thread struct ring_entry *my_entry;     /* served inline now */
+static __thread unsigned my_batch;               /* requests in this wake-up */
+
+static unsigned possible_cpus(void)
+{
+	FILE *f = fopen(POSSIBLE_CPUS, "r");
+	unsigned n = 0, a, b;
+	char sep;
+
+	if (!f)
+		return 0;
+	while (fscanf(f, "%u", &a) == 1) {
+		b = a;
+		if (fscanf(f, "%c", &sep) == 1 && sep == '-') {
+			if (fscanf(f, "%u", &b) != 1)
+				break;
+			if (fscanf(f, "%c", &sep) != 1)
+				sep = '\n';
+		}
+		n += b >= a ? b - a + 1 : 1;
+		if (sep != ',')
+			break;
+	}
+	fclose(f);
+	return n;
+}
+
+static int param_enabled(void)
+{
+	char c = 0;
+	int fd = open(ENABLE_PARAM, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;  /* no FUSE over io_uring in this kernel */
+	if (read(fd, &c, 1) != 1)
+		c = 0;
+	close(fd);
+	return c == 'Y' || c == 'y' || c == '1';
+}
+
+bool fuse_ring_wanted(enum bfs_uring_mode mode)
+{
+	int on;
+
+	if (mode == BFS_URING_OFF || possible_cpus() == 0)
+		return false;
+	on = param_enabled();
+	if (on < 0)
+		return false;
+	if (!on && mode == BFS_URING_ON) {
+		int fd = open(ENABLE_PARAM, O_WRONLY | O_CLOEXEC);
+
+		if (fd >= 0) {
+			if (write(fd, "Y", 1) == 1)
+				bfs_log(LOG_INFO, "turned on FUSE over io_uring (fuse.enable_uring=Y)");
+			close(fd);
+		}
+		on = param_enabled() == 1;
+		if (!on)
+			bfs_log(LOG_WARNING, "cannot turn on FUSE over io_uring; using /dev/fuse");
+	}
+	return on;
+}
+
+static unsigned per_queue(unsigned queue_depth, unsigned nq)
+{
+	unsigned n = nq ? queue_depth / nq : 0;
+
+	if (n < 2)
+		n = 2;
+	if (n > MAX_PER_QUEUE)
+		n = MAX_PER_QUEUE;
+	return n;
+}
+
+unsigned fuse_ring_buffers(unsigned queue_depth)
+{
+	unsigned nq = possible_cpus();
+
+	return nq * per_queue(queue_depth, nq);
+}
+
+void fuse_ring_setup(struct fuse_session *se, struct bfs_dio *dio,
+		     unsigned queue_depth, unsigned max_helpers)
+{
+	R.se = se;
+	R.dio = dio;
+	R.nq = possible_cpus();
+	R.per_queue = per_queue(queue_depth, R.nq);
+	R.max_helpers = max_helpers ? max_helpers : 1;
+}
+
+bool fuse_ring_active(void)
+{
+	return atomic_load(&R.active);
+}
+
+bool fuse_ring_inline(void)
+{
+	return my_entry != NULL;
+}
+
+bool fuse_ring_alone(void)
+{
+	return !my_entry || (my_batch == 1 && my_queue->own_inflight == 0);
+}
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static void *helper_main(void *arg)
+{
+	sigset_t wake;
+
+	(void)arg;
+	/* fuse_ring_stop interrupts a helper blocked in a system call (a
+	 * flock that waits, say) as session_loop.c does its workers. */
+	sigemptyset(&wake);
+	sigaddset(&wake, SIGUSR2);
+	pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
+	pthread_mutex_lock(&R.hlock);
+	for (;;) {
+		struct ring_entry *e;
+
+		while (!R.hhead && !R.hstopped) {
+			R.hidle++;
+			pthread_cond_wait(&R.hcond, &R.hlock);
+			R.hidle--;
+		}
+		e = R.hhead;
+		if (!e)
+			break;
+		R.hhead = e->next;
+		if (!R.hhead)
+			R.htail = NULL;
+		pthread_mutex_unlock(&R.hlock);
+		dio_use_buffer(e->buf_idx);
+		e->work(e);
+		pthread_mutex_lock(&R.hlock);
+	}
+	pthread_mutex_unlock(&R.hlock);
+	return NULL;
+}
+
+/* Queue e for a helper; false once the helpers have stopped. */
+static bool to_helper(struct ring_entry *e)
+{
+	pthread_mutex_lock(&R.hlock);
+	if (R.hstopped) {
+		pthread_mutex_unlock(&R.hlock);
+		return false;
+	}
+	e->next = NULL;
+	if (R.htail)
+		R.htail->next = e;
+	else
+		R.hhead = e;
+	R.htail = e;
+	/* A busy helper may be waiting for this very request. */
+	if (R.hidle == 0 && R.hcount < R.max_helpers) {
+		if (pthread_create(&R.hthreads[R.hcount], NULL, helper_main, NULL) == 0)
+			R.hcount++;
+		else if (R.hcount == 0)
+			bfs_log(LOG_ERR, "cannot start a helper thread");
+	}
+	pthread_cond_signal(&R.hcond);
+	pthread_mutex_unlock(&R.hlock);
+	return true;
+}
+
+static void run_deferred(struct ring_entry *e)
+{
+	e->fn(e->slot);
+}
+
+bool fuse_ring_defer(void (*fn)(void *arg), const void *arg, size_t len)
+{
+	struct ring_entry *e = my_entry;
+
+	if (!e || len > SLOT_SIZE)
+		return false;
+	memcpy(e->slot, arg, len);
+	e->fn = fn;
+	e->work = run_deferred;
+	return to_helper(e);
+}
+
+/* ---- the queue thread ------------------------------------------------- */
+
+static void prep_cmd(struct ring_queue *q, struct ring_entry *e, unsigned op)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+	struct ring_cmd_req *cmd;
+
+	if (!sqe) {
+		io_uring_submit(&q->ring);
+		sqe = io_uring_get_sqe(&q->ring);
+	}
+	if (!sqe) {
+		/* Cannot happen: the SQ holds every entry twice over. */
+		bfs_log(LOG_ERR, "FUSE ring %u: no room to submit", q->qid);
+		e->dead = true;
+		q->live--;
+		return;
+	}
+	memset(sqe, 0, 128);
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = fuse_session_fd(R.se);
+	sqe->cmd_op = op;
+	if (op == RING_CMD_REGISTER) {
+		sqe->addr = (uint64_t)(uintptr_t)e->reg;
+		sqe->len = 2;
+	}
+	cmd = (struct ring_cmd_req *)sqe->cmd;
+	cmd->qid = (uint16_t)q->qid;
+	cmd->commit_id = op == RING_CMD_COMMIT_AND_FETCH ?
+		atomic_load(&e->unique) : 0;
+	if (op == RING_CMD_COMMIT_AND_FETCH) {
+		atomic_store(&e->unique, 0);
+		atomic_fetch_sub(&q->busy, 1);
+	}
+	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)e | TAG_ENTRY);
+}
+
+static void prep_wake(struct ring_queue *q)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+
+	if (!sqe) {
+		io_uring_submit(&q->ring);
+		sqe = io_uring_get_sqe(&q->ring);
+	}
+	if (!sqe)
+		return;
+	io_uring_prep_read(sqe, q->efd, &q->efd_val, sizeof(q->efd_val), 0);
+	io_uring_sqe_set_data64(sqe, TAG_WAKE);
+}
+
+static void answer_err(struct ring_entry *e, int err)
+{
+	struct fuse_out_header oh = {
+		.len = sizeof(oh), .error = -err,
+		.unique = atomic_load(&e->unique),
+	};
+	struct iovec iov = { &oh, sizeof(oh) };
+	ssize_t n;
+
+	fuse_ring_reply(&iov, 1, &n);
+}
+
+static void process(struct ring_entry *e)
+{
+	struct fuse_buf fb = { .mem = e->req, .size = e->req_len };
+
+	fuse_session_process_buf(R.se, &fb);
+}
+
+static void run_process(struct ring_entry *e)
+{
+	process(e);
+}
+
+/* A request arrived in e: rebuild the /dev/fuse layout in front of the
+ * payload and serve it here (READ, WRITE) or in a helper. */
+static void serve(struct ring_queue *q, struct ring_entry *e)
+{
+	struct fuse_in_header ih;
+	uint32_t psz = e->hdr->ent.payload_sz;
+	size_t arg0;
+	char *start;
+
+	memcpy(&ih, e->hdr->in_out, sizeof(ih));
+	stats_add(&bfs_stats.ring_requests, 1);
+	atomic_store(&e->unique, ih.unique);
+	atomic_fetch_add(&q->busy, 1);
+	if (ih.len < sizeof(ih) + psz || psz > e->payload_len ||
+	    (arg0 = ih.len - sizeof(ih) - psz) > RING_OP_SZ) {
+		bfs_log(LOG_WARNING, "FUSE ring %u: malformed request (opcode %u)",
+			q->qid, ih.opcode);
+		answer_err(e, EIO);
+		return;
+	}
+	start = e->payload - arg0 - sizeof(ih);
+	memcpy(start, &ih, sizeof(ih));
+	memcpy(start + sizeof(ih), e->hdr->op_in, arg0);
+	e->req = start;
+	e->req_len = ih.len;
+	if (ih.opcode == FUSE_READ || ih.opcode == FUSE_WRITE) {
+		dio_use_buffer(e->buf_idx);
+		my_entry = e;
+		process(e);
+		my_entry = NULL;
+		return;
+	}
+	e->work = run_process;
+	if (!to_helper(e))
+		answer_err(e, ENOTCONN);
+}
+
+/* Commits staged by other threads. */
+static void take_commits(struct ring_queue *q)
+{
+	struct ring_entry *list;
+
+	pthread_mutex_lock(&q->commit_lock);
+	list = q->commits;
+	q->commits = NULL;
+	pthread_mutex_unlock(&q->commit_lock);
+	while (list) {
+		struct ring_entry *next = list->next;
+
+		prep_cmd(q, list, RING_CMD_COMMIT_AND_FETCH);
+		list = next;
+	}
+}
+
+static bool queue_done(struct ring_queue *q)
+{
+	return q->own_inflight == 0 && atomic_load(&q->busy) == 0 &&
+	       (q->live == 0 || atomic_load(&R.stopping));
+}
+
+/* In the queue thread: its ring is tied to the thread that made it. */
+static int ring_init(struct ring_queue *q)
+{
+	struct io_uring_params p;
+	struct iovec *iov;
+	unsigned sq = 1;
+	int rc;
+
+	while (sq < 2 * R.per_queue + 4)
+		sq <<= 1;
+	memset(&p, 0, sizeof(p));
+	p.flags = IORING_SETUP_SQE128 | IORING_SETUP_CQSIZE;
+	if (!getenv("BFS_NODEFER"))
+		p.flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+	p.cq_entries = sq * 2;
+	rc = io_uring_queue_init_params(sq, &q->ring, &p);
+	if (rc == -EINVAL) {
+		p.flags = IORING_SETUP_SQE128 | IORING_SETUP_CQSIZE;
+		rc = io_uring_queue_init_params(sq, &q->ring, &p);
+	}
+	if (rc < 0)
+		return rc;
+	q->ring_ok = true;
+	iov = pool_iovecs(&R.dio->pool);
+	if (iov) {
+		q->fixed = io_uring_register_buffers(&q->ring, iov,
+						     R.dio->pool.count) == 0;
+		free(iov);
+	}
+	return 0;
+}
+
+static void *queue_main(void *arg)
+{
+	struct ring_queue *q = arg;
+	cpu_set_t set;
+	int rc;
+
+	CPU_ZERO(&set);
+	CPU_SET(q->qid, &set);
+	if (getenv("BFS_PIN")) pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	rc = ring_init(q);
+	if (rc) {
+		bfs_log(LOG_WARNING, "FUSE over io_uring: queue %u: %s; "
+			"requests stay on /dev/fuse", q->qid, strerror(-rc));
+		return NULL;
+	}
+	my_queue = q;
+	engine_own_ring(&q->ring, q->fixed, &q->own_inflight);
+
+	for (unsigned i = 0; i < q->nentries; i++)
+		prep_cmd(q, &q->entries[i], RING_CMD_REGISTER);
+	prep_wake(q);
+
+	for (;;) {
+		struct io_uring_cqe *cqe;
+		unsigned head, seen = 0;
+		int rc;
+
+		if (queue_done(q))
+			break;
+		rc = io_uring_submit_and_wait(&q->ring, 1);
+		if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+			bfs_log(LOG_ERR, "FUSE ring %u: %s", q->qid, strerror(-rc));
+			break;
+		}
+		my_batch = 0;
+		io_uring_for_each_cqe(&q->ring, head, cqe)
+			if ((io_uring_cqe_get_data64(cqe) & TAG_ENTRY) && cqe->res == 0)
+				my_batch++;
+		io_uring_for_each_cqe(&q->ring, head, cqe) {
+			uint64_t ud = io_uring_cqe_get_data64(cqe);
+			int res = cqe->res;
+
+			seen++;
+			if (ud == TAG_WAKE) {
+				take_commits(q);
+				if (res >= 0 || res == -EINTR || res == -EAGAIN)
+					prep_wake(q);
+			} else if (ud & TAG_ENTRY) {
+				struct ring_entry *e = (void *)(uintptr_t)(ud & ~TAG_ENTRY);
+
+				if (res == 0) {
+					atomic_store(&R.active, true);
+					serve(q, e);
+				} else if (!e->dead) {
+					e->dead = true;
+					q->live--;
+					if (res != -ENOTCONN && res != -ECANCELED &&
+					    res != -ECONNABORTED)
+						bfs_log(LOG_WARNING, "FUSE ring %u: %s",
+							q->qid, strerror(-res));
+				}
+			} else {
+				q->own_inflight--;
+				engine_complete((struct uring_io *)(uintptr_t)ud, res);
+			}
+		}
+		io_uring_cq_advance(&q->ring, seen);
+	}
+	engine_own_ring(NULL, false, NULL);
+	return NULL;
+}
+
+static int queue_init(struct ring_queue *q, unsigned qid)
+{
+	memset(q, 0, sizeof(*q));
+	q->qid = qid;
+	q->efd = -1;
+	pthread_mutex_init(&q->commit_lock, NULL);
+	q->efd = eventfd(0, EFD_CLOEXEC);
+	if (q->efd < 0)
+		return -errno;
+	q->entries = calloc(R.per_queue, sizeof(*q->entries));
+	if (!q->entries)
+		return -ENOMEM;
+	for (unsigned i = 0; i < R.per_queue; i++) {
+		struct ring_entry *e = &q->entries[i];
+
+		if (posix_memalign((void **)&e->hdr, 64, sizeof(*e->hdr)))
+			return -ENOMEM;
+		memset(e->hdr, 0, sizeof(*e->hdr));
+		e->q = q;
+		e->buf_idx = pool_take(&R.dio->pool);
+		dio_keep_buffer(e->buf_idx);
+		e->payload = pool_buf(&R.dio->pool, e->buf_idx) + R.dio->header_room;
+		e->payload_len = R.dio->pool.size - 2 * R.dio->header_room;
+		e->reg[0].iov_base = e->hdr;
+		e->reg[0].iov_len = sizeof(*e->hdr);
+		e->reg[1].iov_base = e->payload;
+		e->reg[1].iov_len = e->payload_len;
+		q->nentries++;
+		q->live++;
+	}
+	return 0;
+}
+
+static void queue_free(struct ring_queue *q)
+{
+	for (unsigned i = 0; i < q->nentries; i++)
+		free(q->entries[i].hdr);
+	/* The entries' buffers stay kept: the pool goes with dio_destroy. */
+	free(q->entries);
+	if (q->efd >= 0)
+		close(q->efd);
+	if (q->ring_ok)
+		io_uring_queue_exit(&q->ring);
+	pthread_mutex_destroy(&q->commit_lock);
+}
+
+void fuse_ring_start(void)
+{
+	unsigned started = 0;
+	bool expected = false;
+
+	if (!R.se || !R.nq ||
+	    !atomic_compare_exchange_strong(&R.started, &expected, true))
+		return;
+	R.queues = calloc(R.nq, sizeof(*R.queues));
+	R.hthreads = calloc(R.max_helpers, sizeof(*R.hthreads));
+	if (!R.queues || !R.hthreads) {
+		bfs_log(LOG_WARNING, "FUSE over io_uring: out of memory; using /dev/fuse");
+		return;
+	}
+	for (unsigned i = 0; i < R.nq; i++) {
+		struct ring_queue *q = &R.queues[i];
+		int rc = queue_init(q, i);
+
+		if (rc == 0)
+			rc = -pthread_create(&q->thread, NULL, queue_main, q);
+		if (rc) {
+			bfs_log(LOG_WARNING, "FUSE over io_uring: queue %u: %s; "
+				"requests stay on /dev/fuse", i, strerror(-rc));
+			break;
+		}
+		q->started = true;
+		started++;
+	}
+	if (started == R.nq)
+		bfs_log(LOG_INFO, "FUSE over io_uring: %u queues of %u entries",
+			R.nq, R.per_queue);
+}
+
+void fuse_ring_stop(void)
+{
+	if (!R.queues)
+		return;
+	atomic_store(&R.stopping, true);
+	/* Helpers finish what they hold, then end. */
+	pthread_mutex_lock(&R.hlock);
+	R.hstopped = true;
+	pthread_cond_broadcast(&R.hcond);
+	pthread_mutex_unlock(&R.hlock);
+	for (unsigned i = 0; i < R.hcount; i++) {
+		const struct timespec pause = { 0, 10 * 1000 * 1000 };
+
+		while (pthread_tryjoin_np(R.hthreads[i], NULL) == EBUSY) {
+			pthread_kill(R.hthreads[i], SIGUSR2);
+			nanosleep(&pause, NULL);
+		}
+	}
+	for (unsigned i = 0; i < R.nq; i++) {
+		struct ring_queue *q = &R.queues[i];
+		uint64_t one = 1;
+
+		if (q->started) {
+			if (write(q->efd, &one, sizeof(one)) < 0)
+				bfs_log(LOG_WARNING, "cannot wake FUSE ring %u", i);
+			pthread_join(q->thread, NULL);
+		}
+		queue_free(q);
+	}
+	free(R.queues);
+	free(R.hthreads);
+	R.queues = NULL;
+	R.hthreads = NULL;
+	atomic_store(&R.active, false);
+}
+
+/* ---- answers ---------------------------------------------------------- */
+
+static struct ring_entry *find_entry(uint64_t unique)
+{
+	if (my_entry && atomic_load(&my_entry->unique) == unique)
+		return my_entry;
+	for (unsigned i = 0; i < R.nq && R.queues; i++) {
+		struct ring_queue *q = &R.queues[i];
+
+		for (unsigned j = 0; j < q->nentries; j++)
+			if (atomic_load(&q->entries[j].unique) == unique)
+				return &q->entries[j];
+	}
+	return NULL;
+}
+
+bool fuse_ring_reply(const struct iovec *iov, int count, ssize_t *written)
+{
+	const struct fuse_out_header *oh;
+	struct ring_entry *e;
+	struct ring_queue *q;
+	size_t total = 0, n = 0;
+
+	if (!atomic_load(&R.active) || count < 1 ||
+	    iov[0].iov_len < sizeof(*oh))
+		return false;
+	oh = iov[0].iov_base;
+	if (oh->unique == 0 || !(e = find_entry(oh->unique)))
+		return false;
+	q = e->q;
+	for (int i = 1; i < count; i++)
+		total += iov[i].iov_len;
+	memcpy(e->hdr->in_out, oh, sizeof(*oh));
+	if (total > e->payload_len) {
+		total = 0;
+		((struct fuse_out_header *)e->hdr->in_out)->error = -EIO;
+	}
+	/* Data already at the payload's start (a READ answered from where it
+	 * was read) stays; anything else moves there. */
+	for (int i = 1; i < count && total; i++) {
+		if (iov[i].iov_base != e->payload + n) {
+			memmove(e->payload + n, iov[i].iov_base, iov[i].iov_len);
+			if ((char *)iov[i].iov_base > e->payload &&
+			    (char *)iov[i].iov_base < e->payload + e->payload_len)
+				stats_add(&bfs_stats.copied_bytes, iov[i].iov_len);
+		}
+		n += iov[i].iov_len;
+	}
+	e->hdr->ent.payload_sz = (uint32_t)total;
+	*written = (ssize_t)(sizeof(*oh) + total);
+	if (my_queue == q) {
+		prep_cmd(q, e, RING_CMD_COMMIT_AND_FETCH);
+	} else {
+		uint64_t one = 1;
+
+		pthread_mutex_lock(&q->commit_lock);
+		e->next = q->commits;
+		q->commits = e;
+		pthread_mutex_unlock(&q->commit_lock);
+		if (write(q->efd, &one, sizeof(one)) < 0)
+			bfs_log(LOG_WARNING, "cannot wake FUSE ring %u", q->qid);
+	}
+	return true;
+}

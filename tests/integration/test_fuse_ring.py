@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""FUSE over io_uring: requests arrive on the ring when the kernel has it,
+and everything that must not wait in a queue thread (overlapping writes,
+read-modify-write, buffered writes, flock, a cached open beside a direct
+one) still completes, with the right bytes. On a kernel without it, the
+mount stays on /dev/fuse and says so."""
+import fcntl
+import mmap
+import os
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import mounted, main, on_exit, stats  # noqa: E402
+
+PARAM = "/sys/module/fuse/parameters/enable_uring"
+
+
+def kernel_has_ring():
+    return os.path.exists(PARAM)
+
+
+def param():
+    with open(PARAM) as f:
+        return f.read().strip()
+
+
+def set_param(v):
+    with open(PARAM, "w") as f:
+        f.write(v)
+
+
+def keep_param():
+    """Put the kernel parameter back as it was when the test ends."""
+    if kernel_has_ring():
+        was = param()
+        on_exit(lambda: set_param(was))
+
+
+def direct_rw(path, size=1 << 20):
+    buf = mmap.mmap(-1, size)
+    buf.write(os.urandom(size))
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_DIRECT, 0o644)
+    try:
+        assert os.pwrite(fd, buf, 0) == size
+        back = mmap.mmap(-1, size)
+        assert os.preadv(fd, [back], 0) == size
+        assert back[:] == buf[:]
+    finally:
+        os.close(fd)
+    return bytes(buf)
+
+
+def test_default_mount_uses_the_ring():
+    keep_param()
+    fs, m, mnt, back = mounted()
+    data = direct_rw(os.path.join(mnt, "f"))
+    with open(os.path.join(back, "f"), "rb") as f:
+        assert f.read() == data
+    got = stats(mnt)
+    if not kernel_has_ring():
+        assert got["ring_requests"] == 0, got
+        print("  (this kernel has no FUSE over io_uring: /dev/fuse only)")
+        return
+    assert param() == "Y", "uring=on left fuse.enable_uring at %s" % param()
+    assert got["ring_requests"] > 0, got
+    assert "FUSE over io_uring:" in m.output(), m.output()
+
+
+def test_off_and_auto_stay_on_dev_fuse():
+    keep_param()
+    fs, m, mnt, back = mounted("uring=off")
+    direct_rw(os.path.join(mnt, "f"))
+    assert stats(mnt)["ring_requests"] == 0
+    assert m.stop() == 0
+    if not kernel_has_ring():
+        return
+    set_param("N")
+    fs, m, mnt, back = mounted("uring=auto")
+    direct_rw(os.path.join(mnt, "f"))
+    assert stats(mnt)["ring_requests"] == 0
+    assert param() == "N", "uring=auto changed fuse.enable_uring"
+    assert m.stop() == 0
+
+
+def test_writes_that_must_wait_are_served():
+    """Overlapping direct writes at depth, unaligned ones and buffered ones
+    wait for range locks: on the ring they go to helpers, never block a
+    queue thread that has to reap what they wait for."""
+    keep_param()
+    fs, m, mnt, back = mounted()
+    common = ["--directory=" + mnt, "--direct=1", "--ioengine=io_uring",
+              "--iodepth=16", "--verify=crc32c", "--do_verify=1",
+              "--verify_fatal=1", "--verify_state_save=0",
+              "--output-format=terse", "--terse-version=3"]
+    # Eight jobs writing the same 1 MiB: writes overlap all the time.
+    r = subprocess.run(["fio", "--name=overlap",
+                        "--filename=" + os.path.join(mnt, "shared"),
+                        "--rw=randwrite", "--bs=4k", "--size=1M", "--numjobs=8",
+                        "--verify=0", "--direct=1", "--ioengine=io_uring", "--iodepth=16", "--runtime=3",
+                        "--time_based", "--output-format=terse"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert os.path.getsize(os.path.join(back, "shared")) == 1 << 20
+    # Verified: unaligned sizes (read-modify-write), and aligned ones.
+    for bs in ("1000", "4k", "64k"):
+        r = subprocess.run(["fio", "--name=v" + bs, "--rw=randwrite",
+                            "--bs=" + bs, "--size=4M"] + common,
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, (bs, r.stdout, r.stderr)
+        assert r.stdout.strip().splitlines()[-1].split(";")[4] == "0"
+    # Buffered writes and a direct reader of the same file.
+    path = os.path.join(mnt, "mixed")
+    with open(path, "wb") as f:
+        for i in range(256):
+            f.write(bytes([i]) * 4096)
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
+    buf = mmap.mmap(-1, 1 << 20)
+    assert os.preadv(fd, [buf], 0) == 1 << 20
+    os.close(fd)
+    assert all(buf[i * 4096] == i for i in range(256))
+    got = stats(mnt)
+    assert got["rmw_cycles"] > 0, got
+    if kernel_has_ring():
+        assert got["ring_requests"] > 0, got
+
+
+def test_flock_that_waits_blocks_no_queue():
+    """A flock that waits sits in a helper; the holder's unlock, and any
+    other request meanwhile, still get through."""
+    keep_param()
+    fs, m, mnt, back = mounted()
+    path = os.path.join(mnt, "locked")
+    open(path, "w").close()
+    holder = open(path)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    got = []
+
+    def waiter():
+        with open(path) as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            got.append(time.monotonic())
+            fcntl.flock(f, fcntl.LOCK_UN)
+    t = threading.Thread(target=waiter)
+    t.start()
+    time.sleep(0.3)
+    assert not got, "the second flock did not wait"
+    # Other requests are served while it waits.
+    direct_rw(os.path.join(mnt, "meanwhile"), 64 * 1024)
+    assert os.listdir(mnt)
+    released = time.monotonic()
+    fcntl.flock(holder, fcntl.LOCK_UN)
+    holder.close()
+    t.join(timeout=20)
+    assert got and got[0] >= released, "the waiter never got the lock"
+
+
+def test_cached_and_direct_opens_of_one_file():
+    """A direct write to a file that is also open through the page cache
+    drops the cached pages (a wait for page locks: a helper's job)."""
+    keep_param()
+    fs, m, mnt, back = mounted()
+    path = os.path.join(mnt, "both")
+    with open(path, "wb") as f:
+        f.write(b"a" * 65536)
+    cached = open(path, "rb")
+    assert cached.read() == b"a" * 65536
+    buf = mmap.mmap(-1, 65536)
+    buf.write(b"b" * 65536)
+    fd = os.open(path, os.O_WRONLY | os.O_DIRECT)
+    assert os.pwrite(fd, buf, 0) == 65536
+    os.close(fd)
+    cached.seek(0)
+    assert cached.read() == b"b" * 65536
+    cached.close()
+
+
+if __name__ == "__main__":
+    main([test_default_mount_uses_the_ring, test_off_and_auto_stay_on_dev_fuse,
+          test_writes_that_must_wait_are_served,
+          test_flock_that_waits_blocks_no_queue,
+          test_cached_and_direct_opens_of_one_file])
