@@ -7,6 +7,7 @@ cancels out. Two rigs: XFS on a loop device over a file in /dev/shm
 usage (root): python3 scripts/bench.py [--runtime S] [--reps N] [--markdown F] [--png F]
 """
 import argparse
+import re
 import json
 import os
 import subprocess
@@ -48,7 +49,7 @@ def fio(path, rw, bs, qd, runtime, size):
 
 
 class Rig:
-    def __init__(self, name, where, size_gb):
+    def __init__(self, name, where, size_gb, also=None):
         self.name = name
         self.dir = tempfile.mkdtemp(prefix="bfs-bench-", dir=where)
         self.img = os.path.join(self.dir, "disk.img")
@@ -67,9 +68,17 @@ class Rig:
         self.mnt = os.path.join(self.dir, "mnt")
         os.mkdir(self.mnt)
         sh(BOUNCEFS, self.back, self.mnt)
+        # A second mount of the same directory with other options (--also).
+        self.mnt2 = None
+        if also:
+            self.mnt2 = os.path.join(self.dir, "mnt2")
+            os.mkdir(self.mnt2)
+            sh(BOUNCEFS, "-o", also, self.back, self.mnt2)
 
     def close(self):
         subprocess.run(["umount", self.mnt], capture_output=True)
+        if self.mnt2:
+            subprocess.run(["umount", self.mnt2], capture_output=True)
         # The daemon lets go of the backing file system a moment later.
         for _ in range(100):
             if subprocess.run(["umount", self.fs], capture_output=True).returncode == 0:
@@ -81,34 +90,38 @@ class Rig:
         subprocess.run(["rm", "-rf", self.dir], capture_output=True)
 
 
-def run_rig(rig, runtime, reps, size):
+def run_rig(rig, runtime, reps, size, cases):
     raw_file = os.path.join(rig.back, "raw.dat")
     bfs_file = os.path.join(rig.mnt, "bfs.dat")
-    # Lay both files out fully first, so reads read data.
-    for p in (raw_file, bfs_file):
+    files = [("raw", raw_file), ("bfs", bfs_file)]
+    if rig.mnt2:
+        files.append(("also", os.path.join(rig.mnt2, "also.dat")))
+    # Lay the files out fully first, so reads read data.
+    for _, p in files:
         sh("fio", "--name=layout", "--filename=" + p, "--direct=1",
            "--rw=write", "--bs=1M", "--size=" + size, "--ioengine=io_uring",
            "--iodepth=8")
     rows = []
-    for name, rw, bs, qd, metric in CASES:
-        raw, bfs = [], []
+    for name, rw, bs, qd, metric in cases:
+        got = {who: [] for who, _ in files}
         for r in range(reps):
-            order = [("raw", raw_file), ("bfs", bfs_file)]
-            if r % 2:
-                order.reverse()
+            order = files if r % 2 == 0 else files[::-1]
             for who, path in order:
-                res = fio(path, rw, bs, qd, runtime, size)[metric]
-                (raw if who == "raw" else bfs).append(res)
-        raw_v, bfs_v = sum(raw) / len(raw), sum(bfs) / len(bfs)
-        if metric == "lat":
-            ratio = "+%.1f µs" % (bfs_v - raw_v)
-            unit = "µs"
-        else:
-            ratio = "%.2f×" % (bfs_v / raw_v if raw_v else 0)
-            unit = "MiB/s" if metric == "bw" else "IOPS"
-        rows.append((name, unit, raw_v, bfs_v, ratio))
-        print("  %-20s %8.1f %8.1f %-6s %s" % (name, raw_v, bfs_v, unit, ratio),
-              flush=True)
+                got[who].append(fio(path, rw, bs, qd, runtime, size)[metric])
+        mean = {who: sum(v) / len(v) for who, v in got.items()}
+        raw_v, bfs_v = mean["raw"], mean["bfs"]
+
+        def ratio(v):
+            if metric == "lat":
+                return "+%.1f µs" % (v - raw_v)
+            return "%.2f×" % (v / raw_v if raw_v else 0)
+        unit = "µs" if metric == "lat" else "MiB/s" if metric == "bw" else "IOPS"
+        rows.append((name, unit, raw_v, bfs_v, ratio(bfs_v)))
+        extra = ""
+        if "also" in mean:
+            extra = "   also: %8.1f %s" % (mean["also"], ratio(mean["also"]))
+        print("  %-20s %8.1f %8.1f %-6s %s%s" % (name, raw_v, bfs_v, unit,
+                                                 ratio(bfs_v), extra), flush=True)
     return rows
 
 
@@ -119,15 +132,24 @@ def main():
     ap.add_argument("--size", default="512M")
     ap.add_argument("--markdown")
     ap.add_argument("--png")
+    ap.add_argument("--also", metavar="OPTS",
+                    help="also measure a second mount with -o OPTS, in the same run")
+    ap.add_argument("--rigs", default="shm,disk", help="shm, disk or both")
+    ap.add_argument("--cases", help="only the cases whose name matches this regular expression")
     a = ap.parse_args()
+    cases = [c for c in CASES if not a.cases or re.search(a.cases, c[0])]
     results = {}
     for name, where in (("shm", "/dev/shm"), ("disk", "/var/tmp")):
-        rig = Rig(name, where, 2)
+        if name not in a.rigs.split(","):
+            continue
+        rig = Rig(name, where, 2, a.also)
         try:
             print("rig %s (XFS on %s over %s):" % (name, rig.loop, where), flush=True)
-            results[name] = run_rig(rig, a.runtime, a.reps, a.size)
+            results[name] = run_rig(rig, a.runtime, a.reps, a.size, cases)
         finally:
             rig.close()
+    if a.also or a.cases or set(results) != {"shm", "disk"}:
+        return  # an experiment: no table for docs/
     cmd = "python3 scripts/bench.py --runtime %d --reps %d --size %s" % (
         a.runtime, a.reps, a.size)
     lines = ["| case | unit | shm raw | shm bouncefs | shm ratio | disk raw | disk bouncefs | disk ratio |",
