@@ -47,8 +47,12 @@ void fuse_ring_setup(struct fuse_session *se, struct bfs_dio *dio,
 void fuse_ring_start(void);
 
 /* Stop: finish what the helpers hold, drain each queue's I/O, end the
- * queue threads. */
+ * queue threads and close their rings. */
 void fuse_ring_stop(void);
+
+/* Free what is left, once nothing can answer a request any more (after
+ * dio_destroy: a lane's completion thread may still be answering). */
+void fuse_ring_free(void);
 
 /* If unique names a request received on the ring, take its answer (the
  * iovecs libfuse would have written to /dev/fuse), commit it and return

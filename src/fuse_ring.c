@@ -614,16 +614,24 @@ static int queue_init(struct ring_queue *q, unsigned qid)
 	return 0;
 }
 
+/* Once its thread has ended: the kernel no longer writes to its entries
+ * (it copies a request in the thread's own context). */
+static void queue_close(struct ring_queue *q)
+{
+	if (q->efd >= 0)
+		close(q->efd);
+	q->efd = -1;
+	if (q->ring_ok)
+		io_uring_queue_exit(&q->ring);
+	q->ring_ok = false;
+}
+
 static void queue_free(struct ring_queue *q)
 {
 	for (unsigned i = 0; i < q->nentries; i++)
 		free(q->entries[i].hdr);
 	/* The entries' buffers stay kept: the pool goes with dio_destroy. */
 	free(q->entries);
-	if (q->efd >= 0)
-		close(q->efd);
-	if (q->ring_ok)
-		io_uring_queue_exit(&q->ring);
 	pthread_mutex_destroy(&q->commit_lock);
 }
 
@@ -687,13 +695,21 @@ void fuse_ring_stop(void)
 				bfs_log(LOG_WARNING, "cannot wake FUSE ring %u", i);
 			pthread_join(q->thread, NULL);
 		}
-		queue_free(q);
+		queue_close(q);
 	}
+	atomic_store(&R.active, false);
+}
+
+void fuse_ring_free(void)
+{
+	if (!R.queues)
+		return;
+	for (unsigned i = 0; i < R.nthreads; i++)
+		queue_free(&R.queues[i]);
 	free(R.queues);
 	free(R.hthreads);
 	R.queues = NULL;
 	R.hthreads = NULL;
-	atomic_store(&R.active, false);
 }
 
 /* ---- answers ---------------------------------------------------------- */

@@ -285,6 +285,7 @@ int main(int argc, char **argv)
 		/* Answer every I/O in flight before the mount goes. */
 		fuse_ring_stop();
 		dio_destroy(&fs.dio);
+		fuse_ring_free();
 	}
 	if (rc)
 		bfs_log(LOG_ERR, "stopped on an error: %s", strerror(-rc));
