@@ -5,6 +5,8 @@ cancels out. Two rigs: XFS on a loop device over a file in /dev/shm
 (software overhead) and over a file on the real disk (device-bound).
 
 usage (root): python3 scripts/bench.py [--runtime S] [--reps N] [--markdown F] [--png F]
+       python3 scripts/bench.py --also uring=off [--rigs shm] [--cases RE]
+       python3 scripts/bench.py --redraw TABLE.md --png F
 """
 import argparse
 import re
@@ -136,7 +138,11 @@ def main():
                     help="also measure a second mount with -o OPTS, in the same run")
     ap.add_argument("--rigs", default="shm,disk", help="shm, disk or both")
     ap.add_argument("--cases", help="only the cases whose name matches this regular expression")
+    ap.add_argument("--redraw", metavar="MARKDOWN",
+                    help="only draw --png again from a table --markdown wrote")
     a = ap.parse_args()
+    if a.redraw:
+        return redraw(a.redraw, a.png)
     cases = [c for c in CASES if not a.cases or re.search(a.cases, c[0])]
     results = {}
     for name, where in (("shm", "/dev/shm"), ("disk", "/var/tmp")):
@@ -164,27 +170,43 @@ def main():
         with open(a.markdown, "w") as f:
             f.write(table + "\n")
     if a.png:
-        data = tempfile.NamedTemporaryFile("w", delete=False, suffix=".dat")
-        for i, c in enumerate(CASES):
-            if c[4] == "lat":
-                continue
-            s, d = results["shm"][i], results["disk"][i]
-            data.write('"%s" %.3f %.3f\n' % (c[0], s[3] / s[2], d[3] / d[2]))
-        data.close()
-        script = """set terminal png size 1000,500 noenhanced
+        draw(a.png, [(c[0], results["shm"][i][3] / results["shm"][i][2],
+                      results["disk"][i][3] / results["disk"][i][2])
+                     for i, c in enumerate(CASES) if c[4] != "lat"])
+
+
+def draw(png, points):
+    """A bar chart of (case, shm ratio, disk ratio) with gnuplot."""
+    data = tempfile.NamedTemporaryFile("w", delete=False, suffix=".dat")
+    for name, shm, disk in points:
+        data.write('"%s" %.3f %.3f\n' % (name, shm, disk))
+    data.close()
+    top = max([1.3] + [max(p[1], p[2]) * 1.1 for p in points])
+    script = """set terminal png size 1000,500 noenhanced
 set output '%s'
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
-set yrange [0:1.3]
+set yrange [0:%.2f]
 set ylabel 'bouncefs / raw (higher is better)'
 set xtics rotate by -30
 set grid y
 set title 'bouncefs throughput as a ratio of the raw backing XFS (fio io_uring, direct=1)'
 plot '%s' using 2:xtic(1) title 'shm rig (software overhead)', '' using 3 title 'disk rig (device-bound)', 1 with lines lc rgb 'black' notitle
-""" % (a.png, data.name)
-        subprocess.run(["gnuplot"], input=script, text=True, check=True)
-        os.unlink(data.name)
+""" % (png, top, data.name)
+    subprocess.run(["gnuplot"], input=script, text=True, check=True)
+    os.unlink(data.name)
+
+
+def redraw(markdown, png):
+    """Draw the chart again from a table that --markdown wrote."""
+    points = []
+    with open(markdown) as f:
+        for line in f:
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) == 8 and cells[4].endswith("×") and cells[7].endswith("×"):
+                points.append((cells[0], float(cells[4][:-1]), float(cells[7][:-1])))
+    draw(png, points)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Benchmark against libfuse's own passthrough_ll (Debian's example, built
+here from /usr/share/doc/libfuse3-dev/examples): fio (io_uring, direct=1)
+on the raw backing directory, through bouncefs and through passthrough_ll,
+over the same XFS on a loop device in /dev/shm, alternating the three in
+one run.
+
+usage (root): python3 scripts/bench_passthrough.py [--runtime S] [--reps N]
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench import CASES, Rig, fio, sh  # noqa: E402
+
+EXAMPLES = "/usr/share/doc/libfuse3-dev/examples"
+
+
+def build_passthrough_ll(where):
+    src = os.path.join(where, "passthrough_ll.c")
+    exe = os.path.join(where, "passthrough_ll")
+    for name in os.listdir(EXAMPLES):
+        if name == "passthrough_ll.c" or name.endswith(".h"):
+            with open(os.path.join(EXAMPLES, name)) as f, \
+                    open(os.path.join(where, name), "w") as g:
+                g.write(f.read())
+    flags = sh("pkg-config", "--cflags", "--libs", "fuse3").stdout.split()
+    sh("gcc", "-O2", "-o", exe, src, *flags)
+    return exe
+
+
+def one(path, rw, bs, qd, runtime, size, metric):
+    try:
+        return "%.1f" % fio(path, rw, bs, qd, runtime, size)[metric]
+    except subprocess.CalledProcessError as e:
+        # "fio: io_u error on file F: Invalid argument: write offset=..."
+        err = [ln.split(": ") for ln in (e.stderr or "").splitlines()
+               if "io_u error" in ln]
+        return "fails" + (": " + err[0][2] if err and len(err[0]) > 2 else "")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runtime", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=2)
+    ap.add_argument("--size", default="256M")
+    a = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="bfs-pt-")
+    exe = build_passthrough_ll(tmp)
+    rig = Rig("shm", "/dev/shm", 2)
+    pt = os.path.join(rig.dir, "pt")
+    os.mkdir(pt)
+    sh(exe, "-o", "source=" + rig.back + ",allow_other", pt)
+    try:
+        files = [("raw", os.path.join(rig.back, "raw.dat")),
+                 ("bouncefs", os.path.join(rig.mnt, "bfs.dat")),
+                 ("passthrough_ll", os.path.join(pt, "pt.dat"))]
+        # Lay every file out through the raw directory (passthrough_ll
+        # cannot write with O_DIRECT).
+        for name in ("raw.dat", "bfs.dat", "pt.dat"):
+            sh("fio", "--name=layout", "--filename=" + os.path.join(rig.back, name),
+               "--direct=1", "--rw=write", "--bs=1M", "--size=" + a.size,
+               "--ioengine=io_uring", "--iodepth=8")
+        print("%-20s %-6s %12s %12s %16s" % ("case", "unit", "raw", "bouncefs",
+                                             "passthrough_ll"), flush=True)
+        for name, rw, bs, qd, metric in CASES:
+            got = {who: [] for who, _ in files}
+            for r in range(a.reps):
+                for who, path in (files if r % 2 == 0 else files[::-1]):
+                    got[who].append(one(path, rw, bs, qd, a.runtime, a.size, metric))
+            unit = "µs" if metric == "lat" else "MiB/s" if metric == "bw" else "IOPS"
+
+            def show(v):
+                nums = [float(x) for x in v if not x.startswith("fails")]
+                if len(nums) < len(v):
+                    return next(x for x in v if x.startswith("fails"))
+                return "%.1f" % (sum(nums) / len(nums))
+            print("%-20s %-6s %12s %12s %16s" % (name, unit, show(got["raw"]),
+                                                 show(got["bouncefs"]),
+                                                 show(got["passthrough_ll"])), flush=True)
+    finally:
+        subprocess.run(["umount", pt], capture_output=True)
+        rig.close()
+        subprocess.run(["rm", "-rf", tmp], capture_output=True)
+    print("\ncommand: python3 scripts/bench_passthrough.py --runtime %d --reps %d --size %s"
+          "\ndate: %s" % (a.runtime, a.reps, a.size,
+                          time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
