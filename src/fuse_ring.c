@@ -174,7 +174,7 @@ bool fuse_ring_wanted(enum bfs_uring_mode mode)
 		}
 		on = param_enabled() == 1;
 		if (!on)
-			bfs_log(LOG_WARNING, "cannot turn on FUSE over io_uring; using /dev/fuse");
+			bfs_log(LOG_INFO, "cannot turn on FUSE over io_uring; using /dev/fuse");
 	}
 	return on;
 }
