@@ -92,6 +92,8 @@ struct ring_queue {
 	_Atomic unsigned busy;         /* requests received, not answered */
 	unsigned load;                 /* see place() */
 	bool pinned;
+	bool placeable;                /* may keep to its CPU */
+	cpu_set_t allowed;             /* where the thread may run unpinned */
 	bool fixed;
 };
 
@@ -496,20 +498,21 @@ static void place(struct ring_queue *q, unsigned outstanding)
 {
 	cpu_set_t set;
 
+	if (!q->placeable)
+		return;
 	q->load = (q->load * 7 + outstanding * 256) / 8;
 	if (q->pinned ? q->load <= UNPIN_ABOVE : q->load >= PIN_BELOW)
 		return;
-	CPU_ZERO(&set);
 	if (q->pinned) {
-		for (unsigned c = 0; c < R.nq && c < CPU_SETSIZE; c++)
-			CPU_SET(c, &set);
+		set = q->allowed;
 	} else {
+		CPU_ZERO(&set);
 		CPU_SET(q->qid, &set);
 	}
 	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0)
 		q->pinned = !q->pinned;
-	else
-		q->load = q->pinned ? 0 : UNPIN_ABOVE; /* e.g. an offline CPU */
+	else if (!q->pinned)
+		q->placeable = false; /* e.g. an offline CPU: stay free */
 }
 
 static void *queue_main(void *arg)
@@ -517,6 +520,11 @@ static void *queue_main(void *arg)
 	struct ring_queue *q = arg;
 	int rc;
 
+	/* Unpinned is as the daemon was started (a cpuset, taskset); a CPU
+	 * outside that is never kept to. */
+	q->placeable = pthread_getaffinity_np(pthread_self(), sizeof(q->allowed),
+					      &q->allowed) == 0 &&
+		       q->qid < CPU_SETSIZE && CPU_ISSET(q->qid, &q->allowed);
 	rc = ring_init(q);
 	if (rc) {
 		bfs_log(LOG_WARNING, "FUSE over io_uring: queue %u: %s; "
