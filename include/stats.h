@@ -32,6 +32,7 @@ struct bfs_stats {
 	atomic_uint_fast64_t rmw_cycles;        /* read-modify-write cycles */
 	atomic_uint_fast64_t copied_bytes;      /* payload bytes the daemon copied */
 	atomic_uint_fast64_t ring_requests;     /* received over FUSE io_uring */
+	atomic_uint_fast64_t ring_helped;       /* of those, served by helpers */
 	atomic_uint_fast64_t inflight;          /* ring I/Os in flight now */
 	atomic_uint_fast64_t inflight_max;      /* high-water mark */
 	atomic_uint_fast64_t errno_count[STATS_ERRNO_MAX]; /* failed requests by errno */

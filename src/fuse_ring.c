@@ -279,6 +279,7 @@ static bool to_helper(struct ring_entry *e)
 		pthread_mutex_unlock(&R.hlock);
 		return false;
 	}
+	stats_add(&bfs_stats.ring_helped, 1);
 	e->next = NULL;
 	if (R.htail)
 		R.htail->next = e;

@@ -122,6 +122,7 @@ static const struct {
 	{ "rmw_cycles", &bfs_stats.rmw_cycles },
 	{ "copied_bytes", &bfs_stats.copied_bytes },
 	{ "ring_requests", &bfs_stats.ring_requests },
+	{ "ring_helped", &bfs_stats.ring_helped },
 	{ "inflight", &bfs_stats.inflight },
 	{ "inflight_max", &bfs_stats.inflight_max },
 	{ "eilseq_errors", &bfs_stats.errno_count[EILSEQ] },

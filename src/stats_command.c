@@ -112,8 +112,8 @@ static void print_human(const char *mnt, const struct counters *c,
 		       get_op(c, ops[i], "max_us"), get_op(c, ops[i], "errors"));
 	printf("  direct requests %llu, buffered requests %llu\n",
 	       get(c, "direct_requests"), get(c, "buffered_requests"));
-	printf("  requests received over FUSE io_uring %llu\n",
-	       get(c, "ring_requests"));
+	printf("  requests received over FUSE io_uring %llu (%llu served by helper threads)\n",
+	       get(c, "ring_requests"), get(c, "ring_helped"));
 	printf("  read-modify-write cycles %llu\n", get(c, "rmw_cycles"));
 	printf("  bytes copied by the daemon %llu (0 for aligned direct writes)\n",
 	       get(c, "copied_bytes"));
@@ -152,11 +152,11 @@ static void print_json(const char *mnt, const struct counters *c,
 	printf("},\"direct_requests\":%llu,\"buffered_requests\":%llu,"
 	       "\"rmw_cycles\":%llu,\"copied_bytes\":%llu,\"inflight\":%llu,"
 	       "\"inflight_max\":%llu,\"eilseq_errors\":%llu,\"ring_requests\":%llu,"
-	       "\"errors_by_errno\":{",
+	       "\"ring_helped\":%llu,\"errors_by_errno\":{",
 	       get(c, "direct_requests"), get(c, "buffered_requests"),
 	       get(c, "rmw_cycles"), get(c, "copied_bytes"), get(c, "inflight"),
 	       get(c, "inflight_max"), get(c, "eilseq_errors"),
-	       get(c, "ring_requests"));
+	       get(c, "ring_requests"), get(c, "ring_helped"));
 	for (unsigned i = 0; i < c->n; i++) {
 		if (strncmp(c->name[i], "errno_", 6))
 			continue;
