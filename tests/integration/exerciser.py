@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Random-operation exerciser: mixes O_DIRECT and buffered reads and
-writes, truncates, fallocate and fsync on one file at random offsets and
-sizes, and checks every byte read against an in-memory model.
+writes, reads and writes through a shared mapping of the O_DIRECT open,
+truncates, fallocate and fsync on one file at random offsets and sizes,
+checks every byte read against an in-memory model, and the file's size
+(fstat and lseek) after every operation.
 
 usage: exerciser.py PATH [--ops N] [--seed S] [--max-size BYTES]
 A failure prints the seed and the operation number, so it can be replayed.
@@ -24,6 +26,9 @@ def fallocate(fd, mode, off, length):
         raise OSError(e, os.strerror(e))
 
 
+PAGE = mmap.PAGESIZE
+
+
 class Failure(Exception):
     pass
 
@@ -38,6 +43,14 @@ def run(path, ops, seed, max_size):
     }
     big = mmap.mmap(-1, max_size + (1 << 20))
     counts = {}
+    # Shared mappings of an O_DIRECT open need Linux 6.6 (ENODEV before).
+    os.ftruncate(fds["direct"], PAGE)
+    try:
+        mmap.mmap(fds["direct"], PAGE, mmap.MAP_SHARED, mmap.PROT_READ).close()
+        can_map = True
+    except OSError:
+        can_map = False
+    os.ftruncate(fds["direct"], 0)
 
     def check(data, off, what, i):
         want = bytes(model[off:off + len(data)])
@@ -55,11 +68,51 @@ def run(path, ops, seed, max_size):
         if n != len(model) or big[:n] != model:
             raise Failure("op %d: whole-file check failed (%d bytes read)" % (i, n))
 
+    def check_size(i):
+        st = os.fstat(fds["direct"]).st_size
+        end = os.lseek(fds["direct"], 0, os.SEEK_END)
+        if st != len(model) or end != len(model):
+            raise Failure("op %d (%s): size %d by fstat, %d by lseek, model %d" % (
+                i, last[0], st, end, len(model)))
+
+    def mapped_read(i, off, size):
+        flen = len(model)
+        if flen == 0:
+            return
+        off %= flen
+        size = max(1, min(size, flen - off))
+        start = off - off % PAGE
+        # (Python maps no further than the end of the file.)
+        m = mmap.mmap(fds["direct"], off + size - start, mmap.MAP_SHARED,
+                      mmap.PROT_READ, offset=start)
+        try:
+            data = m[off - start:off - start + size]
+        finally:
+            m.close()
+        check(data, off, "mread", i)
+
+    def mapped_write(i, off, data):
+        end = off + len(data)
+        if end > len(model):
+            os.ftruncate(fds["direct"], end)
+            model.extend(b"\0" * (end - len(model)))
+        start = off - off % PAGE
+        m = mmap.mmap(fds["direct"], end - start, mmap.MAP_SHARED,
+                      mmap.PROT_READ | mmap.PROT_WRITE, offset=start)
+        try:
+            m[off - start:end - start] = data
+            m.flush()  # msync(MS_SYNC)
+        finally:
+            m.close()
+        model[off:end] = data
+
     def step(i):
         kind = rng.choices(
             ["dwrite", "bwrite", "dread", "bread", "truncate", "punch",
-             "zero", "alloc", "fsync"],
-            weights=[30, 20, 20, 15, 4, 3, 3, 2, 3])[0]
+             "zero", "alloc", "fsync", "mread", "mwrite"],
+            weights=[30, 20, 20, 15, 4, 3, 3, 2, 3, 5, 5])[0]
+        if kind in ("mread", "mwrite") and not can_map:
+            kind = kind[1:]
         counts[kind] = counts.get(kind, 0) + 1
         fdname = "direct" if kind.startswith("d") else "buffered"
         fd = fds[fdname]
@@ -72,7 +125,12 @@ def run(path, ops, seed, max_size):
             off -= off % rng.choice([512, 4096])
         size = min(size, max_size - off)
         last[0] = "%s of %d bytes at %d" % (kind, size, off)
-        if kind in ("dwrite", "bwrite"):
+        if kind == "mread":
+            mapped_read(i, off, size)
+        elif kind == "mwrite":
+            start = rng.randint(0, len(pool) - size)
+            mapped_write(i, off, pool[start:start + size])
+        elif kind in ("dwrite", "bwrite"):
             start = rng.randint(0, len(pool) - size)
             data = pool[start:start + size]
             n = os.pwrite(fd, data, off)
@@ -101,7 +159,7 @@ def run(path, ops, seed, max_size):
         elif kind in ("punch", "zero"):
             mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE if kind == "punch" \
                 else FALLOC_FL_ZERO_RANGE
-            fallocate(fds["buffered"], mode, off, size)
+            fallocate(rng.choice(list(fds.values())), mode, off, size)
             end = off + size
             if kind == "zero" and end > len(model):
                 model.extend(b"\0" * (end - len(model)))
@@ -109,7 +167,7 @@ def run(path, ops, seed, max_size):
             if lim > off:
                 model[off:lim] = b"\0" * (lim - off)
         elif kind == "alloc":
-            fallocate(fds["buffered"], 0, off, size)
+            fallocate(rng.choice(list(fds.values())), 0, off, size)
             if off + size > len(model):
                 model.extend(b"\0" * (off + size - len(model)))
         else:
@@ -119,6 +177,7 @@ def run(path, ops, seed, max_size):
     for i in range(ops):
         try:
             step(i)
+            check_size(i)
         except OSError as e:
             raise Failure("op %d (%s): %s" % (i, last[0], e))
         if i % 5000 == 4999:
