@@ -68,8 +68,10 @@ bool fuse_ring_inline(void);
  * through its ring; true outside queue threads.) */
 bool fuse_ring_alone(void);
 
+#define FUSE_RING_DEFER_MAX 128
+
 /* From a queue thread serving a request: run fn(arg) in a helper thread
- * instead (arg, at most 128 bytes, is copied). The request's buffer stays
+ * instead (arg, at most FUSE_RING_DEFER_MAX bytes, is copied). The request's buffer stays
  * as it is until the answer. False if that cannot be (the helpers have
  * stopped: the daemon is going away); the caller then answers an error. */
 bool fuse_ring_defer(void (*fn)(void *arg), const void *arg, size_t len);

@@ -518,6 +518,9 @@ struct deferred_write {
 	bool writeback;
 };
 
+_Static_assert(sizeof(struct deferred_write) <= FUSE_RING_DEFER_MAX,
+	       "a deferred write must fit a ring entry's slot");
+
 static void write_request(fuse_req_t req, struct bfs_file *f, const char *buf,
 			  size_t size, off_t off, int flags, bool writeback);
 

@@ -53,7 +53,7 @@ struct ring_cmd_req {
 #define MAX_THREADS 64            /* queue threads in all, if there are fewer CPUs */
 #define TAG_ENTRY 1ull          /* user_data low bit: a FUSE command */
 #define TAG_WAKE 2ull           /* user_data: the queue's eventfd read */
-#define SLOT_SIZE 128
+#define SLOT_SIZE FUSE_RING_DEFER_MAX
 
 struct ring_queue;
 

@@ -266,6 +266,9 @@ struct deferred_op_write {
 	struct fuse_file_info fi;
 };
 
+_Static_assert(sizeof(struct deferred_op_write) <= FUSE_RING_DEFER_MAX,
+	       "a deferred write must fit a ring entry's slot");
+
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi);
 
