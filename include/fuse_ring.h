@@ -72,9 +72,10 @@ bool fuse_ring_alone(void);
 
 /* From a queue thread serving a request: run fn(arg) in a helper thread
  * instead (arg, at most FUSE_RING_DEFER_MAX bytes, is copied). The request's buffer stays
- * as it is until the answer. False if that cannot be (the helpers have
- * stopped: the daemon is going away); the caller then answers an error. */
-bool fuse_ring_defer(void (*fn)(void *arg), const void *arg, size_t len);
+ * as it is until the answer. 0, or the errno the caller answers with:
+ * ENOTCONN once the daemon is stopping, EAGAIN if no helper thread could be
+ * started. */
+int fuse_ring_defer(void (*fn)(void *arg), const void *arg, size_t len);
 
 /* Is FUSE over io_uring serving requests? (for the log and stat) */
 bool fuse_ring_active(void);

@@ -536,9 +536,10 @@ static void defer_write(fuse_req_t req, struct bfs_file *f, const char *buf,
 			size_t size, off_t off, int flags, bool writeback)
 {
 	struct deferred_write w = { req, f, buf, size, off, flags, writeback };
+	int err = fuse_ring_defer(run_deferred_write, &w, sizeof(w));
 
-	if (!fuse_ring_defer(run_deferred_write, &w, sizeof(w)))
-		fuse_reply_err(req, ENOTCONN);
+	if (err)
+		fuse_reply_err(req, err);
 }
 
 /* Take the writers' lock on [start, end): a queue thread only if that

@@ -1,6 +1,7 @@
 /* FUSE over io_uring: queue threads, ring entries, helpers. */
 #include "fuse_ring.h"
 #include "dio.h"
+#include "helper_pool.h"
 #include "log.h"
 #include "stats.h"
 
@@ -10,14 +11,13 @@
 #include <liburing.h>
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 /* The kernel's ABI (7.42); Debian 12's <linux/fuse.h> predates it. */
@@ -67,11 +67,11 @@ struct ring_entry {
 	char *req;                     /* the rebuilt request */
 	uint32_t req_len;
 	bool dead;
-	/* Helper work: what to run, its argument. */
-	void (*work)(struct ring_entry *e);
+	/* Helper work: the item, and a deferred function and its argument. */
+	struct helper_work hw;
 	void (*fn)(void *arg);
 	_Alignas(16) char slot[SLOT_SIZE];
-	struct ring_entry *next;       /* helper queue / commit list */
+	struct ring_entry *next;       /* commit list */
 	struct iovec reg[2];           /* header and payload, for REGISTER */
 };
 
@@ -100,21 +100,13 @@ struct ring_queue {
 static struct {
 	struct fuse_session *se;
 	struct bfs_dio *dio;
-	unsigned nq, max_helpers;
+	unsigned nq;
 	unsigned tpq, nthreads, per_thread; /* threads per queue, in all, entries each */
 	struct ring_queue *queues;
 	_Atomic bool active, stopping, started;
-	/* Helpers. */
-	pthread_mutex_t hlock;
-	pthread_cond_t hcond;
-	struct ring_entry *hhead, *htail;
-	unsigned hidle, hcount;
-	bool hstopped;
-	pthread_t *hthreads;
-} R = {
-	.hlock = PTHREAD_MUTEX_INITIALIZER,
-	.hcond = PTHREAD_COND_INITIALIZER,
-};
+	struct helper_pool helpers;
+	unsigned max_helpers;
+} R;
 
 static __thread struct ring_queue *my_queue;     /* queue threads */
 static __thread struct ring_entry *my_entry;     /* served inline now */
@@ -237,82 +229,41 @@ bool fuse_ring_alone(void)
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static void *helper_main(void *arg)
+#define ENTRY_OF(w) ((struct ring_entry *)((char *)(w) - offsetof(struct ring_entry, hw)))
+
+/* Queue e for a helper: 0, or the errno to answer with (ENOTCONN once the
+ * daemon is stopping, EAGAIN if no helper thread could be started). */
+static int to_helper(struct ring_entry *e, void (*run)(struct helper_work *))
 {
-	sigset_t wake;
+	int rc;
 
-	(void)arg;
-	/* fuse_ring_stop interrupts a helper blocked in a system call (a
-	 * flock that waits, say) as session_loop.c does its workers. */
-	sigemptyset(&wake);
-	sigaddset(&wake, SIGUSR2);
-	pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
-	pthread_mutex_lock(&R.hlock);
-	for (;;) {
-		struct ring_entry *e;
-
-		while (!R.hhead && !R.hstopped) {
-			R.hidle++;
-			pthread_cond_wait(&R.hcond, &R.hlock);
-			R.hidle--;
-		}
-		e = R.hhead;
-		if (!e)
-			break;
-		R.hhead = e->next;
-		if (!R.hhead)
-			R.htail = NULL;
-		pthread_mutex_unlock(&R.hlock);
-		dio_use_buffer(e->buf_idx);
-		e->work(e);
-		pthread_mutex_lock(&R.hlock);
-	}
-	pthread_mutex_unlock(&R.hlock);
-	return NULL;
-}
-
-/* Queue e for a helper; false once the helpers have stopped. */
-static bool to_helper(struct ring_entry *e)
-{
-	pthread_mutex_lock(&R.hlock);
-	if (R.hstopped) {
-		pthread_mutex_unlock(&R.hlock);
-		return false;
-	}
+	e->hw.run = run;
+	rc = helper_pool_push(&R.helpers, &e->hw);
+	if (rc == -EAGAIN)
+		bfs_log(LOG_ERR, "cannot start a helper thread");
+	if (rc)
+		return rc == -ESHUTDOWN ? ENOTCONN : -rc;
 	stats_add(&bfs_stats.ring_helped, 1);
-	e->next = NULL;
-	if (R.htail)
-		R.htail->next = e;
-	else
-		R.hhead = e;
-	R.htail = e;
-	/* A busy helper may be waiting for this very request. */
-	if (R.hidle == 0 && R.hcount < R.max_helpers) {
-		if (pthread_create(&R.hthreads[R.hcount], NULL, helper_main, NULL) == 0)
-			R.hcount++;
-		else if (R.hcount == 0)
-			bfs_log(LOG_ERR, "cannot start a helper thread");
-	}
-	pthread_cond_signal(&R.hcond);
-	pthread_mutex_unlock(&R.hlock);
-	return true;
+	return 0;
 }
 
-static void run_deferred(struct ring_entry *e)
+static void run_deferred(struct helper_work *w)
 {
+	struct ring_entry *e = ENTRY_OF(w);
+
+	dio_use_buffer(e->buf_idx);
 	e->fn(e->slot);
 }
 
-bool fuse_ring_defer(void (*fn)(void *arg), const void *arg, size_t len)
+int fuse_ring_defer(void (*fn)(void *arg), const void *arg, size_t len)
 {
 	struct ring_entry *e = my_entry;
 
 	if (!e || len > SLOT_SIZE)
-		return false;
+		return EINVAL;
 	memcpy(e->slot, arg, len);
 	e->fn = fn;
-	e->work = run_deferred;
-	return to_helper(e);
+	return to_helper(e, run_deferred);
 }
 
 /* ---- the queue thread ------------------------------------------------- */
@@ -385,8 +336,11 @@ static void process(struct ring_entry *e)
 	fuse_session_process_buf(R.se, &fb);
 }
 
-static void run_process(struct ring_entry *e)
+static void run_process(struct helper_work *w)
 {
+	struct ring_entry *e = ENTRY_OF(w);
+
+	dio_use_buffer(e->buf_idx);
 	process(e);
 }
 
@@ -397,6 +351,7 @@ static void serve(struct ring_queue *q, struct ring_entry *e)
 	struct fuse_in_header ih;
 	uint32_t psz = e->hdr->ent.payload_sz;
 	size_t arg0;
+	int rc;
 	char *start;
 
 	memcpy(&ih, e->hdr->in_out, sizeof(ih));
@@ -422,9 +377,9 @@ static void serve(struct ring_queue *q, struct ring_entry *e)
 		my_entry = NULL;
 		return;
 	}
-	e->work = run_process;
-	if (!to_helper(e))
-		answer_err(e, ENOTCONN);
+	rc = to_helper(e, run_process);
+	if (rc)
+		answer_err(e, rc);
 }
 
 /* Commits staged by other threads. */
@@ -653,8 +608,7 @@ void fuse_ring_start(void)
 	    !atomic_compare_exchange_strong(&R.started, &expected, true))
 		return;
 	R.queues = calloc(R.nthreads, sizeof(*R.queues));
-	R.hthreads = calloc(R.max_helpers, sizeof(*R.hthreads));
-	if (!R.queues || !R.hthreads) {
+	if (!R.queues || helper_pool_init(&R.helpers, R.max_helpers)) {
 		bfs_log(LOG_WARNING, "FUSE over io_uring: out of memory; using /dev/fuse");
 		return;
 	}
@@ -683,18 +637,7 @@ void fuse_ring_stop(void)
 		return;
 	atomic_store(&R.stopping, true);
 	/* Helpers finish what they hold, then end. */
-	pthread_mutex_lock(&R.hlock);
-	R.hstopped = true;
-	pthread_cond_broadcast(&R.hcond);
-	pthread_mutex_unlock(&R.hlock);
-	for (unsigned i = 0; i < R.hcount; i++) {
-		const struct timespec pause = { 0, 10 * 1000 * 1000 };
-
-		while (pthread_tryjoin_np(R.hthreads[i], NULL) == EBUSY) {
-			pthread_kill(R.hthreads[i], SIGUSR2);
-			nanosleep(&pause, NULL);
-		}
-	}
+	helper_pool_stop(&R.helpers);
 	for (unsigned i = 0; i < R.nthreads; i++) {
 		struct ring_queue *q = &R.queues[i];
 		uint64_t one = 1;
@@ -716,9 +659,8 @@ void fuse_ring_free(void)
 	for (unsigned i = 0; i < R.nthreads; i++)
 		queue_free(&R.queues[i]);
 	free(R.queues);
-	free(R.hthreads);
+	helper_pool_destroy(&R.helpers);
 	R.queues = NULL;
-	R.hthreads = NULL;
 }
 
 /* ---- answers ---------------------------------------------------------- */

@@ -293,8 +293,9 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		 * thread. */
 		struct deferred_op_write w = { req, ino, buf, size, off, *fi };
 
-		if (!fuse_ring_defer(run_deferred_op_write, &w, sizeof(w)))
-			fuse_reply_err(req, ENOTCONN);  /* the daemon is stopping */
+		err = fuse_ring_defer(run_deferred_op_write, &w, sizeof(w));
+		if (err)
+			fuse_reply_err(req, err);
 		return;
 	}
 	if (wants_direct(req, fi)) {
