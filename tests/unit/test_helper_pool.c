@@ -29,6 +29,18 @@ static void record(struct helper_work *w)
 	it->log[atomic_fetch_add(it->n, 1)] = it->id;
 }
 
+/* Queue count items that record their ids; the pool never has more than
+ * its limit of threads meanwhile. */
+static void push_records(struct helper_pool *p, struct item *items, int count,
+			 int *log, _Atomic int *n)
+{
+	for (int i = 0; i < count; i++) {
+		items[i] = (struct item){ .w.run = record, .id = i, .log = log, .n = n };
+		assert_int_equal(helper_pool_push(p, &items[i].w), 0);
+		assert_true(p->count <= p->max);
+	}
+}
+
 static void test_runs_everything_then_stops(void **state)
 {
 	struct helper_pool p;
@@ -38,10 +50,7 @@ static void test_runs_everything_then_stops(void **state)
 
 	(void)state;
 	assert_int_equal(helper_pool_init(&p, 1), 0);
-	for (int i = 0; i < 64; i++) {
-		items[i] = (struct item){ .w.run = record, .id = i, .log = log, .n = &n };
-		assert_int_equal(helper_pool_push(&p, &items[i].w), 0);
-	}
+	push_records(&p, items, 64, log, &n);
 	/* Stopping runs what is queued first. */
 	helper_pool_stop(&p);
 	assert_int_equal(atomic_load(&n), 64);
@@ -120,11 +129,7 @@ static void test_limit(void **state)
 
 	(void)state;
 	assert_int_equal(helper_pool_init(&p, 2), 0);
-	for (int i = 0; i < 8; i++) {
-		items[i] = (struct item){ .w.run = record, .id = i, .log = log, .n = &n };
-		assert_int_equal(helper_pool_push(&p, &items[i].w), 0);
-		assert_true(p.count <= 2);
-	}
+	push_records(&p, items, 8, log, &n);
 	helper_pool_stop(&p);
 	assert_int_equal(atomic_load(&n), 8);
 	helper_pool_destroy(&p);
