@@ -15,7 +15,4 @@
  * them (the session then works as before, without the extra flag). */
 int fuse_io_install(struct fuse_session *se);
 
-/* Did the kernel accept shared mmap of direct-I/O files? */
-bool fuse_io_direct_mmap(void);
-
 #endif

@@ -8,10 +8,11 @@
  * dispatch; libfuse's answer comes back through the device write hook
  * (fuse_io.c), which hands it to fuse_ring_reply.
  *
- * Each queue has one thread, pinned to its CPU, which owns one io_uring:
+ * Each queue has two threads (one past 32 CPUs), each owning one io_uring:
  * the FUSE commands and the backing file's reads and writes for the
  * requests it serves, so a direct READ or WRITE is received, sent to the
- * backing file, reaped and answered without leaving that thread. Each
+ * backing file, reaped and answered without leaving that thread. A thread
+ * keeps to its queue's CPU while requests come one at a time. Each
  * entry's payload buffer is a pool buffer (see dio.h): a WRITE payload
  * lands aligned and is written from there, and a READ is read into it and
  * answered from there. Requests that may wait for another request (locks,
@@ -76,8 +77,5 @@ bool fuse_ring_alone(void);
  * ENOTCONN once the daemon is stopping, EAGAIN if no helper thread could be
  * started. */
 int fuse_ring_defer(void (*fn)(void *arg), const void *arg, size_t len);
-
-/* Is FUSE over io_uring serving requests? (for the log and stat) */
-bool fuse_ring_active(void);
 
 #endif

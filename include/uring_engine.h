@@ -75,7 +75,7 @@ void engine_submit(struct uring_engine *e, struct uring_io *io);
  * Buffers are registered with it if fixed.
  */
 void engine_own_ring(struct io_uring *ring, bool fixed, unsigned *inflight);
-void engine_complete(struct uring_io *io, int res);
+void engine_complete(struct uring_engine *e, struct uring_io *io, int res);
 
 /* Wait for every I/O in flight, then stop the completion threads. */
 void engine_stop(struct uring_engine *e);

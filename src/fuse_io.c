@@ -22,7 +22,6 @@
 static _Atomic uint64_t init_unique;
 static _Atomic bool init_offers_mmap;
 static _Atomic bool init_offers_ring;
-static _Atomic bool direct_mmap;
 
 static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 {
@@ -60,20 +59,15 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 	    ((const struct fuse_out_header *)iov[0].iov_base)->unique ==
 		    atomic_load(&init_unique))
 		init_reply = true;
-	if (count >= 2 && iov[0].iov_len >= sizeof(struct fuse_out_header) &&
-	    atomic_load(&init_offers_mmap)) {
-		const struct fuse_out_header *h = iov[0].iov_base;
+	if (init_reply && atomic_load(&init_offers_mmap) &&
+	    ((const struct fuse_out_header *)iov[0].iov_base)->error == 0 &&
+	    iov[1].iov_len >= offsetof(struct fuse_init_out, flags2) +
+			      sizeof(uint32_t)) {
+		struct fuse_init_out *out = iov[1].iov_base;
 
-		if (h->error == 0 && h->unique == atomic_load(&init_unique) &&
-		    iov[1].iov_len >= offsetof(struct fuse_init_out, flags2) +
-				      sizeof(uint32_t)) {
-			struct fuse_init_out *out = iov[1].iov_base;
-
-			out->flags |= FUSE_INIT_EXT;
-			out->flags2 |= (uint32_t)(FUSE_DIRECT_IO_ALLOW_MMAP >> 32);
-			atomic_store(&init_offers_mmap, false);
-			atomic_store(&direct_mmap, true);
-		}
+		out->flags |= FUSE_INIT_EXT;
+		out->flags2 |= (uint32_t)(FUSE_DIRECT_IO_ALLOW_MMAP >> 32);
+		atomic_store(&init_offers_mmap, false);
 	}
 	n = writev(fd, iov, count);
 	/* The kernel has taken INIT: the ring's queues may register now. */
@@ -90,9 +84,4 @@ int fuse_io_install(struct fuse_session *se)
 	};
 
 	return fuse_session_custom_io(se, &io, fuse_session_fd(se));
-}
-
-bool fuse_io_direct_mmap(void)
-{
-	return atomic_load(&direct_mmap);
 }

@@ -209,12 +209,7 @@ void fuse_ring_setup(struct fuse_session *se, struct bfs_dio *dio,
 	R.nq = possible_cpus();
 	shape(queue_depth, R.nq, &R.tpq, &R.per_thread);
 	R.nthreads = R.nq * R.tpq;
-	R.max_helpers = max_helpers ? max_helpers : 1;
-}
-
-bool fuse_ring_active(void)
-{
-	return atomic_load(&R.active);
+	R.max_helpers = max_helpers;
 }
 
 bool fuse_ring_inline(void)
@@ -268,15 +263,23 @@ int fuse_ring_defer(void (*fn)(void *arg), const void *arg, size_t len)
 
 /* ---- the queue thread ------------------------------------------------- */
 
-static void prep_cmd(struct ring_queue *q, struct ring_entry *e, unsigned op)
+/* A free SQE of q's ring, sending what is queued if it is full. */
+static struct io_uring_sqe *next_sqe(struct ring_queue *q)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
-	struct ring_cmd_req *cmd;
 
 	if (!sqe) {
 		io_uring_submit(&q->ring);
 		sqe = io_uring_get_sqe(&q->ring);
 	}
+	return sqe;
+}
+
+static void prep_cmd(struct ring_queue *q, struct ring_entry *e, unsigned op)
+{
+	struct io_uring_sqe *sqe = next_sqe(q);
+	struct ring_cmd_req *cmd;
+
 	if (!sqe) {
 		/* Cannot happen: the SQ holds every entry twice over. */
 		bfs_log(LOG_ERR, "FUSE ring %u: no room to submit", q->qid);
@@ -305,12 +308,8 @@ static void prep_cmd(struct ring_queue *q, struct ring_entry *e, unsigned op)
 
 static void prep_wake(struct ring_queue *q)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+	struct io_uring_sqe *sqe = next_sqe(q);
 
-	if (!sqe) {
-		io_uring_submit(&q->ring);
-		sqe = io_uring_get_sqe(&q->ring);
-	}
 	if (!sqe)
 		return;
 	io_uring_prep_read(sqe, q->efd, &q->efd_val, sizeof(q->efd_val), 0);
@@ -524,7 +523,10 @@ static void *queue_main(void *arg)
 				struct ring_entry *e = (void *)(uintptr_t)(ud & ~TAG_ENTRY);
 
 				if (res == 0) {
-					atomic_store(&R.active, true);
+					/* Answers are looked for on the ring from
+					 * the first request on. */
+					if (!atomic_load_explicit(&R.active, memory_order_relaxed))
+						atomic_store(&R.active, true);
 					serve(q, e);
 				} else if (!e->dead) {
 					e->dead = true;
@@ -536,7 +538,8 @@ static void *queue_main(void *arg)
 				}
 			} else {
 				q->own_inflight--;
-				engine_complete((struct uring_io *)(uintptr_t)ud, res);
+				engine_complete(&R.dio->engine,
+						(struct uring_io *)(uintptr_t)ud, res);
 			}
 		}
 		io_uring_cq_advance(&q->ring, seen);
@@ -612,6 +615,9 @@ void fuse_ring_start(void)
 		bfs_log(LOG_WARNING, "FUSE over io_uring: out of memory; using /dev/fuse");
 		return;
 	}
+	/* Queues past a failed start are closed too: nothing to close. */
+	for (unsigned i = 0; i < R.nthreads; i++)
+		R.queues[i].efd = -1;
 	for (unsigned i = 0; i < R.nthreads; i++) {
 		struct ring_queue *q = &R.queues[i];
 		int rc = queue_init(q, i / R.tpq);

@@ -12,7 +12,6 @@ static __thread unsigned my_lane = ~0u;
 static __thread struct io_uring *own_ring;
 static __thread bool own_fixed;
 static __thread unsigned *own_inflight;
-static struct uring_engine *the_engine;
 
 /* One I/O fewer in flight; wake engine_stop if it waits for the last. */
 static void io_ended(struct uring_engine *e)
@@ -143,7 +142,6 @@ int engine_init(struct uring_engine *e, unsigned lanes, unsigned entries,
 	}
 	/* Fewer lanes than asked for still work. */
 	e->running = true;
-	the_engine = e;
 	return 0;
 }
 
@@ -250,8 +248,8 @@ void engine_own_ring(struct io_uring *ring, bool fixed, unsigned *inflight)
 	own_inflight = inflight;
 }
 
-void engine_complete(struct uring_io *io, int res)
+void engine_complete(struct uring_engine *e, struct uring_io *io, int res)
 {
 	io->done(io, res);
-	io_ended(the_engine);
+	io_ended(e);
 }
