@@ -39,15 +39,26 @@ def sh(*cmd, check=True):
     return subprocess.run(cmd, check=check, capture_output=True, text=True)
 
 
+def busy_ticks():
+    """CPU time the machine spent busy (user, nice, system, irq, softirq),
+    in clock ticks: not idle, I/O wait or time the hypervisor stole."""
+    with open("/proc/stat") as f:
+        t = [int(x) for x in f.readline().split()[1:]]
+    return t[0] + t[1] + t[2] + t[5] + t[6]
+
+
 def fio(path, rw, bs, qd, runtime, size):
+    t0 = busy_ticks()
     r = sh("fio", "--name=b", "--filename=" + path, "--direct=1",
            "--ioengine=io_uring", "--rw=" + rw, "--bs=" + bs,
            "--iodepth=" + str(qd), "--size=" + size, "--runtime=" + str(runtime),
            "--time_based", "--output-format=json")
+    ticks = busy_ticks() - t0
     job = json.loads(r.stdout)["jobs"][0]
     side = job["read"] if "read" in rw else job["write"]
     return {"bw": side["bw_bytes"] / (1 << 20), "iops": side["iops"],
-            "lat": side["clat_ns"]["mean"] / 1000.0}
+            "lat": side["clat_ns"]["mean"] / 1000.0,
+            "cpu": ticks * 1e6 / os.sysconf("SC_CLK_TCK") / max(side["total_ios"], 1)}
 
 
 class Rig:
@@ -106,11 +117,17 @@ def run_rig(rig, runtime, reps, size, cases):
     rows = []
     for name, rw, bs, qd, metric in cases:
         got = {who: [] for who, _ in files}
+        cpu = {who: [] for who, _ in files}
         for r in range(reps):
             order = files if r % 2 == 0 else files[::-1]
             for who, path in order:
-                got[who].append(fio(path, rw, bs, qd, runtime, size)[metric])
+                res = fio(path, rw, bs, qd, runtime, size)
+                got[who].append(res[metric])
+                cpu[who].append(res["cpu"])
         mean = {who: sum(v) / len(v) for who, v in got.items()}
+        # Machine-wide CPU time per I/O, as a ratio to raw: unlike
+        # throughput, hardly moved by time the hypervisor steals.
+        cpu = {who: sum(v) / len(v) for who, v in cpu.items()}
         raw_v, bfs_v = mean["raw"], mean["bfs"]
 
         def ratio(v):
@@ -119,9 +136,10 @@ def run_rig(rig, runtime, reps, size, cases):
             return "%.2f×" % (v / raw_v if raw_v else 0)
         unit = "µs" if metric == "lat" else "MiB/s" if metric == "bw" else "IOPS"
         rows.append((name, unit, raw_v, bfs_v, ratio(bfs_v)))
-        extra = ""
+        extra = "   CPU/op %.2f×" % (cpu["bfs"] / cpu["raw"])
         if "also" in mean:
-            extra = "   also: %8.1f %s" % (mean["also"], ratio(mean["also"]))
+            extra += "   also: %8.1f %s CPU/op %.2f×" % (
+                mean["also"], ratio(mean["also"]), cpu["also"] / cpu["raw"])
         print("  %-20s %8.1f %8.1f %-6s %s%s" % (name, raw_v, bfs_v, unit,
                                                  ratio(bfs_v), extra), flush=True)
     return rows
