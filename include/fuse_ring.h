@@ -8,7 +8,8 @@
  * dispatch; libfuse's answer comes back through the device write hook
  * (fuse_io.c), which hands it to fuse_ring_reply.
  *
- * Each queue has two threads (one past 32 CPUs), each owning one io_uring:
+ * Each queue has two or more threads (of at most 8 entries each; one a
+ * queue past 32 CPUs), each owning one io_uring:
  * the FUSE commands and the backing file's reads and writes for the
  * requests it serves, so a direct READ or WRITE is received, sent to the
  * backing file, reaped and answered without leaving that thread. A thread
