@@ -3,6 +3,7 @@
 #include "dio.h"
 #include "helper_pool.h"
 #include "log.h"
+#include "ring_shape.h"
 #include "stats.h"
 
 #include <errno.h>
@@ -49,9 +50,6 @@ struct ring_cmd_req {
 
 #define ENABLE_PARAM "/sys/module/fuse/parameters/enable_uring"
 #define POSSIBLE_CPUS "/sys/devices/system/cpu/possible"
-#define MAX_PER_QUEUE 32
-#define MAX_THREADS 64            /* queue threads in all, if there are fewer CPUs */
-#define PER_THREAD_SPREAD 8       /* entries a queue thread holds, at most (shape) */
 #define TAG_ENTRY 1ull          /* user_data low bit: a FUSE command */
 #define TAG_WAKE 2ull           /* user_data: the queue's eventfd read */
 #define SLOT_SIZE FUSE_RING_DEFER_MAX
@@ -174,52 +172,25 @@ bool fuse_ring_wanted(enum bfs_uring_mode mode)
 	return on;
 }
 
-/*
- * The ring's shape for nq CPUs: threads per queue, and entries per thread
- * (queue_depth shared out, 2 to 32 per queue). A single-threaded
- * application's requests all go to its CPU's queue, and the kernel copies a
- * request into the entry of the thread that fetched it, so the queue's work
- * must spread over threads to use more than one CPU. The kernel hands a new
- * request to the entry made available last, so a thread with many free
- * entries takes nearly every request while the others idle: a thread holds
- * at most PER_THREAD_SPREAD entries, and a queue has as many threads as
- * that takes (at least two, MAX_THREADS in all). Measured on 2 CPUs
- * (docs/performance.md): one thread of 32 entries, 4k random QD16 0.44-0.47
- * of raw; two of 16, 0.56-0.58, but one of them did 90% of the work at
- * 64k; four of 8, the work spread and 64k writes on the disk rig 0.96-0.98
- * of raw against 0.82-0.83.
- */
-static void shape(unsigned queue_depth, unsigned nq, unsigned *tpq,
-		  unsigned *per_thread)
-{
-	unsigned per_queue = nq ? queue_depth / nq : 0;
-	unsigned most = nq ? MAX_THREADS / nq : 1;
-
-	if (per_queue > MAX_PER_QUEUE)
-		per_queue = MAX_PER_QUEUE;
-	*tpq = (per_queue + PER_THREAD_SPREAD - 1) / PER_THREAD_SPREAD;
-	if (*tpq < 2)
-		*tpq = 2;
-	if (*tpq > most)
-		*tpq = most ? most : 1;
-	*per_thread = per_queue / *tpq < 2 ? 2 : per_queue / *tpq;
-}
-
 unsigned fuse_ring_buffers(unsigned queue_depth)
 {
-	unsigned nq = possible_cpus(), tpq, per_thread;
+	unsigned nq = possible_cpus();
+	struct ring_shape sh = ring_shape_for(queue_depth, nq);
 
-	shape(queue_depth, nq, &tpq, &per_thread);
-	return nq * tpq * per_thread;
+	return nq * sh.threads_per_queue * sh.entries_per_thread;
 }
 
 void fuse_ring_setup(struct fuse_session *se, struct bfs_dio *dio,
 		     unsigned queue_depth, unsigned max_helpers)
 {
+	struct ring_shape sh;
+
 	R.se = se;
 	R.dio = dio;
 	R.nq = possible_cpus();
-	shape(queue_depth, R.nq, &R.tpq, &R.per_thread);
+	sh = ring_shape_for(queue_depth, R.nq);
+	R.tpq = sh.threads_per_queue;
+	R.per_thread = sh.entries_per_thread;
 	R.nthreads = R.nq * R.tpq;
 	R.max_helpers = max_helpers;
 }

@@ -1,0 +1,43 @@
+/* How the FUSE ring's entries are shared out over queue threads. */
+#include "ring_shape.h"
+
+/*
+ * queue_depth is shared out over the queues, 2 to 32 entries a queue. A
+ * single-threaded application's requests all go to its CPU's queue, and
+ * the kernel copies a request into the entry of the thread that fetched
+ * it, so a queue's work must spread over threads to use more than one CPU.
+ * The kernel hands a new request to the entry made available last, so a
+ * thread with many free entries takes nearly every request while the
+ * others idle: a thread holds at most RING_PER_THREAD_SPREAD entries, and
+ * a queue has as many threads as that takes (at least two, and
+ * RING_MAX_THREADS in all; past that, a queue holds fewer entries). Measured on 2 CPUs (docs/performance.md): one
+ * thread of 32 entries, 4k random QD16 0.44-0.47 of raw; two of 16,
+ * 0.56-0.58, but one of them took most of the queue's CPU time; four of 8,
+ * the work spread, and 64k writes on the disk rig went from 0.82-0.83 to
+ * 0.96-0.98 of raw.
+ */
+struct ring_shape ring_shape_for(unsigned queue_depth, unsigned nq)
+{
+	struct ring_shape s;
+	unsigned per_queue = nq ? queue_depth / nq : 0;
+	unsigned most = nq ? RING_MAX_THREADS / nq : 1;
+
+	if (per_queue > RING_MAX_PER_QUEUE)
+		per_queue = RING_MAX_PER_QUEUE;
+	s.threads_per_queue = (per_queue + RING_PER_THREAD_SPREAD - 1) /
+			      RING_PER_THREAD_SPREAD;
+	if (s.threads_per_queue < 2)
+		s.threads_per_queue = 2;
+	if (s.threads_per_queue > most)
+		s.threads_per_queue = most ? most : 1;
+	s.entries_per_thread = per_queue / s.threads_per_queue;
+	/* Where the thread budget cut the threads, the queue holds fewer
+	 * entries rather than threads more; a lone thread has none to
+	 * spread over. */
+	if (s.threads_per_queue > 1 &&
+	    s.entries_per_thread > RING_PER_THREAD_SPREAD)
+		s.entries_per_thread = RING_PER_THREAD_SPREAD;
+	if (s.entries_per_thread < 2)
+		s.entries_per_thread = 2;
+	return s;
+}
