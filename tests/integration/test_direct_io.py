@@ -17,9 +17,16 @@ from harness import (BOUNCEFS, Mount, ScratchFS, expect_errno, force_unmount,  #
 
 
 def fio(mnt, name, *args, timeout=240):
+    # --blockalign turns fio's random map off, so a job may have two
+    # overlapping writes in flight; fio's verify expects the one it issued
+    # last to win, which no storage promises for writes in flight together
+    # (fio's serialize_overlap documents this), and requests that reach
+    # different FUSE ring threads may run in either order here too.
+    # serialize_overlap keeps such writes apart; what concurrent overlapping
+    # writers leave behind is checked by test_concurrent_overlapping_writers.
     cmd = ["fio", "--name=" + name, "--directory=" + mnt, "--direct=1",
            "--verify=crc32c", "--do_verify=1", "--verify_fatal=1",
-           "--verify_state_save=0",
+           "--verify_state_save=0", "--serialize_overlap=1",
            "--group_reporting", "--output-format=terse", "--terse-version=3"]
     cmd += list(args)
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
