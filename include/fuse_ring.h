@@ -28,6 +28,7 @@
 #include <fuse_lowlevel.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/uio.h>
 
 #include "options.h"
@@ -69,6 +70,11 @@ bool fuse_ring_inline(void);
  * queue thread may then serve it synchronously, without a round trip
  * through its ring; true outside queue threads.) */
 bool fuse_ring_alone(void);
+
+/* A queue thread waited us for the backing file, serving a request
+ * synchronously: where it runs depends on it (nothing outside queue
+ * threads). */
+void fuse_ring_note_wait(uint64_t us);
 
 #define FUSE_RING_DEFER_MAX 128
 

@@ -366,6 +366,7 @@ void dio_read(fuse_req_t req, struct bfs_file *f, size_t size, off_t off)
 		ssize_t n = read_all(f->dfd, img, plan.len, plan.start, f->align);
 
 		release_sync();
+		fuse_ring_note_wait(stats_now_us() - start_us);
 		if (n < 0) {
 			error_log_file("read", f->dfd, (int64_t)plan.start, plan.len,
 				       (int)-n);
@@ -602,8 +603,10 @@ static void write_request(fuse_req_t req, struct bfs_file *f, const char *buf,
 		err = fs_pwrite_all(f->dfd, buf, size, off, rw_flags_for(flags),
 				    &done);
 		range_lock_release(&f->inode->writers, &lock);
-		if (claimed)
+		if (claimed) {
 			release_sync();
+			fuse_ring_note_wait(stats_now_us() - start_us);
+		}
 		invalidate_cached(d, f, (uint64_t)off, done, writeback);
 		if (err)
 			error_log_file("write", f->dfd, (int64_t)(off + done),
