@@ -455,16 +455,16 @@ void fuse_ring_note_wait(uint64_t us)
 static void place(struct ring_queue *q, unsigned outstanding)
 {
 	cpu_set_t set;
-	bool keep;
+	bool want_pinned;
 
 	if (!q->placeable)
 		return;
 	q->load = (q->load * 7 + outstanding * 256) / 8;
 	if (q->pinned)
-		keep = q->load <= UNPIN_ABOVE && q->slow <= UNPIN_SLOW_ABOVE;
+		want_pinned = q->load <= UNPIN_ABOVE && q->slow <= UNPIN_SLOW_ABOVE;
 	else
-		keep = q->load < PIN_BELOW && q->slow < PIN_SLOW_BELOW;
-	if (keep == q->pinned)
+		want_pinned = q->load < PIN_BELOW && q->slow < PIN_SLOW_BELOW;
+	if (want_pinned == q->pinned)
 		return;
 	if (q->pinned) {
 		set = q->allowed;
