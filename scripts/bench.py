@@ -6,6 +6,7 @@ cancels out. Two rigs: XFS on a loop device over a file in /dev/shm
 
 usage (root): python3 scripts/bench.py [--runtime S] [--reps N] [--markdown F] [--png F]
        python3 scripts/bench.py --also uring=off [--rigs shm] [--cases RE]
+       BOUNCEFS_ALSO=OTHER/bouncefs python3 scripts/bench.py --also queue_depth=64 ...
        python3 scripts/bench.py --redraw TABLE.md --png F
 """
 import argparse
@@ -19,6 +20,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BOUNCEFS = os.environ.get("BOUNCEFS", os.path.join(HERE, "..", "build", "bouncefs"))
+# The --also mount may run another build (A/B of two builds in one run).
+BOUNCEFS_ALSO = os.environ.get("BOUNCEFS_ALSO", BOUNCEFS)
 
 CASES = [
     # name, rw, bs, iodepth, metric
@@ -86,7 +89,7 @@ class Rig:
         if also:
             self.mnt2 = os.path.join(self.dir, "mnt2")
             os.mkdir(self.mnt2)
-            sh(BOUNCEFS, "-o", also, self.back, self.mnt2)
+            sh(BOUNCEFS_ALSO, "-o", also, self.back, self.mnt2)
 
     def close(self):
         subprocess.run(["umount", self.mnt], capture_output=True)
@@ -117,17 +120,17 @@ def run_rig(rig, runtime, reps, size, cases):
     rows = []
     for name, rw, bs, qd, metric in cases:
         got = {who: [] for who, _ in files}
-        cpu = {who: [] for who, _ in files}
+        cpus = {who: [] for who, _ in files}
         for r in range(reps):
             order = files if r % 2 == 0 else files[::-1]
             for who, path in order:
                 res = fio(path, rw, bs, qd, runtime, size)
                 got[who].append(res[metric])
-                cpu[who].append(res["cpu"])
+                cpus[who].append(res["cpu"])
         mean = {who: sum(v) / len(v) for who, v in got.items()}
         # Machine-wide CPU time per I/O, as a ratio to raw: unlike
         # throughput, hardly moved by time the hypervisor steals.
-        cpu = {who: sum(v) / len(v) for who, v in cpu.items()}
+        cpu = {who: sum(v) / len(v) for who, v in cpus.items()}
         raw_v, bfs_v = mean["raw"], mean["bfs"]
 
         def ratio(v):
