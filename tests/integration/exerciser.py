@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Random-operation exerciser: mixes O_DIRECT and buffered reads and
 writes, reads and writes through a shared mapping of the O_DIRECT open,
-truncates, fallocate and fsync on one file at random offsets and sizes,
+copy_file_range within the file, truncates, fallocate (with and without
+FALLOC_FL_KEEP_SIZE) and fsync on one file at random offsets and sizes,
 checks every byte read against an in-memory model, and the file's size
 (fstat and lseek) after every operation.
 
@@ -106,11 +107,34 @@ def run(path, ops, seed, max_size):
             m.close()
         model[off:end] = data
 
+    def copy_range(dst, size):
+        """copy_file_range from a random part of the file to dst, between
+        either open; the ranges must not overlap. The kernel may copy less
+        than asked (XFS clones whole blocks only), never more."""
+        if not model:
+            return
+        src = rng.randint(0, len(model) - 1)
+        if rng.random() < 0.3:
+            src -= src % rng.choice([512, 4096])
+            dst -= dst % rng.choice([512, 4096])
+        size = min(size, len(model) - src)
+        if src < dst + size and dst < src + size:
+            return
+        last[0] = "copy of %d bytes from %d to %d" % (size, src, dst)
+        n = os.copy_file_range(rng.choice(list(fds.values())),
+                               rng.choice(list(fds.values())), size, src, dst)
+        if not 0 < n <= size:
+            raise Failure("copy_file_range copied %d of %d bytes" % (n, size))
+        data = bytes(model[src:src + n])
+        if len(model) < dst + n:
+            model.extend(b"\0" * (dst + n - len(model)))
+        model[dst:dst + n] = data
+
     def step(i):
         kind = rng.choices(
             ["dwrite", "bwrite", "dread", "bread", "truncate", "punch",
-             "zero", "alloc", "fsync", "mread", "mwrite"],
-            weights=[30, 20, 20, 15, 4, 3, 3, 2, 3, 5, 5])[0]
+             "zero", "alloc", "fsync", "mread", "mwrite", "copy"],
+            weights=[30, 20, 20, 15, 4, 3, 3, 2, 3, 5, 5, 4])[0]
         if kind in ("mread", "mwrite") and not can_map:
             kind = kind[1:]
         counts[kind] = counts.get(kind, 0) + 1
@@ -156,19 +180,27 @@ def run(path, ops, seed, max_size):
                 del model[new:]
             else:
                 model.extend(b"\0" * (new - len(model)))
+        elif kind == "copy":
+            copy_range(off, size)
         elif kind in ("punch", "zero"):
-            mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE if kind == "punch" \
-                else FALLOC_FL_ZERO_RANGE
+            keep = kind == "punch" or rng.random() < 0.5
+            mode = FALLOC_FL_PUNCH_HOLE if kind == "punch" else FALLOC_FL_ZERO_RANGE
+            if keep:
+                mode |= FALLOC_FL_KEEP_SIZE
+            last[0] += " keep size" if keep else ""
             fallocate(rng.choice(list(fds.values())), mode, off, size)
             end = off + size
-            if kind == "zero" and end > len(model):
+            if not keep and end > len(model):
                 model.extend(b"\0" * (end - len(model)))
             lim = min(end, len(model))
             if lim > off:
                 model[off:lim] = b"\0" * (lim - off)
         elif kind == "alloc":
-            fallocate(rng.choice(list(fds.values())), 0, off, size)
-            if off + size > len(model):
+            keep = rng.random() < 0.5
+            last[0] += " keep size" if keep else ""
+            fallocate(rng.choice(list(fds.values())),
+                      FALLOC_FL_KEEP_SIZE if keep else 0, off, size)
+            if not keep and off + size > len(model):
                 model.extend(b"\0" * (off + size - len(model)))
         else:
             (os.fsync if rng.random() < 0.5 else os.fdatasync)(fd)

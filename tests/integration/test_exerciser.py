@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The random-operation exerciser through a real mount: 100 000 operations
-mixing direct and buffered I/O, checked byte for byte against a model; and
+mixing direct and buffered I/O, mapped I/O, copy_file_range, truncate and
+fallocate, checked byte for byte against a model; and
 30 000 more on a device with 4096-byte sectors, where the staging blocks
 are 4096 bytes (like a 4096+8 PI format) and 512-byte I/O is
 read-modify-write."""
