@@ -42,26 +42,30 @@ def sh(*cmd, check=True):
     return subprocess.run(cmd, check=check, capture_output=True, text=True)
 
 
-def busy_ticks():
+def cpu_ticks():
     """CPU time the machine spent busy (user, nice, system, irq, softirq),
-    in clock ticks: not idle, I/O wait or time the hypervisor stole."""
+    and busy or idle (adding idle and I/O wait), in clock ticks: neither
+    counts time the hypervisor stole."""
     with open("/proc/stat") as f:
         t = [int(x) for x in f.readline().split()[1:]]
-    return t[0] + t[1] + t[2] + t[5] + t[6]
+    busy = t[0] + t[1] + t[2] + t[5] + t[6]
+    return busy, busy + t[3] + t[4]
 
 
 def fio(path, rw, bs, qd, runtime, size):
-    t0 = busy_ticks()
+    b0, a0 = cpu_ticks()
     r = sh("fio", "--name=b", "--filename=" + path, "--direct=1",
            "--ioengine=io_uring", "--rw=" + rw, "--bs=" + bs,
            "--iodepth=" + str(qd), "--size=" + size, "--runtime=" + str(runtime),
            "--time_based", "--output-format=json")
-    ticks = busy_ticks() - t0
+    b1, a1 = cpu_ticks()
+    ticks = b1 - b0
     job = json.loads(r.stdout)["jobs"][0]
     side = job["read"] if "read" in rw else job["write"]
     return {"bw": side["bw_bytes"] / (1 << 20), "iops": side["iops"],
             "lat": side["clat_ns"]["mean"] / 1000.0,
-            "cpu": ticks * 1e6 / os.sysconf("SC_CLK_TCK") / max(side["total_ios"], 1)}
+            "cpu": ticks * 1e6 / os.sysconf("SC_CLK_TCK") / max(side["total_ios"], 1),
+            "busy": ticks / max(a1 - a0, 1)}
 
 
 class Rig:
@@ -121,12 +125,14 @@ def run_rig(rig, runtime, reps, size, cases):
     for name, rw, bs, qd, metric in cases:
         got = {who: [] for who, _ in files}
         cpus = {who: [] for who, _ in files}
+        busy = {who: [] for who, _ in files}
         for r in range(reps):
             order = files if r % 2 == 0 else files[::-1]
             for who, path in order:
                 res = fio(path, rw, bs, qd, runtime, size)
                 got[who].append(res[metric])
                 cpus[who].append(res["cpu"])
+                busy[who].append(res["busy"])
         mean = {who: sum(v) / len(v) for who, v in got.items()}
         # Machine-wide CPU time per I/O, as a ratio to raw: unlike
         # throughput, hardly moved by time the hypervisor steals.
@@ -139,7 +145,11 @@ def run_rig(rig, runtime, reps, size, cases):
             return "%.2f×" % (v / raw_v if raw_v else 0)
         unit = "µs" if metric == "lat" else "MiB/s" if metric == "bw" else "IOPS"
         rows.append((name, unit, raw_v, bfs_v, ratio(bfs_v)))
-        extra = "   CPU/op %.2f×" % (cpu["bfs"] / cpu["raw"])
+        # How busy the CPUs were: below 100% the run waited on something
+        # other than the CPUs.
+        share = {who: 100 * sum(v) / len(v) for who, v in busy.items()}
+        extra = "   CPU/op %.2f×   busy %.0f%%/%.0f%%" % (
+            cpu["bfs"] / cpu["raw"], share["raw"], share["bfs"])
         if "also" in mean:
             extra += "   also: %8.1f %s CPU/op %.2f×" % (
                 mean["also"], ratio(mean["also"]), cpu["also"] / cpu["raw"])
