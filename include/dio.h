@@ -53,6 +53,12 @@ void dio_recv_done(void *ctx, void *mem);
 void dio_use_buffer(unsigned idx);
 void dio_keep_buffer(unsigned idx);
 
+/* Where the answer to the request this thread serves may be put, so that
+ * it goes out from there without a copy (the part of its receive buffer
+ * after the request: a ring entry's payload), and *len, how much fits;
+ * NULL if this thread serves no request from the pool. */
+char *dio_recv_space(size_t *len);
+
 /* The largest alignment the pool's layout serves. */
 uint32_t dio_max_align(const struct bfs_dio *d);
 

@@ -101,6 +101,11 @@ int fs_lookup_entry(struct bfs_fs *fs, struct bfs_inode *parent,
 int fs_pwrite_all(int fd, const void *buf, size_t len, off_t off,
 		  int rw_flags, size_t *done);
 
+/* Read up to len bytes at off, resuming after short reads and EINTR, up
+ * to the end of the file. Sets *done to the bytes read; returns 0 or the
+ * errno that stopped it. */
+int fs_pread_all(int fd, void *buf, size_t len, off_t off, size_t *done);
+
 /* Set up the context; the backing root fd is adopted. Returns 0 or -errno. */
 int fs_init(struct bfs_fs *fs, const struct bfs_options *opts, int root_fd);
 

@@ -140,6 +140,16 @@ void dio_use_buffer(unsigned idx)
 	recv_stolen = false;
 }
 
+char *dio_recv_space(size_t *len)
+{
+	struct bfs_dio *d = the_dio;
+
+	if (!d || recv_idx == UINT_MAX || recv_stolen)
+		return NULL;
+	*len = d->pool.size - 2 * d->header_room;
+	return pool_buf(&d->pool, recv_idx) + d->header_room;
+}
+
 void dio_keep_buffer(unsigned idx)
 {
 	the_dio->kept[idx] = true;

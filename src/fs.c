@@ -54,6 +54,25 @@ int fs_pwrite_all(int fd, const void *buf, size_t len, off_t off,
 	return 0;
 }
 
+int fs_pread_all(int fd, void *buf, size_t len, off_t off, size_t *done)
+{
+	*done = 0;
+	while (*done < len) {
+		ssize_t n = pread(fd, (char *)buf + *done, len - *done,
+				  off + (off_t)*done);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		if (n == 0)
+			break;
+		*done += (size_t)n;
+	}
+	return 0;
+}
+
 int fs_stat(struct bfs_fs *fs, struct bfs_inode *inode, struct stat *st)
 {
 	int fd = fs_get_fd(fs, inode), err = 0;

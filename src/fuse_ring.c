@@ -327,8 +327,30 @@ static void run_process(struct helper_work *w)
 	process(e);
 }
 
+/*
+ * Served in the queue thread: READ and WRITE, whose handlers hand what may
+ * wait to a helper themselves, and the attribute reads, one quick system
+ * call on the backing inode that waits for no request. The kernel asks
+ * for security.capability (GETXATTR) before every write of a cached open,
+ * and for attributes (GETATTR) at every stat: through a helper, each was a
+ * hand-over to another thread and back.
+ */
+static bool served_here(uint32_t opcode)
+{
+	switch (opcode) {
+	case FUSE_READ:
+	case FUSE_WRITE:
+	case FUSE_GETATTR:
+	case FUSE_GETXATTR:
+	case FUSE_LISTXATTR:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* A request arrived in e: rebuild the /dev/fuse layout in front of the
- * payload and serve it here (READ, WRITE) or in a helper. */
+ * payload and serve it here (served_here) or in a helper. */
 static void serve(struct ring_queue *q, struct ring_entry *e)
 {
 	struct fuse_in_header ih;
@@ -353,7 +375,7 @@ static void serve(struct ring_queue *q, struct ring_entry *e)
 	memcpy(start + sizeof(ih), e->hdr->op_in, arg0);
 	e->req = start;
 	e->req_len = ih.len;
-	if (ih.opcode == FUSE_READ || ih.opcode == FUSE_WRITE) {
+	if (served_here(ih.opcode)) {
 		dio_use_buffer(e->buf_idx);
 		my_entry = e;
 		process(e);

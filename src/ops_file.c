@@ -243,6 +243,8 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
+	size_t room;
+	char *space;
 
 	(void)ino;
 	if (wants_direct(req, fi)) {
@@ -250,6 +252,20 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	stats_add(&bfs_stats.buffered_requests, 1);
+	/* Read where the answer goes out from: no copy in the daemon (libfuse
+	 * would read into a buffer of its own, and the ring copy from it). */
+	space = dio_recv_space(&room);
+	if (space && size <= room) {
+		size_t n;
+		int err = fs_pread_all(fs_file_fd(fi), space, size, off, &n);
+
+		/* Like read(2): what was read, else the error. */
+		if (err && n == 0)
+			fuse_reply_err(req, err);
+		else
+			fuse_reply_buf(req, space, n);
+		return;
+	}
 	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	bv.buf[0].fd = fs_file_fd(fi);
 	bv.buf[0].pos = off;
@@ -279,36 +295,17 @@ static void run_deferred_op_write(void *arg)
 	op_write(w->req, w->ino, w->buf, w->size, w->off, &w->fi);
 }
 
-static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
-		     size_t size, off_t off, struct fuse_file_info *fi)
+/* A write of a file never opened for direct I/O, into the backing file's
+ * page cache; lock holds its blocks and is released here. */
+static void write_cached(fuse_req_t req, struct bfs_file *f, const char *buf,
+			 size_t size, off_t off, struct range_lock_entry *lock)
 {
-	struct bfs_file *f = fs_file(fi);
-	struct range_lock_entry lock;
 	size_t done = 0;
-	int err = 0;
+	int err;
 
-	(void)ino;
-	if (fuse_ring_inline() && !wants_direct(req, fi)) {
-		/* It takes a lock that may be waited for: not in a queue
-		 * thread. */
-		struct deferred_op_write w = { req, ino, buf, size, off, *fi };
-
-		err = fuse_ring_defer(run_deferred_op_write, &w, sizeof(w));
-		if (err)
-			fuse_reply_err(req, err);
-		return;
-	}
-	if (wants_direct(req, fi)) {
-		dio_write(req, f, buf, size, off, fi->flags, fi->writepage);
-		return;
-	}
 	stats_add(&bfs_stats.buffered_requests, 1);
-	/* Keep out a direct read-modify-write of the same blocks. */
-	range_lock_acquire(&f->inode->writers, &lock,
-			   align_down((uint64_t)off, f->align),
-			   align_up((uint64_t)off + size, f->align));
 	err = fs_pwrite_all(f->fd, buf, size, off, 0, &done);
-	range_lock_release(&f->inode->writers, &lock);
+	range_lock_release(&f->inode->writers, lock);
 	if (err)
 		error_log_file("write", f->fd, (int64_t)(off + done), size - done,
 			       err);
@@ -317,6 +314,38 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		fuse_reply_err(req, err);
 	else
 		fuse_reply_write(req, done);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		     size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct bfs_file *f = fs_file(fi);
+	struct range_lock_entry lock;
+	uint64_t start = align_down((uint64_t)off, f->align);
+	uint64_t end = align_up((uint64_t)off + size, f->align);
+
+	(void)ino;
+	if (wants_direct(req, fi)) {
+		dio_write(req, f, buf, size, off, fi->flags, fi->writepage);
+		return;
+	}
+	/* The range lock keeps out a direct read-modify-write of the same
+	 * blocks. A FUSE ring's queue thread only tries it: held, the write
+	 * goes to a helper, which waits. Got, the write into the backing
+	 * file's page cache waits for nothing a request brings about, and is
+	 * served here (with a helper, every small cached write cost two
+	 * hand-overs, one more for the GETXATTR the kernel sends before it). */
+	if (!fuse_ring_inline()) {
+		range_lock_acquire(&f->inode->writers, &lock, start, end);
+	} else if (!range_lock_try(&f->inode->writers, &lock, start, end)) {
+		struct deferred_op_write w = { req, ino, buf, size, off, *fi };
+		int err = fuse_ring_defer(run_deferred_op_write, &w, sizeof(w));
+
+		if (err)
+			fuse_reply_err(req, err);
+		return;
+	}
+	write_cached(req, f, buf, size, off, &lock);
 }
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

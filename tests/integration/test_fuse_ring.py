@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """FUSE over io_uring: requests arrive on the ring when the kernel has it,
 and everything that must not wait in a queue thread (overlapping writes,
-read-modify-write, buffered writes, flock, a cached open beside a direct
-one) still completes, with the right bytes. On a kernel without it, the
+read-modify-write, flock, a cached open beside a direct one) still
+completes, with the right bytes, while cached I/O and attribute reads are
+served in the queue threads. On a kernel without it, the
 mount stays on /dev/fuse and says so."""
 import fcntl
 import mmap
@@ -86,9 +87,10 @@ def test_off_and_auto_stay_on_dev_fuse():
 
 
 def test_writes_that_must_wait_are_served():
-    """Overlapping direct writes at depth, unaligned ones and buffered ones
-    wait for range locks: on the ring they go to helpers, never block a
-    queue thread that has to reap what they wait for."""
+    """Overlapping direct writes at depth and unaligned ones wait for range
+    locks: on the ring they go to helpers, never block a queue thread that
+    has to reap what they wait for. A buffered write whose blocks are
+    locked goes to a helper too."""
     keep_param()
     fs, m, mnt, back = mounted()
     common = ["--directory=" + mnt, "--direct=1", "--ioengine=io_uring",
@@ -125,7 +127,7 @@ def test_writes_that_must_wait_are_served():
     assert got["rmw_cycles"] > 0, got
     if kernel_has_ring():
         assert got["ring_requests"] > 0, got
-        # Read-modify-write and buffered writes are a helper's work.
+        # Read-modify-write is a helper's work.
         assert got["ring_helped"] > 0, got
 
 
@@ -159,6 +161,45 @@ def test_flock_that_waits_blocks_no_queue():
     assert got and got[0] >= released, "the waiter never got the lock"
 
 
+def test_cached_io_is_served_in_queue_threads():
+    """Writes and reads of a file never opened for direct I/O, and the
+    attribute reads the kernel sends with them (GETXATTR of
+    security.capability before each write), are served in the queue
+    threads, not handed to helpers; the bytes are right either way."""
+    keep_param()
+    fs, m, mnt, back = mounted()
+    path = os.path.join(mnt, "cached")
+    blocks = 256
+    before = stats(mnt)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        for i in range(blocks):
+            assert os.pwrite(fd, bytes([i]) * 4096, ((i * 97) % blocks) * 4096) == 4096
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    with open(os.path.join(back, "cached"), "rb") as f:
+        data = f.read()
+    assert len(data) == blocks * 4096
+    for i in range(blocks):
+        at = ((i * 97) % blocks) * 4096
+        assert data[at:at + 4096] == bytes([i]) * 4096, i
+    # Read back through the mount, from a new open (the kernel's cache of
+    # the file is dropped at open).
+    subprocess.run(["sh", "-c", "echo 1 > /proc/sys/vm/drop_caches"], check=True)
+    with open(path, "rb") as f:
+        assert f.read() == data
+    after = stats(mnt)
+    if not kernel_has_ring():
+        return
+    served = after["ring_requests"] - before["ring_requests"]
+    helped = after["ring_helped"] - before["ring_helped"]
+    # 256 writes, as many GETXATTRs, the reads; helpers only for create,
+    # fsync, flush, release and the like.
+    assert served >= 2 * blocks, (before, after)
+    assert helped < 32, (before, after)
+
+
 def test_cached_and_direct_opens_of_one_file():
     """A direct write to a file that is also open through the page cache
     drops the cached pages (a wait for page locks: a helper's job)."""
@@ -183,4 +224,5 @@ if __name__ == "__main__":
     main([test_default_mount_uses_the_ring, test_off_and_auto_stay_on_dev_fuse,
           test_writes_that_must_wait_are_served,
           test_flock_that_waits_blocks_no_queue,
+          test_cached_io_is_served_in_queue_threads,
           test_cached_and_direct_opens_of_one_file])
