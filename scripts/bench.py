@@ -52,9 +52,9 @@ def cpu_ticks():
     return busy, busy + t[3] + t[4]
 
 
-def fio(path, rw, bs, qd, runtime, size):
+def fio(path, rw, bs, qd, runtime, size, direct=True):
     b0, a0 = cpu_ticks()
-    r = sh("fio", "--name=b", "--filename=" + path, "--direct=1",
+    r = sh("fio", "--name=b", "--filename=" + path, "--direct=%d" % direct,
            "--ioengine=io_uring", "--rw=" + rw, "--bs=" + bs,
            "--iodepth=" + str(qd), "--size=" + size, "--runtime=" + str(runtime),
            "--time_based", "--output-format=json")

@@ -3,9 +3,10 @@
 here from /usr/share/doc/libfuse3-dev/examples): fio (io_uring, direct=1)
 on the raw backing directory, through bouncefs and through passthrough_ll,
 over the same XFS on a loop device in /dev/shm, alternating the three in
-one run.
+one run. --buffered: the same cases without O_DIRECT (through the page
+cache; bouncefs serves such files from the backing page cache).
 
-usage (root): python3 scripts/bench_passthrough.py [--runtime S] [--reps N]
+usage (root): python3 scripts/bench_passthrough.py [--runtime S] [--reps N] [--buffered]
 """
 import argparse
 import os
@@ -33,9 +34,9 @@ def build_passthrough_ll(where):
     return exe
 
 
-def one(path, rw, bs, qd, runtime, size, metric):
+def one(path, rw, bs, qd, runtime, size, metric, direct):
     try:
-        return "%.1f" % fio(path, rw, bs, qd, runtime, size)[metric]
+        return "%.1f" % fio(path, rw, bs, qd, runtime, size, direct)[metric]
     except subprocess.CalledProcessError as e:
         # "fio: io_u error on file F: Invalid argument: write offset=..."
         err = [ln.split(": ") for ln in (e.stderr or "").splitlines()
@@ -48,6 +49,8 @@ def main():
     ap.add_argument("--runtime", type=int, default=3)
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--size", default="256M")
+    ap.add_argument("--buffered", action="store_true",
+                    help="fio without O_DIRECT")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="bfs-pt-")
     exe = build_passthrough_ll(tmp)
@@ -71,7 +74,8 @@ def main():
             got = {who: [] for who, _ in files}
             for r in range(a.reps):
                 for who, path in (files if r % 2 == 0 else files[::-1]):
-                    got[who].append(one(path, rw, bs, qd, a.runtime, a.size, metric))
+                    got[who].append(one(path, rw, bs, qd, a.runtime, a.size, metric,
+                                        not a.buffered))
             unit = "µs" if metric == "lat" else "MiB/s" if metric == "bw" else "IOPS"
 
             def show(v):
@@ -86,8 +90,9 @@ def main():
         subprocess.run(["umount", pt], capture_output=True)
         rig.close()
         subprocess.run(["rm", "-rf", tmp], capture_output=True)
-    print("\ncommand: python3 scripts/bench_passthrough.py --runtime %d --reps %d --size %s"
+    print("\ncommand: python3 scripts/bench_passthrough.py --runtime %d --reps %d --size %s%s"
           "\ndate: %s" % (a.runtime, a.reps, a.size,
+                          " --buffered" if a.buffered else "",
                           time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())))
 
 
