@@ -3,6 +3,7 @@
 #include "dio.h"
 #include "helper_pool.h"
 #include "log.h"
+#include "placement.h"
 #include "ring_shape.h"
 #include "stats.h"
 
@@ -89,9 +90,10 @@ struct ring_queue {
 	unsigned live;
 	unsigned own_inflight;         /* backing I/Os on this ring */
 	_Atomic unsigned busy;         /* requests received, not answered */
-	unsigned load;                 /* see place() */
-	unsigned slow;                 /* see place() */
-	bool pinned;
+	struct placement pl;           /* see place() */
+	int sched_fd;                  /* its /proc/thread-self/schedstat */
+	unsigned wakeups;
+	uint64_t wait0, slices0;       /* schedstat at the last sample */
 	bool placeable;                /* may keep to its CPU */
 	cpu_set_t allowed;             /* where the thread may run unpinned */
 	bool fixed;
@@ -443,60 +445,53 @@ static int ring_init(struct ring_queue *q)
 	return 0;
 }
 
-/*
- * Where a queue thread runs. Alone with its queue's CPU, a request and its
- * answer need no wake-up of another CPU (which, in a virtual machine, is
- * most of the latency of one request at a time); but under load the
- * application and the thread would share that one CPU. So the thread keeps
- * to its CPU while requests come one at a time, and lets the scheduler
- * place it while several are outstanding. load is an average of the
- * requests outstanding when the thread goes to wait, in 1/256ths.
- *
- * Only while the backing file answers quickly, though: slow is an average,
- * in 1/256ths, of how many of the thread's synchronous waits for the
- * backing file took SLOW_WAIT_US or more (a share, so that one stall does
- * not move the thread). When the waits are long, the CPUs go idle
- * meanwhile, and a thread kept to one of them must be woken there:
- * measured at 4k QD1 on 2 CPUs (docs/performance.md), keeping to the CPU
- * saved 11-16 us over /dev/shm (waits of about 20 us) and cost 5-14 us on
- * the disk rig (60 us and more).
- */
-#define PIN_BELOW (256 / 2)
-#define UNPIN_ABOVE (256 * 2)
-#define SLOW_WAIT_US 40
-#define PIN_SLOW_BELOW (256 / 4)
-#define UNPIN_SLOW_ABOVE (256 * 3 / 4)
-
+/* Where a queue thread runs: see src/placement.c. */
 void fuse_ring_note_wait(uint64_t us)
 {
 	if (my_queue)
-		my_queue->slow = (my_queue->slow * 7 +
-				  (us >= SLOW_WAIT_US ? 256 : 0)) / 8;
+		placement_note_wait(&my_queue->pl, us);
+}
+
+/* Every PLACEMENT_SAMPLE_EVERY wake-ups, how long the thread waited on
+ * run queues since the last sample. */
+static void sample_crowd(struct ring_queue *q)
+{
+	unsigned long long run, wait, slices;
+	char buf[96];
+	ssize_t n;
+
+	if (q->sched_fd < 0 || ++q->wakeups % PLACEMENT_SAMPLE_EVERY)
+		return;
+	n = pread(q->sched_fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	if (sscanf(buf, "%llu %llu %llu", &run, &wait, &slices) != 3)
+		return;
+	if (q->slices0 && slices > q->slices0 && wait >= q->wait0)
+		placement_note_sample(&q->pl, wait - q->wait0, slices - q->slices0);
+	q->wait0 = wait;
+	q->slices0 = slices;
 }
 
 static void place(struct ring_queue *q, unsigned outstanding)
 {
 	cpu_set_t set;
-	bool want_pinned;
 
 	if (!q->placeable)
 		return;
-	q->load = (q->load * 7 + outstanding * 256) / 8;
-	if (q->pinned)
-		want_pinned = q->load <= UNPIN_ABOVE && q->slow <= UNPIN_SLOW_ABOVE;
-	else
-		want_pinned = q->load < PIN_BELOW && q->slow < PIN_SLOW_BELOW;
-	if (want_pinned == q->pinned)
+	sample_crowd(q);
+	if (placement_want_pinned(&q->pl, outstanding) == q->pl.pinned)
 		return;
-	if (q->pinned) {
+	if (q->pl.pinned) {
 		set = q->allowed;
 	} else {
 		CPU_ZERO(&set);
 		CPU_SET(q->qid, &set);
 	}
 	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0)
-		q->pinned = !q->pinned;
-	else if (!q->pinned)
+		q->pl.pinned = !q->pl.pinned;
+	else if (!q->pl.pinned)
 		q->placeable = false; /* e.g. an offline CPU: stay free */
 }
 
@@ -510,6 +505,7 @@ static void *queue_main(void *arg)
 	q->placeable = pthread_getaffinity_np(pthread_self(), sizeof(q->allowed),
 					      &q->allowed) == 0 &&
 		       q->qid < CPU_SETSIZE && CPU_ISSET(q->qid, &q->allowed);
+	q->sched_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
 	rc = ring_init(q);
 	if (rc) {
 		bfs_log(LOG_WARNING, "FUSE over io_uring: queue %u: %s; "
@@ -583,6 +579,7 @@ static int queue_init(struct ring_queue *q, unsigned qid)
 	memset(q, 0, sizeof(*q));
 	q->qid = qid;
 	q->efd = -1;
+	q->sched_fd = -1;
 	pthread_mutex_init(&q->commit_lock, NULL);
 	q->efd = eventfd(0, EFD_CLOEXEC);
 	if (q->efd < 0)
@@ -618,6 +615,9 @@ static void queue_close(struct ring_queue *q)
 	if (q->efd >= 0)
 		close(q->efd);
 	q->efd = -1;
+	if (q->sched_fd >= 0)
+		close(q->sched_fd);
+	q->sched_fd = -1;
 	if (q->ring_ok)
 		io_uring_queue_exit(&q->ring);
 	q->ring_ok = false;
@@ -646,8 +646,10 @@ void fuse_ring_start(void)
 		return;
 	}
 	/* Queues past a failed start are closed too: nothing to close. */
-	for (unsigned i = 0; i < R.nthreads; i++)
+	for (unsigned i = 0; i < R.nthreads; i++) {
 		R.queues[i].efd = -1;
+		R.queues[i].sched_fd = -1;
+	}
 	for (unsigned i = 0; i < R.nthreads; i++) {
 		struct ring_queue *q = &R.queues[i];
 		int rc = queue_init(q, i / R.tpq);
