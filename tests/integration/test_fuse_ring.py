@@ -200,6 +200,30 @@ def test_cached_io_is_served_in_queue_threads():
     assert helped < 32, (before, after)
 
 
+def cpu_idle_and_iowait():
+    with open("/proc/stat") as f:
+        t = [int(x) for x in f.readline().split()[1:]]
+    return t[3], t[4]
+
+
+def test_idle_mount_shows_no_iowait():
+    """The queue threads' commands wait in the kernel for requests; on
+    Linux 6.15 and later that wait is not counted as waiting for I/O, so
+    an idle mount does not make the machine look 100% in iowait."""
+    keep_param()
+    fs, m, mnt, back = mounted()
+    direct_rw(os.path.join(mnt, "f"))
+    if not kernel_has_ring() or tuple(map(int, os.uname().release.split(".")[:2])) < (6, 15):
+        print("  (no FUSE over io_uring, or a kernel before 6.15: not checked)")
+        return
+    time.sleep(0.5)
+    i0, w0 = cpu_idle_and_iowait()
+    time.sleep(2)
+    i1, w1 = cpu_idle_and_iowait()
+    idle, iowait = i1 - i0, w1 - w0
+    assert iowait * 4 < idle + iowait, "idle %d ticks, iowait %d" % (idle, iowait)
+
+
 def test_cached_and_direct_opens_of_one_file():
     """A direct write to a file that is also open through the page cache
     drops the cached pages (a wait for page locks: a helper's job)."""
@@ -225,4 +249,5 @@ if __name__ == "__main__":
           test_writes_that_must_wait_are_served,
           test_flock_that_waits_blocks_no_queue,
           test_cached_io_is_served_in_queue_threads,
+          test_idle_mount_shows_no_iowait,
           test_cached_and_direct_opens_of_one_file])
