@@ -517,7 +517,6 @@ static int submit_and_wait(struct ring_queue *q)
 {
 	struct io_uring_sq *sq = &q->ring.sq;
 	unsigned tail = sq->sqe_tail;
-	int rc;
 
 	if (!q->no_iowait)
 		return io_uring_submit_and_wait(&q->ring, 1);
@@ -525,9 +524,9 @@ static int submit_and_wait(struct ring_queue *q)
 		sq->sqe_head = tail;
 		io_uring_smp_store_release(sq->ktail, tail);
 	}
-	rc = io_uring_enter(q->ring.ring_fd, tail - *sq->khead, 1,
-			    IORING_ENTER_GETEVENTS | RING_ENTER_NO_IOWAIT, NULL);
-	return rc == -1 ? -errno : rc;
+	/* (liburing's wrapper returns -errno, as io_uring_submit_and_wait) */
+	return io_uring_enter(q->ring.ring_fd, tail - *sq->khead, 1,
+			      IORING_ENTER_GETEVENTS | RING_ENTER_NO_IOWAIT, NULL);
 }
 
 static void *queue_main(void *arg)
