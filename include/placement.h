@@ -14,7 +14,7 @@
 struct placement {
 	unsigned load;     /* requests outstanding at each wait, 1/256ths */
 	unsigned slow;     /* share of slow backing waits, 1/256ths */
-	unsigned crowd_ns; /* run-queue wait per wake-up, last sample */
+	unsigned crowd_ns; /* run-queue wait per time it ran, last sample */
 	unsigned hold;     /* samples to stay free after a crowded CPU */
 	bool pinned;       /* kept to its CPU now */
 };
@@ -22,8 +22,9 @@ struct placement {
 /* A synchronous wait for the backing file took us microseconds. */
 void placement_note_wait(struct placement *p, uint64_t us);
 
-/* The thread waited wait_ns on run queues over slices wake-ups since the
- * last sample (from /proc/thread-self/schedstat). */
+/* The thread waited wait_ns on run queues and ran slices times since the
+ * last sample (/proc/thread-self/schedstat: run-queue wait and timeslices;
+ * a thread that sleeps between requests runs once a wake-up). */
 void placement_note_sample(struct placement *p, uint64_t wait_ns,
 			   uint64_t slices);
 
