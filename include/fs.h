@@ -102,9 +102,11 @@ int fs_pwrite_all(int fd, const void *buf, size_t len, off_t off,
 		  int rw_flags, size_t *done);
 
 /* Read up to len bytes at off, resuming after short reads and EINTR, up
- * to the end of the file. Sets *done to the bytes read; returns 0 or the
- * errno that stopped it. */
-int fs_pread_all(int fd, void *buf, size_t len, off_t off, size_t *done);
+ * to the end of the file: a total that is not a multiple of a is the end
+ * (for O_DIRECT, whose next read would be unaligned; a = 1 for none). Sets
+ * *done to the bytes read; returns 0 or the errno that stopped it. */
+int fs_pread_all(int fd, void *buf, size_t len, off_t off, uint32_t a,
+		 size_t *done);
 
 /* Set up the context; the backing root fd is adopted. Returns 0 or -errno. */
 int fs_init(struct bfs_fs *fs, const struct bfs_options *opts, int root_fd);

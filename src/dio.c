@@ -339,23 +339,10 @@ static void release_sync(void)
  * -errno if any part failed. */
 static ssize_t read_all(int fd, char *img, size_t len, uint64_t off, uint32_t a)
 {
-	size_t got = 0;
+	size_t got;
+	int err = fs_pread_all(fd, img, len, (off_t)off, a, &got);
 
-	while (got < len) {
-		ssize_t n = pread(fd, img + got, len - got, (off_t)(off + got));
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-		if (got % a)
-			break; /* end of file */
-	}
-	return (ssize_t)got;
+	return err ? -err : (ssize_t)got;
 }
 
 void dio_read(fuse_req_t req, struct bfs_file *f, size_t size, off_t off)

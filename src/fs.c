@@ -54,7 +54,8 @@ int fs_pwrite_all(int fd, const void *buf, size_t len, off_t off,
 	return 0;
 }
 
-int fs_pread_all(int fd, void *buf, size_t len, off_t off, size_t *done)
+int fs_pread_all(int fd, void *buf, size_t len, off_t off, uint32_t a,
+		 size_t *done)
 {
 	*done = 0;
 	while (*done < len) {
@@ -69,6 +70,8 @@ int fs_pread_all(int fd, void *buf, size_t len, off_t off, size_t *done)
 		if (n == 0)
 			break;
 		*done += (size_t)n;
+		if (*done % a)
+			break; /* end of file */
 	}
 	return 0;
 }

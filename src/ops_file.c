@@ -257,7 +257,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	space = dio_recv_space(&room);
 	if (space && size <= room) {
 		size_t n;
-		int err = fs_pread_all(fs_file_fd(fi), space, size, off, &n);
+		int err = fs_pread_all(fs_file_fd(fi), space, size, off, 1, &n);
 
 		/* Like read(2): what was read, else the error. */
 		if (err && n == 0)
