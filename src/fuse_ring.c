@@ -539,7 +539,11 @@ static void *queue_main(void *arg)
 	q->placeable = pthread_getaffinity_np(pthread_self(), sizeof(q->allowed),
 					      &q->allowed) == 0 &&
 		       q->qid < CPU_SETSIZE && CPU_ISSET(q->qid, &q->allowed);
-	q->sched_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+	/* Read only for placement, which a thread that may not keep to its
+	 * CPU never does. */
+	if (q->placeable)
+		q->sched_fd = open("/proc/thread-self/schedstat",
+				   O_RDONLY | O_CLOEXEC);
 	rc = ring_init(q);
 	if (rc) {
 		bfs_log(LOG_WARNING, "FUSE over io_uring: queue %u: %s; "
