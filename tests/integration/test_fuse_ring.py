@@ -194,9 +194,11 @@ def test_cached_io_is_served_in_queue_threads():
         return
     served = after["ring_requests"] - before["ring_requests"]
     helped = after["ring_helped"] - before["ring_helped"]
-    # 256 writes, as many GETXATTRs, the reads; helpers only for create,
-    # fsync, flush, release and the like.
-    assert served >= 2 * blocks, (before, after)
+    # 256 writes and the reads, plus a GETXATTR before some of the writes
+    # (how many depends on when the kernel marks the inode as having no
+    # security attributes: 512 or more here, 435 in one CI run); helpers
+    # only for create, fsync, flush, release and the like.
+    assert served >= blocks + 8, (before, after)
     assert helped < 32, (before, after)
 
 
