@@ -70,10 +70,16 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_attr(req, &st, fs_of(req)->attr_timeout);
 }
 
+/*
+ * ftruncate(2) for an open file, truncate(2) by path otherwise, as the
+ * application called them: truncate(2) to the size a file already has
+ * moves no timestamp on XFS, ftruncate(2) always does (the kernel sends
+ * the times it wants moved as their own attributes).
+ */
 static int set_size(struct bfs_fs *fs, struct bfs_inode *inode,
 		    struct fuse_file_info *fi, off_t size)
 {
-	char name[16];
+	char path[40];
 	int fd, err = 0;
 
 	if (fi)
@@ -83,15 +89,10 @@ static int set_size(struct bfs_fs *fs, struct bfs_inode *inode,
 	fd = fs_get_fd(fs, inode);
 	if (fd < 0)
 		return -fd;
-	fs_fd_name(name, fd);
-	fd = openat(fs->proc_fd, name, O_WRONLY | O_CLOEXEC);
-	err = fd < 0 ? errno : 0;
-	fs_put_fd(fs, inode);
-	if (fd < 0)
-		return err;
-	if (ftruncate(fd, size))
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (truncate(path, size))
 		err = errno;
-	close(fd);
+	fs_put_fd(fs, inode);
 	return err;
 }
 
@@ -150,6 +151,15 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 				errno : 0;
 		}
 	}
+	/* chown(f, -1, -1) reaches us with nothing to set; on the backing
+	 * file system it moves ctime, and so it does here. */
+	if (!(to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
+			FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_SIZE |
+			FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+			FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)) &&
+	    fchownat(fd, "", (uid_t)-1, (gid_t)-1,
+		     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+		err = errno;
 	if (!err && (to_set & FUSE_SET_ATTR_SIZE)) {
 		struct range_lock_entry lock;
 

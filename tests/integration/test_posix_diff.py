@@ -124,6 +124,19 @@ def script(root):
                                  os.makedev(1, 3))))               # EPERM as user
     add(outcome(lambda: os.chown(j("d", "f2"), NOBODY, -1)))       # EPERM as user
     add(outcome(lambda: os.chown(j("d", "f2"), -1, -1)))
+    # chown(-1, -1) moves ctime; truncate(2) to the size a file has moves
+    # nothing, ftruncate(2) moves mtime.
+    add(outcome(lambda: changed(j("d", "f2"), "st_ctime_ns",
+                                lambda: os.chown(j("d", "f2"), -1, -1))))
+    add(outcome(lambda: changed(j("d", "s"), "st_ctime_ns",
+                                lambda: os.lchown(j("d", "s"), -1, -1))))
+    add(outcome(lambda: changed(j("d", "f2"), "st_mtime_ns",
+                                lambda: os.truncate(j("d", "f2"), 10))))
+    add(outcome(lambda: changed(j("d", "f2"), "st_ctime_ns",
+                                lambda: os.truncate(j("d", "f2"), 10))))
+    add(outcome(lambda: changed(j("d", "f2"), "st_mtime_ns",
+                                lambda: fd_call(j("d", "f2"), os.O_WRONLY,
+                                                lambda fd: os.ftruncate(fd, 10)))))
     add(outcome(lambda: sorted(os.listdir(j("d")))))
     add(outcome(lambda: os.access(j("d", "f2"), os.W_OK)))
     # File contents and offsets.
