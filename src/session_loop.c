@@ -194,6 +194,8 @@ int session_loop_run(struct fuse_session *se, unsigned max_threads,
 	spawn_locked(&l);
 	pthread_mutex_unlock(&l.lock);
 	if (l.nthreads == 0) {
+		the_loop = NULL;
+		pthread_mutex_destroy(&l.lock);
 		free(l.threads);
 		return -EAGAIN;
 	}
