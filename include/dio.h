@@ -70,4 +70,11 @@ void dio_read(fuse_req_t req, struct bfs_file *f, size_t size, off_t off);
 void dio_write(fuse_req_t req, struct bfs_file *f, const char *buf,
 	       size_t size, off_t off, int flags, bool writeback);
 
+/* Serve a read of a file without direct I/O from the backing page cache
+ * (f->fd) into the request's receive buffer, which must hold size bytes
+ * (dio_recv_space): here when nothing else is in flight, else through the
+ * ring, so that a page-cache miss waits there and not in this thread. */
+void dio_read_cached(fuse_req_t req, struct bfs_file *f, size_t size,
+		     off_t off);
+
 #endif

@@ -39,6 +39,10 @@ struct dio_io {
 	size_t done;           /* bytes of the image transferred */
 	struct io_plan plan;
 	size_t user_len;       /* bytes the request asked for */
+	uint32_t align;        /* the image's block: a short read of whole
+				  blocks may not be the end of the file */
+	bool cached;           /* a read of the backing page cache, not
+				  counted with the direct I/O statistics */
 	bool locked;
 	struct range_lock_entry lock;
 	uint64_t start_us;
@@ -234,22 +238,27 @@ static void read_done(struct uring_io *uio, int res)
 	if (res < 0) {
 		error_log_file("read", io->uio.fd, (int64_t)io->uio.off,
 			       io->uio.len, -res);
-		stats_done(STATS_READ, 0, -res, io->start_us);
-		fuse_reply_err(io->req, -res);
+		if (!io->cached)
+			stats_done(STATS_READ, 0, -res, io->start_us);
+		/* Like read(2): what was read, else the error. */
+		if (io->cached && io->done)
+			fuse_reply_buf(io->req, io->img, io->done);
+		else
+			fuse_reply_err(io->req, -res);
 		finish(io);
 		return;
 	}
 	io->done += (size_t)res;
 	/* A short read of whole blocks may not be the end of the file yet. */
-	if (res > 0 && io->done < io->img_len &&
-	    io->done % (io->file->align) == 0) {
+	if (res > 0 && io->done < io->img_len && io->done % io->align == 0) {
 		submit_rest(io);
 		return;
 	}
 	{
 		size_t n = align_read_result(&io->plan, io->done, io->user_len);
 
-		stats_done(STATS_READ, n, 0, io->start_us);
+		if (!io->cached)
+			stats_done(STATS_READ, n, 0, io->start_us);
 		fuse_reply_buf(io->req, io->img + io->plan.head, n);
 	}
 	finish(io);
@@ -306,6 +315,7 @@ static struct dio_io *new_io(struct bfs_dio *d, fuse_req_t req,
 	io->buf_idx = idx;
 	io->uio.fd = f->dfd;
 	io->uio.buf_index = (int)idx;
+	io->align = f->align;
 	io->start_us = stats_now_us();
 	stats_inflight_inc();
 	return io;
@@ -345,39 +355,53 @@ static ssize_t read_all(int fd, char *img, size_t len, uint64_t off, uint32_t a)
 	return err ? -err : (ssize_t)got;
 }
 
-void dio_read(fuse_req_t req, struct bfs_file *f, size_t size, off_t off)
+/* The image plan for a read of size bytes at off in blocks of a, or an
+ * error answered; then served here, alone, or through the ring. */
+static void read_request(fuse_req_t req, struct bfs_file *f, bool cached,
+			 size_t size, off_t off)
 {
 	struct bfs_dio *d = the_dio;
+	uint32_t a = cached ? 1 : f->align;
+	int fd = cached ? f->fd : f->dfd;
 	struct io_plan plan;
 	struct dio_io *io;
 
-	if (align_plan_read((uint64_t)off, size, f->align, &plan) ||
+	if (align_plan_read((uint64_t)off, size, a, &plan) ||
 	    plan.len > DIO_MAX_REQUEST + 2 * d->header_room) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	stats_add(&bfs_stats.direct_requests, 1);
 	if (claim_sync(d)) {
 		char *img = pool_buf(&d->pool, recv_idx) + d->header_room;
 		uint64_t start_us = stats_now_us();
-		ssize_t n = read_all(f->dfd, img, plan.len, plan.start, f->align);
+		size_t got = 0;
+		int err = fs_pread_all(fd, img, plan.len, (off_t)plan.start, a,
+				       &got);
 
 		release_sync();
 		fuse_ring_note_wait(stats_now_us() - start_us);
-		if (n < 0) {
-			error_log_file("read", f->dfd, (int64_t)plan.start, plan.len,
-				       (int)-n);
-			stats_done(STATS_READ, 0, (int)-n, start_us);
-			fuse_reply_err(req, (int)-n);
+		if (err)
+			error_log_file("read", fd, (int64_t)(plan.start + got),
+				       plan.len - got, err);
+		/* A cached read answers what it read before an error, like
+		 * read(2); a direct one the error. */
+		if (err && (!cached || got == 0)) {
+			if (!cached)
+				stats_done(STATS_READ, 0, err, start_us);
+			fuse_reply_err(req, err);
 		} else {
-			size_t len = align_read_result(&plan, (uint64_t)n, size);
+			size_t len = align_read_result(&plan, got, size);
 
-			stats_done(STATS_READ, len, 0, start_us);
+			if (!cached)
+				stats_done(STATS_READ, len, 0, start_us);
 			fuse_reply_buf(req, img + plan.head, len);
 		}
 		return;
 	}
 	io = new_io(d, req, f);
+	io->cached = cached;
+	io->align = a;
+	io->uio.fd = fd;
 	io->plan = plan;
 	io->user_len = size;
 	io->img = pool_buf(&d->pool, io->buf_idx) + d->header_room;
@@ -386,6 +410,19 @@ void dio_read(fuse_req_t req, struct bfs_file *f, size_t size, off_t off)
 	io->uio.done = read_done;
 	io->uio.write = false;
 	submit_rest(io);
+}
+
+void dio_read(fuse_req_t req, struct bfs_file *f, size_t size, off_t off)
+{
+	stats_add(&bfs_stats.direct_requests, 1);
+	read_request(req, f, false, size, off);
+}
+
+void dio_read_cached(fuse_req_t req, struct bfs_file *f, size_t size,
+		     off_t off)
+{
+	stats_add(&bfs_stats.buffered_requests, 1);
+	read_request(req, f, true, size, off);
 }
 
 static int file_size(int fd, uint64_t *size)

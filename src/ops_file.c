@@ -251,21 +251,14 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		dio_read(req, fs_file(fi), size, off);
 		return;
 	}
-	stats_add(&bfs_stats.buffered_requests, 1);
 	/* Read where the answer goes out from: no copy in the daemon (libfuse
 	 * would read into a buffer of its own, and the ring copy from it). */
 	space = dio_recv_space(&room);
 	if (space && size <= room) {
-		size_t n;
-		int err = fs_pread_all(fs_file_fd(fi), space, size, off, 1, &n);
-
-		/* Like read(2): what was read, else the error. */
-		if (err && n == 0)
-			fuse_reply_err(req, err);
-		else
-			fuse_reply_buf(req, space, n);
+		dio_read_cached(req, fs_file(fi), size, off);
 		return;
 	}
+	stats_add(&bfs_stats.buffered_requests, 1);
 	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	bv.buf[0].fd = fs_file_fd(fi);
 	bv.buf[0].pos = off;

@@ -6,7 +6,9 @@ FALLOC_FL_KEEP_SIZE) and fsync on one file at random offsets and sizes,
 checks every byte read against an in-memory model, and the file's size
 (fstat and lseek) after every operation.
 
-usage: exerciser.py PATH [--ops N] [--seed S] [--max-size BYTES]
+usage: exerciser.py PATH [--ops N] [--seed S] [--max-size BYTES] [--cached]
+--cached: both opens without O_DIRECT (the file is served from the backing
+page cache; the ops named "direct" use the first open).
 A failure prints the seed and the operation number, so it can be replayed.
 """
 import argparse
@@ -34,12 +36,13 @@ class Failure(Exception):
     pass
 
 
-def run(path, ops, seed, max_size):
+def run(path, ops, seed, max_size, cached=False):
     rng = random.Random(seed)
     pool = os.urandom(1 << 20)
     model = bytearray()
     fds = {
-        "direct": os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_DIRECT, 0o644),
+        "direct": os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC |
+                          (0 if cached else os.O_DIRECT), 0o644),
         "buffered": os.open(path, os.O_RDWR),
     }
     big = mmap.mmap(-1, max_size + (1 << 20))
@@ -226,12 +229,15 @@ def main():
     ap.add_argument("--ops", type=int, default=100000)
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--max-size", type=int, default=4 << 20)
+    ap.add_argument("--cached", action="store_true",
+                    help="no O_DIRECT open: the backing page cache path")
     a = ap.parse_args()
     seed = a.seed if a.seed is not None else random.SystemRandom().randrange(1 << 32)
-    print("exerciser: seed %d, %d ops on %s (replay: --seed %d)" %
-          (seed, a.ops, a.path, seed), flush=True)
+    print("exerciser: seed %d, %d ops on %s%s (replay: --seed %d%s)" %
+          (seed, a.ops, a.path, ", cached" if a.cached else "", seed,
+           " --cached" if a.cached else ""), flush=True)
     try:
-        counts = run(a.path, a.ops, seed, a.max_size)
+        counts = run(a.path, a.ops, seed, a.max_size, a.cached)
     except (Failure, OSError) as e:
         print("exerciser: FAILED with seed %d: %s" % (seed, e), flush=True)
         sys.exit(1)

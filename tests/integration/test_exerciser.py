@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """The random-operation exerciser through a real mount: 100 000 operations
 mixing direct and buffered I/O, mapped I/O, copy_file_range, truncate and
-fallocate, checked byte for byte against a model; and
+fallocate, checked byte for byte against a model;
 30 000 more on a device with 4096-byte sectors, where the staging blocks
 are 4096 bytes (like a 4096+8 PI format) and 512-byte I/O is
-read-modify-write."""
+read-modify-write; and 30 000 each with no O_DIRECT open (the backing page
+cache path), over the FUSE ring and over /dev/fuse."""
 import os
 import subprocess
 import sys
@@ -16,12 +17,13 @@ OPS = int(os.environ.get("BOUNCEFS_EXERCISER_OPS", "100000"))
 state_output = []  # each run's daemon output
 
 
-def exercise(opts=None, ops=OPS, sector_size=None, seed=None):
+def exercise(opts=None, ops=OPS, sector_size=None, seed=None, cached=False):
     fs, m, mnt, back = mounted(opts, sector_size=sector_size)
     r = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__),
                                                      "exerciser.py"),
                         os.path.join(mnt, "model.dat"), "--ops", str(ops)] +
-                       (["--seed", str(seed)] if seed is not None else []),
+                       (["--seed", str(seed)] if seed is not None else []) +
+                       (["--cached"] if cached else []),
                        capture_output=True, text=True, timeout=1500)
     print(r.stdout, end="")
     assert r.returncode == 0, r.stdout + r.stderr
@@ -47,5 +49,19 @@ def test_exerciser_copy_of_a_direct_file():
     exercise(ops=26000, seed=3468398628)
 
 
+def test_exerciser_cached():
+    """No O_DIRECT open: reads from the backing page cache, served in the
+    FUSE ring's queue threads (a miss waits in the ring), cached writes,
+    mapped I/O through the kernel's page cache."""
+    exercise(ops=max(OPS * 3 // 10, 1000), cached=True)
+
+
+def test_exerciser_cached_dev_fuse():
+    """The same over /dev/fuse: cached reads that are not alone go through
+    the completion thread."""
+    exercise("uring=off", ops=max(OPS * 3 // 10, 1000), cached=True)
+
+
 main([test_exerciser, test_exerciser_4k_sectors,
-      test_exerciser_copy_of_a_direct_file], per_test_seconds=1600)
+      test_exerciser_copy_of_a_direct_file, test_exerciser_cached,
+      test_exerciser_cached_dev_fuse], per_test_seconds=1600)
