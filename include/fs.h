@@ -59,6 +59,16 @@ void fs_fd_name(char buf[16], int fd);
 void fs_fd_path(char buf[40], int fd);
 
 /*
+ * Clear a regular file's set-user-ID bit, and its set-group-ID bit if it is
+ * group-executable or the caller is not in the file's group, as a write or
+ * truncate by a caller without CAP_FSETID does on a local file system. The
+ * kernel leaves this to us when it asks (FUSE_HANDLE_KILLPRIV_V2, see
+ * fuse_io.c): the daemon writes as root, which keeps them. fd: the file
+ * open, or its O_PATH fd (path true). 0 or errno.
+ */
+int fs_kill_suidgid(fuse_req_t req, int fd, bool path);
+
+/*
  * Borrow an inode's O_PATH fd: returns it, or -errno. Give it back with
  * fs_put_fd. The fd may be closed once given back.
  */

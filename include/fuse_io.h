@@ -3,7 +3,10 @@
  * They pass everything through, except that the INIT reply also asks the
  * kernel for what libfuse 3.14 cannot express: shared mmap of files opened
  * with FOPEN_DIRECT_IO (FUSE_DIRECT_IO_ALLOW_MMAP, Linux 6.6 and later),
- * so that an O_DIRECT open can be mapped as on a local file system.
+ * so that an O_DIRECT open can be mapped as on a local file system; and
+ * FUSE_HANDLE_KILLPRIV_V2 (Linux 5.11): writes and truncates that must
+ * clear set-id bits say so (fs_kill_suidgid), and the kernel stops asking
+ * for security.capability before every write.
  */
 #ifndef BOUNCEFS_FUSE_IO_H
 #define BOUNCEFS_FUSE_IO_H

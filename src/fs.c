@@ -34,6 +34,43 @@ void fs_fd_path(char buf[40], int fd)
 	snprintf(buf, 40, "/proc/self/fd/%d", fd);
 }
 
+/* Is the caller of req in group gid (primary or supplementary)? */
+static bool caller_in_group(fuse_req_t req, gid_t gid)
+{
+	gid_t groups[64];
+	int n;
+
+	if (fuse_req_ctx(req)->gid == gid)
+		return true;
+	n = fuse_req_getgroups(req, 64, groups);
+	if (n > 64)
+		n = 64;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+int fs_kill_suidgid(fuse_req_t req, int fd, bool path)
+{
+	struct stat st;
+	mode_t mode;
+	char name[16];
+
+	if (fstat(fd, &st))
+		return errno;
+	mode = st.st_mode & 07777 & ~(mode_t)S_ISUID;
+	if ((mode & S_ISGID) &&
+	    ((mode & S_IXGRP) || !caller_in_group(req, st.st_gid)))
+		mode &= ~(mode_t)S_ISGID;
+	if (!S_ISREG(st.st_mode) || mode == (st.st_mode & 07777))
+		return 0;
+	if (!path)
+		return fchmod(fd, mode) ? errno : 0;
+	fs_fd_name(name, fd);
+	return fchmodat(fs_of(req)->proc_fd, name, mode, 0) ? errno : 0;
+}
+
 int fs_pwrite_all(int fd, const void *buf, size_t len, off_t off,
 		  int rw_flags, size_t *done)
 {
@@ -177,9 +214,16 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	/* Async direct I/O travels as background requests. */
 	conn->max_background = qd > 65535 ? 65535 : qd;
 	conn->congestion_threshold = conn->max_background * 3 / 4;
-	/* Let the kernel apply the umask and strip set-id bits on write and
-	 * chown; it knows the caller's groups, we do not. */
+	/* Let the kernel apply the umask; it knows the caller's groups, we
+	 * do not. Set-id bits: not FUSE_HANDLE_KILLPRIV (v1), under which the
+	 * kernel asks for security.capability before every write; fuse_io.c
+	 * asks for v2 instead, and the writes and truncates that must clear
+	 * them say so (fs_kill_suidgid). */
 	conn->want &= ~(FUSE_CAP_DONT_MASK | FUSE_CAP_HANDLE_KILLPRIV);
+	/* The set-id bits an open(O_TRUNC) clears: without atomic O_TRUNC the
+	 * kernel truncates with a SETATTR, which says whether to clear them
+	 * (FATTR_KILL_SUIDGID); an OPEN cannot tell libfuse 3.14's op. */
+	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	/* Every answer goes through the device write hook (fuse_io.c), which
 	 * routes the answers of FUSE ring requests: no splice to /dev/fuse. */

@@ -11,6 +11,7 @@
 #include "stats.h"
 
 #include <errno.h>
+#include <linux/fuse.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -309,6 +310,20 @@ static void write_cached(fuse_req_t req, struct bfs_file *f, const char *buf,
 		fuse_reply_write(req, done);
 }
 
+/*
+ * The write_flags of the WRITE whose data libfuse handed us as buf. Its
+ * op gets no such field, but libfuse 3.14 (without a write_buf op) passes
+ * the data where it was received, right after the request's fuse_write_in;
+ * the FUSE ring rebuilds that layout (fuse_ring.c serve()).
+ */
+static uint32_t write_flags_of(const char *buf)
+{
+	struct fuse_write_in in;
+
+	memcpy(&in, buf - sizeof(in), sizeof(in));
+	return in.write_flags;
+}
+
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
@@ -318,6 +333,15 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	uint64_t end = align_up((uint64_t)off + size, f->align);
 
 	(void)ino;
+	/* A caller without CAP_FSETID: before the data, as write(2) does. */
+	if (write_flags_of(buf) & FUSE_WRITE_KILL_SUIDGID) {
+		int err = fs_kill_suidgid(req, f->fd, false);
+
+		if (err) {
+			fuse_reply_err(req, err);
+			return;
+		}
+	}
 	if (wants_direct(req, fi)) {
 		dio_write(req, f, buf, size, off, fi->flags, fi->writepage);
 		return;

@@ -89,7 +89,7 @@ static int set_size(struct bfs_fs *fs, struct bfs_inode *inode,
 	fd = fs_get_fd(fs, inode);
 	if (fd < 0)
 		return -fd;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	fs_fd_path(path, fd);
 	if (truncate(path, size))
 		err = errno;
 	fs_put_fd(fs, inode);
@@ -156,10 +156,17 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (!(to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
 			FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_SIZE |
 			FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
-			FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)) &&
+			FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW |
+			FUSE_SET_ATTR_KILL_SUID | FUSE_SET_ATTR_KILL_SGID)) &&
 	    fchownat(fd, "", (uid_t)-1, (gid_t)-1,
 		     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
 		err = errno;
+	/* A truncate by a caller without CAP_FSETID (the kernel's
+	 * FATTR_KILL_SUIDGID, which libfuse calls FUSE_SET_ATTR_KILL_SUID). */
+	if (!err && (to_set & FUSE_SET_ATTR_KILL_SUID) &&
+	    !(to_set & FUSE_SET_ATTR_MODE))
+		err = fi ? fs_kill_suidgid(req, fs_file_fd(fi), false) :
+			   fs_kill_suidgid(req, fd, true);
 	if (!err && (to_set & FUSE_SET_ATTR_SIZE)) {
 		struct range_lock_entry lock;
 

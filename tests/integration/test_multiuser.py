@@ -2,12 +2,13 @@
 """allow_other as root: new inodes belong to the caller, and permissions
 are the kernel's."""
 import errno
+import mmap
 import os
 import stat
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import as_user, mounted, main  # noqa: E402
+from harness import as_user, mounted, main, stats  # noqa: E402
 
 def eq(got, want):
     assert got == want, "got %r, want %r" % (got, want)
@@ -141,6 +142,112 @@ def test_write_clears_setuid():
     assert stat.S_IMODE(os.stat(os.path.join(back, "suid")).st_mode) == 0o777
 
 
+def aligned(n):
+    buf = mmap.mmap(-1, n)
+    buf.write(b"d" * n)
+    return buf
+
+
+# What a caller (uid, or (uid, gid)) does to a file owned by U:G with the
+# mode given.
+SET_ID_CASES = [
+    ("write by another user", U2, 0o6777,
+     lambda p: os.close(os.open(p, os.O_WRONLY)) or
+     open(p, "a").write("b")),
+    ("write by another user, setgid not group-executable", U2, 0o6767,
+     lambda p: open(p, "a").write("b")),
+    ("write by a member of the group, setgid not group-executable",
+     (U2, G), 0o6767, lambda p: open(p, "a").write("b")),
+    ("direct write by another user", U2, 0o6777,
+     lambda p: (lambda fd: (os.pwrite(fd, aligned(4096), 0), os.close(fd)))(
+         os.open(p, os.O_WRONLY | os.O_DIRECT))),
+    ("write by root", 0, 0o6777, lambda p: open(p, "a").write("b")),
+    ("truncate by another user", U2, 0o6777, lambda p: os.truncate(p, 1)),
+    ("ftruncate by another user", U2, 0o6777,
+     lambda p: (lambda fd: (os.ftruncate(fd, 1), os.close(fd)))(
+         os.open(p, os.O_WRONLY))),
+    ("open with O_TRUNC by another user", U2, 0o6777,
+     lambda p: os.close(os.open(p, os.O_WRONLY | os.O_TRUNC))),
+    ("open with O_TRUNC by root", 0, 0o6777,
+     lambda p: os.close(os.open(p, os.O_WRONLY | os.O_TRUNC))),
+    ("chown(-1, -1) by the owner", U, 0o6777,
+     lambda p: os.chown(p, -1, -1)),
+    ("chmod by the owner", U, 0o6777, lambda p: os.chmod(p, 0o6755)),
+    ("write by another user, security.capability set by root", U2, 0o777,
+     lambda p: open(p, "a").write("b")),
+]
+
+# A valid security.capability (VFS_CAP_REVISION_2, cap_net_raw+ep).
+CAPS = bytes.fromhex("0100000200200000" + "00" * 12)
+
+
+def set_id_bits_as_on_the_backing_fs(opts):
+    fs, m, mnt, back = mounted(opts)
+    raw = os.path.join(fs.path, "raw")
+    os.mkdir(raw)
+    diffs = []
+    for i, (what, who, mode, act) in enumerate(SET_ID_CASES):
+        got = []
+        for root in (raw, mnt):
+            p = os.path.join(root, "f%d" % i)
+            with open(p, "w") as f:
+                f.write("a" * 4096)
+            os.chown(p, U, G)
+            os.chmod(p, mode)
+            if "capability" in what:
+                os.setxattr(p, "security.capability", CAPS)
+            uid, gid = who if isinstance(who, tuple) else (who, who)
+            res = as_user(uid, gid, lambda: act(p) and 1) if uid else \
+                str(act(p) and 1)
+            st = os.stat(p)
+            try:
+                caps = len(os.getxattr(p, "security.capability"))
+            except OSError:
+                caps = 0
+            got.append((res, oct(stat.S_IMODE(st.st_mode)), caps))
+        if got[0] != got[1]:
+            diffs.append("%s: raw %s, bouncefs %s" % (what, got[0], got[1]))
+    assert not diffs, "\n".join(diffs)
+    assert m.stop() == 0
+
+
+def test_set_id_bits_as_on_the_backing_fs():
+    """Writes, truncates, O_TRUNC opens and chown clear set-user-ID and
+    set-group-ID bits (and security.capability) exactly as on the backing
+    XFS, by callers with and without CAP_FSETID."""
+    set_id_bits_as_on_the_backing_fs("allow_other")
+
+
+def test_set_id_bits_as_on_the_backing_fs_dev_fuse():
+    """The same over /dev/fuse."""
+    set_id_bits_as_on_the_backing_fs("allow_other,uring=off")
+
+
+def test_writes_need_no_capability_lookups():
+    """The kernel does not ask for security.capability before every cached
+    write (FUSE_HANDLE_KILLPRIV_V2, Linux 5.11)."""
+    if tuple(int(x) for x in os.uname().release.split(".")[:2]) < (5, 11):
+        return
+    fs, m, mnt, back = mounted("allow_other")
+    p = os.path.join(mnt, "w")
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT, 0o644)
+    before = stats(mnt)
+    for i in range(200):
+        os.pwrite(fd, b"x" * 4096, i * 4096)
+    after = stats(mnt)
+    os.close(fd)
+    n = (after["buffered_requests"] - before["buffered_requests"])
+    assert n == 200, (before, after)
+    if after["ring_requests"]:
+        # 200 writes and a few others, not 200 GETXATTRs besides.
+        assert after["ring_requests"] - before["ring_requests"] < 260, \
+            (before, after)
+    assert m.stop() == 0
+
+
 main([test_new_inodes_belong_to_the_caller,
       test_setgid_directory_and_supplementary_groups,
-      test_permissions_are_enforced, test_write_clears_setuid])
+      test_permissions_are_enforced, test_write_clears_setuid,
+      test_set_id_bits_as_on_the_backing_fs,
+      test_set_id_bits_as_on_the_backing_fs_dev_fuse,
+      test_writes_need_no_capability_lookups])
