@@ -162,9 +162,13 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
 		err = errno;
 	/* A truncate by a caller without CAP_FSETID (the kernel's
-	 * FATTR_KILL_SUIDGID, which libfuse calls FUSE_SET_ATTR_KILL_SUID). */
+	 * FATTR_KILL_SUIDGID, which libfuse calls FUSE_SET_ATTR_KILL_SUID).
+	 * A chown carries it whoever the caller is; the backing chown above
+	 * has cleared the bits as one by root does (set-user-ID always,
+	 * set-group-ID if group-executable). */
 	if (!err && (to_set & FUSE_SET_ATTR_KILL_SUID) &&
-	    !(to_set & FUSE_SET_ATTR_MODE))
+	    !(to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
+			FUSE_SET_ATTR_GID)))
 		err = fi ? fs_kill_suidgid(req, fs_file_fd(fi), false) :
 			   fs_kill_suidgid(req, fd, true);
 	if (!err && (to_set & FUSE_SET_ATTR_SIZE)) {
