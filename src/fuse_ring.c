@@ -339,9 +339,10 @@ static void run_process(struct helper_work *w)
  * Served in the queue thread: READ and WRITE, whose handlers hand what may
  * wait to a helper themselves, and the attribute reads, one quick system
  * call on the backing inode that waits for no request. The kernel asks
- * for security.capability (GETXATTR) before every write of a cached open,
- * and for attributes (GETATTR) at every stat: through a helper, each was a
- * hand-over to another thread and back.
+ * for attributes (GETATTR) at every stat, and without
+ * FUSE_HANDLE_KILLPRIV_V2 (fuse_io.c) for security.capability (GETXATTR)
+ * before every cached write: through a helper, each was a hand-over to
+ * another thread and back.
  */
 static bool served_here(uint32_t opcode)
 {

@@ -279,14 +279,14 @@ struct deferred_op_write {
 _Static_assert(sizeof(struct deferred_op_write) <= FUSE_RING_DEFER_MAX,
 	       "a deferred write must fit a ring entry's slot");
 
-static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
-		     size_t size, off_t off, struct fuse_file_info *fi);
+static void write_data(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		       size_t size, off_t off, struct fuse_file_info *fi);
 
 static void run_deferred_op_write(void *arg)
 {
 	struct deferred_op_write *w = arg;
 
-	op_write(w->req, w->ino, w->buf, w->size, w->off, &w->fi);
+	write_data(w->req, w->ino, w->buf, w->size, w->off, &w->fi);
 }
 
 /* A write of a file never opened for direct I/O, into the backing file's
@@ -324,24 +324,16 @@ static uint32_t write_flags_of(const char *buf)
 	return in.write_flags;
 }
 
-static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
-		     size_t size, off_t off, struct fuse_file_info *fi)
+/* A WRITE's data, to the direct path or the backing page cache (again in
+ * a helper when a queue thread cannot take the range lock). */
+static void write_data(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		       size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct bfs_file *f = fs_file(fi);
 	struct range_lock_entry lock;
 	uint64_t start = align_down((uint64_t)off, f->align);
 	uint64_t end = align_up((uint64_t)off + size, f->align);
 
-	(void)ino;
-	/* A caller without CAP_FSETID: before the data, as write(2) does. */
-	if (write_flags_of(buf) & FUSE_WRITE_KILL_SUIDGID) {
-		int err = fs_kill_suidgid(req, f->fd, false);
-
-		if (err) {
-			fuse_reply_err(req, err);
-			return;
-		}
-	}
 	if (wants_direct(req, fi)) {
 		dio_write(req, f, buf, size, off, fi->flags, fi->writepage);
 		return;
@@ -350,8 +342,8 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	 * blocks. A FUSE ring's queue thread only tries it: held, the write
 	 * goes to a helper, which waits. Got, the write into the backing
 	 * file's page cache waits for nothing a request brings about, and is
-	 * served here (with a helper, every small cached write cost two
-	 * hand-overs, one more for the GETXATTR the kernel sends before it). */
+	 * served here (with a helper, every small cached write was a
+	 * hand-over to another thread and back). */
 	if (!fuse_ring_inline()) {
 		range_lock_acquire(&f->inode->writers, &lock, start, end);
 	} else if (!range_lock_try(&f->inode->writers, &lock, start, end)) {
@@ -363,6 +355,21 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		return;
 	}
 	write_cached(req, f, buf, size, off, &lock);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		     size_t size, off_t off, struct fuse_file_info *fi)
+{
+	/* A caller without CAP_FSETID: before the data, as write(2) does. */
+	if (write_flags_of(buf) & FUSE_WRITE_KILL_SUIDGID) {
+		int err = fs_kill_suidgid(req, fs_file_fd(fi), false);
+
+		if (err) {
+			fuse_reply_err(req, err);
+			return;
+		}
+	}
+	write_data(req, ino, buf, size, off, fi);
 }
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
