@@ -220,10 +220,12 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	 * asks for v2 instead, and the writes and truncates that must clear
 	 * them say so (fs_kill_suidgid). */
 	conn->want &= ~(FUSE_CAP_DONT_MASK | FUSE_CAP_HANDLE_KILLPRIV);
-	/* The set-id bits an open(O_TRUNC) clears: without atomic O_TRUNC the
-	 * kernel truncates with a SETATTR, which says whether to clear them
-	 * (FATTR_KILL_SUIDGID); an OPEN cannot tell libfuse 3.14's op. */
-	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+	/* open(O_TRUNC) truncates in the OPEN: without atomic O_TRUNC the
+	 * kernel sends a SETATTR of the size that truncate(2) also sends, and
+	 * an empty file's times would not move. Whether to clear set-id bits
+	 * is in the OPEN's open_flags (fuse_io_open_flags). */
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	/* Every answer goes through the device write hook (fuse_io.c), which
 	 * routes the answers of FUSE ring requests: no splice to /dev/fuse. */

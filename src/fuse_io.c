@@ -89,6 +89,31 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 	return n;
 }
 
+/* The request this thread is processing (fuse_io_processing). */
+static __thread const struct fuse_in_header *processing;
+static __thread size_t processing_len;
+
+void fuse_io_processing(const void *req, size_t len)
+{
+	processing = req;
+	processing_len = len;
+}
+
+uint32_t fuse_io_open_flags(void)
+{
+	const struct fuse_in_header *h = processing;
+
+	if (!h)
+		return 0;
+	if (h->opcode == FUSE_OPEN &&
+	    processing_len >= sizeof(*h) + sizeof(struct fuse_open_in))
+		return ((const struct fuse_open_in *)(h + 1))->open_flags;
+	if (h->opcode == FUSE_CREATE &&
+	    processing_len >= sizeof(*h) + sizeof(struct fuse_create_in))
+		return ((const struct fuse_create_in *)(h + 1))->open_flags;
+	return 0;
+}
+
 int fuse_io_install(struct fuse_session *se)
 {
 	static const struct fuse_custom_io io = {

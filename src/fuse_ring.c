@@ -1,6 +1,7 @@
 /* FUSE over io_uring: queue threads, ring entries, helpers. */
 #include "fuse_ring.h"
 #include "dio.h"
+#include "fuse_io.h"
 #include "helper_pool.h"
 #include "log.h"
 #include "placement.h"
@@ -324,7 +325,9 @@ static void process(struct ring_entry *e)
 {
 	struct fuse_buf fb = { .mem = e->req, .size = e->req_len };
 
+	fuse_io_processing(e->req, e->req_len);
 	fuse_session_process_buf(R.se, &fb);
+	fuse_io_processing(NULL, 0);
 }
 
 static void run_process(struct helper_work *w)

@@ -7,6 +7,7 @@
 #include "error_log.h"
 #include "creds.h"
 #include "fs.h"
+#include "fuse_io.h"
 #include "fuse_ring.h"
 #include "stats.h"
 
@@ -148,6 +149,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct bfs_fs *fs = fs_of(req);
 	struct bfs_inode *inode = fs_inode(req, ino);
 	struct bfs_file *f;
+	struct range_lock_entry lock;
+	bool trunc = fi->flags & O_TRUNC;
 	char name[16];
 	int fd, err;
 
@@ -157,11 +160,26 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fs_fd_name(name, fd);
+	/* O_TRUNC comes here (atomic O_TRUNC): the backing open truncates
+	 * and moves mtime and ctime even when the file is empty already,
+	 * which a SETATTR of the size could not tell from truncate(2). Not
+	 * while a write is in flight on the blocks it cuts. */
+	if (trunc)
+		range_lock_acquire(&inode->writers, &lock, 0, RANGE_LOCK_EOF);
 	fd = openat(fs->proc_fd, name, backing_flags(fi->flags) |
 		    (fi->flags & O_TRUNC));
-	err = errno;
+	err = fd < 0 ? errno : 0;
+	/* By a caller without CAP_FSETID, as a truncate by it would. */
+	if (!err && trunc &&
+	    (fuse_io_open_flags() & FUSE_OPEN_KILL_SUIDGID)) {
+		err = fs_kill_suidgid(req, fd, false);
+		if (err)
+			close(fd);
+	}
+	if (trunc)
+		range_lock_release(&inode->writers, &lock);
 	fs_put_fd(fs, inode);
-	if (fd < 0) {
+	if (err) {
 		fuse_reply_err(req, err);
 		return;
 	}

@@ -1,5 +1,6 @@
 /* Worker threads serving /dev/fuse, and the main thread that stops them. */
 #include "session_loop.h"
+#include "fuse_io.h"
 #include "log.h"
 
 #include <errno.h>
@@ -110,7 +111,9 @@ static void *worker(void *arg)
 			}
 			break;
 		}
+		fuse_io_processing(fbuf.mem, (size_t)res);
 		fuse_session_process_buf(l->se, &fbuf);
+		fuse_io_processing(NULL, 0);
 		/* A handler may have kept the buffer for I/O in flight. */
 		mem = l->bufs->next(l->bufs->ctx, mem);
 	}

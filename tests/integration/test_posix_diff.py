@@ -137,6 +137,17 @@ def script(root):
     add(outcome(lambda: changed(j("d", "f2"), "st_mtime_ns",
                                 lambda: fd_call(j("d", "f2"), os.O_WRONLY,
                                                 lambda fd: os.ftruncate(fd, 10)))))
+    # open(O_TRUNC) moves both even when the file is empty already (the
+    # kernel's SETATTR for it would look like a truncate(2) to size 0).
+    add(outcome(lambda: fd_call(j("d", "empty"), os.O_CREAT | os.O_WRONLY,
+                                lambda fd: None)))
+    for what in ("st_mtime_ns", "st_ctime_ns"):
+        add(outcome(lambda w=what: changed(j("d", "empty"), w, lambda: fd_call(
+            j("d", "empty"), os.O_WRONLY | os.O_TRUNC, lambda fd: None))))
+    add(outcome(lambda: changed(j("d", "f2"), "st_mtime_ns", lambda: fd_call(
+        j("d", "f2"), os.O_RDWR | os.O_TRUNC, lambda fd: os.fstat(fd).st_size))))
+    add(outcome(lambda: fd_call(j("d", "f2"), os.O_RDONLY | os.O_TRUNC,
+                                lambda fd: os.fstat(fd).st_size)))
     add(outcome(lambda: sorted(os.listdir(j("d")))))
     add(outcome(lambda: os.access(j("d", "f2"), os.W_OK)))
     # File contents and offsets.
