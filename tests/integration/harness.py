@@ -279,3 +279,16 @@ def stats(mnt):
         flat["errno_" + name] = v
     flat.update(j)
     return flat
+
+
+def ring_ready(mnt, seconds=10):
+    """Wait until requests reach the mount over FUSE over io_uring: its
+    queue threads register after the mount, and until all have, requests
+    come through /dev/fuse (slowly so on a busy machine). False if none
+    came that way in time (a kernel or mount without the ring)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if stats(mnt)["ring_requests"] > 0:  # stats is a GETXATTR
+            return True
+        time.sleep(0.05)
+    return False
