@@ -7,8 +7,12 @@ checks every byte read against an in-memory model, and the file's size
 (fstat and lseek) after every operation.
 
 usage: exerciser.py PATH [--ops N] [--seed S] [--max-size BYTES] [--cached]
+                    [--reopen]
 --cached: both opens without O_DIRECT (the file is served from the backing
 page cache; the ops named "direct" use the first open).
+--reopen: now and then close one of the opens and open it again, with
+O_TRUNC half of the time (a seed gives the same operations as without it,
+plus these).
 A failure prints the seed and the operation number, so it can be replayed.
 """
 import argparse
@@ -36,8 +40,10 @@ class Failure(Exception):
     pass
 
 
-def run(path, ops, seed, max_size, cached=False):
+def run(path, ops, seed, max_size, cached=False, reopen=False):
     rng = random.Random(seed)
+    # Its own generator, so that the other operations stay as without it.
+    reopen_rng = random.Random(seed ^ 0x5EED)
     pool = os.urandom(1 << 20)
     model = bytearray()
     fds = {
@@ -208,9 +214,25 @@ def run(path, ops, seed, max_size, cached=False):
         else:
             (os.fsync if rng.random() < 0.5 else os.fdatasync)(fd)
 
+    def reopen_one(i):
+        name = reopen_rng.choice(list(fds))
+        trunc = reopen_rng.random() < 0.5
+        last[0] = "reopen of the %s open%s" % (name, " with O_TRUNC" if trunc else "")
+        counts["reopen"] = counts.get("reopen", 0) + 1
+        os.close(fds[name])
+        flags = os.O_RDWR | (os.O_TRUNC if trunc else 0)
+        if name == "direct" and not cached:
+            flags |= os.O_DIRECT
+        fds[name] = os.open(path, flags)
+        if trunc:
+            del model[:]
+
     last = [""]
     for i in range(ops):
         try:
+            if reopen and reopen_rng.random() < 0.01:
+                reopen_one(i)
+                check_size(i)
             step(i)
             check_size(i)
         except OSError as e:
@@ -231,13 +253,15 @@ def main():
     ap.add_argument("--max-size", type=int, default=4 << 20)
     ap.add_argument("--cached", action="store_true",
                     help="no O_DIRECT open: the backing page cache path")
+    ap.add_argument("--reopen", action="store_true",
+                    help="close and open again now and then, with O_TRUNC half of the time")
     a = ap.parse_args()
     seed = a.seed if a.seed is not None else random.SystemRandom().randrange(1 << 32)
-    print("exerciser: seed %d, %d ops on %s%s (replay: --seed %d%s)" %
-          (seed, a.ops, a.path, ", cached" if a.cached else "", seed,
-           " --cached" if a.cached else ""), flush=True)
+    extra = (" --cached" if a.cached else "") + (" --reopen" if a.reopen else "")
+    print("exerciser: seed %d, %d ops on %s (replay: --seed %d%s)" %
+          (seed, a.ops, a.path, seed, extra), flush=True)
     try:
-        counts = run(a.path, a.ops, seed, a.max_size, a.cached)
+        counts = run(a.path, a.ops, seed, a.max_size, a.cached, a.reopen)
     except (Failure, OSError) as e:
         print("exerciser: FAILED with seed %d: %s" % (seed, e), flush=True)
         sys.exit(1)

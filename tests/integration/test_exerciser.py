@@ -5,7 +5,8 @@ fallocate, checked byte for byte against a model;
 30 000 more on a device with 4096-byte sectors, where the staging blocks
 are 4096 bytes (like a 4096+8 PI format) and 512-byte I/O is
 read-modify-write; and 30 000 each with no O_DIRECT open (the backing page
-cache path), over the FUSE ring and over /dev/fuse."""
+cache path), over the FUSE ring and over /dev/fuse; and 20 000 that
+also close and open again, with O_TRUNC half of the time."""
 import os
 import subprocess
 import sys
@@ -17,13 +18,15 @@ OPS = int(os.environ.get("BOUNCEFS_EXERCISER_OPS", "100000"))
 state_output = []  # each run's daemon output
 
 
-def exercise(opts=None, ops=OPS, sector_size=None, seed=None, cached=False):
+def exercise(opts=None, ops=OPS, sector_size=None, seed=None, cached=False,
+             reopen=False):
     fs, m, mnt, back = mounted(opts, sector_size=sector_size)
     r = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__),
                                                      "exerciser.py"),
                         os.path.join(mnt, "model.dat"), "--ops", str(ops)] +
                        (["--seed", str(seed)] if seed is not None else []) +
-                       (["--cached"] if cached else []),
+                       (["--cached"] if cached else []) +
+                       (["--reopen"] if reopen else []),
                        capture_output=True, text=True, timeout=1500)
     print(r.stdout, end="")
     assert r.returncode == 0, r.stdout + r.stderr
@@ -62,6 +65,15 @@ def test_exerciser_cached_dev_fuse():
     exercise("uring=off", ops=max(OPS * 3 // 10, 1000), cached=True)
 
 
+def test_exerciser_reopen():
+    """Opens closed and made again, half of them with O_TRUNC, which the
+    OPEN itself truncates (atomic O_TRUNC), beside the direct and mapped
+    I/O of the other open; half over /dev/fuse."""
+    exercise(ops=max(OPS // 10, 1000), reopen=True)
+    exercise("uring=off", ops=max(OPS // 10, 1000), reopen=True)
+
+
 main([test_exerciser, test_exerciser_4k_sectors,
       test_exerciser_copy_of_a_direct_file, test_exerciser_cached,
-      test_exerciser_cached_dev_fuse], per_test_seconds=1600)
+      test_exerciser_cached_dev_fuse, test_exerciser_reopen],
+     per_test_seconds=1600)
