@@ -5,8 +5,13 @@ on the raw backing directory, through bouncefs and through passthrough_ll,
 over the same XFS on a loop device in /dev/shm, alternating the three in
 one run. --buffered: the same cases without O_DIRECT (through the page
 cache; bouncefs serves such files from the backing page cache).
+--hp EXE: also libfuse's passthrough_hp, built from libfuse's source (it
+is not among Debian 12's examples; Debian's source package fuse3_3.14.0
+has it in example/passthrough_hp.cc), with its defaults: splice, and the
+writeback cache.
 
 usage (root): python3 scripts/bench_passthrough.py [--runtime S] [--reps N] [--buffered]
+              [--hp PATH/passthrough_hp]
 """
 import argparse
 import os
@@ -51,25 +56,36 @@ def main():
     ap.add_argument("--size", default="256M")
     ap.add_argument("--buffered", action="store_true",
                     help="fio without O_DIRECT")
+    ap.add_argument("--hp", metavar="EXE",
+                    help="also measure this passthrough_hp")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="bfs-pt-")
     exe = build_passthrough_ll(tmp)
     rig = Rig("shm", "/dev/shm", 2)
-    pt = os.path.join(rig.dir, "pt")
-    os.mkdir(pt)
-    sh(exe, "-o", "source=" + rig.back + ",allow_other", pt)
+    mounts = []
     try:
+        pt = os.path.join(rig.dir, "pt")
+        os.mkdir(pt)
+        sh(exe, "-o", "source=" + rig.back + ",allow_other", pt)
+        mounts.append(pt)
         files = [("raw", os.path.join(rig.back, "raw.dat")),
                  ("bouncefs", os.path.join(rig.mnt, "bfs.dat")),
                  ("passthrough_ll", os.path.join(pt, "pt.dat"))]
+        if a.hp:
+            hp = os.path.join(rig.dir, "hp")
+            os.mkdir(hp)
+            sh(a.hp, rig.back, hp)
+            mounts.append(hp)
+            files.append(("passthrough_hp", os.path.join(hp, "hp.dat")))
         # Lay every file out through the raw directory (passthrough_ll
         # cannot write with O_DIRECT).
-        for name in ("raw.dat", "bfs.dat", "pt.dat"):
-            sh("fio", "--name=layout", "--filename=" + os.path.join(rig.back, name),
+        for _, path in files:
+            sh("fio", "--name=layout",
+               "--filename=" + os.path.join(rig.back, os.path.basename(path)),
                "--direct=1", "--rw=write", "--bs=1M", "--size=" + a.size,
                "--ioengine=io_uring", "--iodepth=8")
-        print("%-20s %-6s %12s %12s %16s" % ("case", "unit", "raw", "bouncefs",
-                                             "passthrough_ll"), flush=True)
+        row = "%-20s %-6s" + " %16s" * len(files)
+        print(row % (("case", "unit") + tuple(who for who, _ in files)), flush=True)
         for name, rw, bs, qd, metric in CASES:
             got = {who: [] for who, _ in files}
             for r in range(a.reps):
@@ -83,16 +99,17 @@ def main():
                 if len(nums) < len(v):
                     return next(x for x in v if x.startswith("fails"))
                 return "%.1f" % (sum(nums) / len(nums))
-            print("%-20s %-6s %12s %12s %16s" % (name, unit, show(got["raw"]),
-                                                 show(got["bouncefs"]),
-                                                 show(got["passthrough_ll"])), flush=True)
+            print(row % ((name, unit) + tuple(show(got[who]) for who, _ in files)),
+                  flush=True)
     finally:
-        subprocess.run(["umount", pt], capture_output=True)
+        for mnt in mounts:
+            subprocess.run(["umount", mnt], capture_output=True)
         rig.close()
         subprocess.run(["rm", "-rf", tmp], capture_output=True)
-    print("\ncommand: python3 scripts/bench_passthrough.py --runtime %d --reps %d --size %s%s"
+    print("\ncommand: python3 scripts/bench_passthrough.py --runtime %d --reps %d --size %s%s%s"
           "\ndate: %s" % (a.runtime, a.reps, a.size,
                           " --buffered" if a.buffered else "",
+                          " --hp " + a.hp if a.hp else "",
                           time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())))
 
 
