@@ -58,6 +58,9 @@ void fs_fd_name(char buf[16], int fd);
 /* Full /proc path of an fd, for calls that have no *at() form (xattrs). */
 void fs_fd_path(char buf[40], int fd);
 
+/* Is the caller of req in group gid (primary or supplementary)? */
+bool fs_caller_in_group(fuse_req_t req, gid_t gid);
+
 /*
  * Clear a regular file's set-user-ID bit, and its set-group-ID bit if it is
  * group-executable or the caller is not in the file's group, as a write or

@@ -34,8 +34,7 @@ void fs_fd_path(char buf[40], int fd)
 	snprintf(buf, 40, "/proc/self/fd/%d", fd);
 }
 
-/* Is the caller of req in group gid (primary or supplementary)? */
-static bool caller_in_group(fuse_req_t req, gid_t gid)
+bool fs_caller_in_group(fuse_req_t req, gid_t gid)
 {
 	gid_t groups[64];
 	int n;
@@ -61,7 +60,7 @@ int fs_kill_suidgid(fuse_req_t req, int fd, bool path)
 		return errno;
 	mode = st.st_mode & 07777 & ~(mode_t)S_ISUID;
 	if ((mode & S_ISGID) &&
-	    ((mode & S_IXGRP) || !caller_in_group(req, st.st_gid)))
+	    ((mode & S_IXGRP) || !fs_caller_in_group(req, st.st_gid)))
 		mode &= ~(mode_t)S_ISGID;
 	if (!S_ISREG(st.st_mode) || mode == (st.st_mode & 07777))
 		return 0;

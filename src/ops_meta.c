@@ -116,6 +116,38 @@ static int set_times(int fd, struct fuse_file_info *fi,
 			 AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) ? errno : 0;
 }
 
+/*
+ * Does a chown by this caller clear a set-group-ID bit that is not
+ * group-executable? On a local file system it does when the caller has no
+ * CAP_FSETID (here: is not root) and is not in the file's group; the
+ * backing chown, made as root, keeps it. The kernel marks every chown
+ * (FATTR_KILL_SUIDGID) and leaves the rest to the backing chown.
+ */
+static bool chown_drops_sgid(fuse_req_t req, int fd, int to_set)
+{
+	struct stat st;
+
+	return (to_set & FUSE_SET_ATTR_KILL_SUID) && fuse_req_ctx(req)->uid != 0 &&
+	       fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0 &&
+	       !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode) &&
+	       (st.st_mode & (S_ISGID | S_IXGRP)) == S_ISGID &&
+	       !fs_caller_in_group(req, st.st_gid);
+}
+
+static int clear_sgid(struct bfs_fs *fs, int fd)
+{
+	struct stat st;
+	char name[16];
+
+	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+		return errno;
+	if (!(st.st_mode & S_ISGID))
+		return 0;
+	fs_fd_name(name, fd);
+	return fchmodat(fs->proc_fd, name, st.st_mode & 07777 & ~(mode_t)S_ISGID,
+			0) ? errno : 0;
+}
+
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
@@ -133,10 +165,13 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
 		uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
 		gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
+		bool drop_sgid = chown_drops_sgid(req, fd, to_set);
 
 		if (fchownat(fd, "", uid, gid,
 			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
 			err = errno;
+		else if (drop_sgid)
+			err = clear_sgid(fs, fd);
 	}
 	if (!err && (to_set & FUSE_SET_ATTR_MODE)) {
 		if (fi) {

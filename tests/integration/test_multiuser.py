@@ -174,6 +174,9 @@ SET_ID_CASES = [
      lambda p: os.chown(p, -1, -1)),
     ("chown to its own group by the owner", U, 0o6775,
      lambda p: os.chown(p, -1, G)),
+    ("chown to another group by an owner not in the file's group, "
+     "setgid not group-executable", (U, G2), 0o6767,
+     lambda p: os.chown(p, -1, G2)),
     ("chown by root", 0, 0o6777, lambda p: os.chown(p, U2, G2)),
     ("chown by root, setgid not group-executable", 0, 0o6767,
      lambda p: os.chown(p, U2, G2)),
