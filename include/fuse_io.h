@@ -28,8 +28,9 @@ int fuse_io_install(struct fuse_session *se);
  */
 void fuse_io_processing(const void *req, size_t len);
 
-/* The open_flags (FUSE_OPEN_KILL_SUIDGID) of the OPEN or CREATE the
- * calling thread is processing, or 0. */
-uint32_t fuse_io_open_flags(void);
+/* The first argument (fuse_open_in, fuse_write_in...) of the request the
+ * calling thread is processing, if it is an opcode request of at least
+ * size bytes there; else NULL. */
+const void *fuse_io_arg(uint32_t opcode, size_t size);
 
 #endif

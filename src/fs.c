@@ -222,7 +222,7 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	/* open(O_TRUNC) truncates in the OPEN: without atomic O_TRUNC the
 	 * kernel sends a SETATTR of the size that truncate(2) also sends, and
 	 * an empty file's times would not move. Whether to clear set-id bits
-	 * is in the OPEN's open_flags (fuse_io_open_flags). */
+	 * is in the OPEN's open_flags (fuse_io_arg). */
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;

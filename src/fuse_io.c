@@ -99,19 +99,13 @@ void fuse_io_processing(const void *req, size_t len)
 	processing_len = len;
 }
 
-uint32_t fuse_io_open_flags(void)
+const void *fuse_io_arg(uint32_t opcode, size_t size)
 {
 	const struct fuse_in_header *h = processing;
 
-	if (!h)
-		return 0;
-	if (h->opcode == FUSE_OPEN &&
-	    processing_len >= sizeof(*h) + sizeof(struct fuse_open_in))
-		return ((const struct fuse_open_in *)(h + 1))->open_flags;
-	if (h->opcode == FUSE_CREATE &&
-	    processing_len >= sizeof(*h) + sizeof(struct fuse_create_in))
-		return ((const struct fuse_create_in *)(h + 1))->open_flags;
-	return 0;
+	if (!h || h->opcode != opcode || processing_len < sizeof(*h) + size)
+		return NULL;
+	return h + 1;
 }
 
 int fuse_io_install(struct fuse_session *se)

@@ -16,7 +16,6 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <pthread.h>
@@ -151,6 +150,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct bfs_file *f;
 	struct range_lock_entry lock;
 	bool trunc = fi->flags & O_TRUNC;
+	const struct fuse_open_in *in;
 	char name[16];
 	int fd, err;
 
@@ -170,8 +170,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		    (fi->flags & O_TRUNC));
 	err = fd < 0 ? errno : 0;
 	/* By a caller without CAP_FSETID, as a truncate by it would. */
-	if (!err && trunc &&
-	    (fuse_io_open_flags() & FUSE_OPEN_KILL_SUIDGID)) {
+	if (!err && trunc && (in = fuse_io_arg(FUSE_OPEN, sizeof(*in))) &&
+	    (in->open_flags & FUSE_OPEN_KILL_SUIDGID)) {
 		err = fs_kill_suidgid(req, fd, false);
 		if (err)
 			close(fd);
@@ -328,20 +328,6 @@ static void write_cached(fuse_req_t req, struct bfs_file *f, const char *buf,
 		fuse_reply_write(req, done);
 }
 
-/*
- * The write_flags of the WRITE whose data libfuse handed us as buf. Its
- * op gets no such field, but libfuse 3.14 (without a write_buf op) passes
- * the data where it was received, right after the request's fuse_write_in;
- * the FUSE ring rebuilds that layout (fuse_ring.c serve()).
- */
-static uint32_t write_flags_of(const char *buf)
-{
-	struct fuse_write_in in;
-
-	memcpy(&in, buf - sizeof(in), sizeof(in));
-	return in.write_flags;
-}
-
 /* A WRITE's data, to the direct path or the backing page cache (again in
  * a helper when a queue thread cannot take the range lock). */
 static void write_data(fuse_req_t req, fuse_ino_t ino, const char *buf,
@@ -378,8 +364,11 @@ static void write_data(fuse_req_t req, fuse_ino_t ino, const char *buf,
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
-	/* A caller without CAP_FSETID: before the data, as write(2) does. */
-	if (write_flags_of(buf) & FUSE_WRITE_KILL_SUIDGID) {
+	/* A caller without CAP_FSETID: before the data, as write(2) does.
+	 * (libfuse 3.14 does not pass the op the request's write_flags.) */
+	const struct fuse_write_in *in = fuse_io_arg(FUSE_WRITE, sizeof(*in));
+
+	if (in && (in->write_flags & FUSE_WRITE_KILL_SUIDGID)) {
 		int err = fs_kill_suidgid(req, fs_file_fd(fi), false);
 
 		if (err) {
