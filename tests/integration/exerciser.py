@@ -214,7 +214,7 @@ def run(path, ops, seed, max_size, cached=False, reopen=False):
         else:
             (os.fsync if rng.random() < 0.5 else os.fdatasync)(fd)
 
-    def reopen_one(i):
+    def reopen_one():
         name = reopen_rng.choice(list(fds))
         trunc = reopen_rng.random() < 0.5
         last[0] = "reopen of the %s open%s" % (name, " with O_TRUNC" if trunc else "")
@@ -231,7 +231,7 @@ def run(path, ops, seed, max_size, cached=False, reopen=False):
     for i in range(ops):
         try:
             if reopen and reopen_rng.random() < 0.01:
-                reopen_one(i)
+                reopen_one()
                 check_size(i)
             step(i)
             check_size(i)

@@ -163,8 +163,7 @@ def test_flock_that_waits_blocks_no_queue():
 
 def test_cached_io_is_served_in_queue_threads():
     """Writes and reads of a file never opened for direct I/O, and the
-    attribute reads the kernel sends with them (GETXATTR of
-    security.capability before each write), are served in the queue
+    attribute reads the kernel sends with them, are served in the queue
     threads, not handed to helpers; the bytes are right either way."""
     keep_param()
     fs, m, mnt, back = mounted()
@@ -197,10 +196,9 @@ def test_cached_io_is_served_in_queue_threads():
         return
     served = after["ring_requests"] - before["ring_requests"]
     helped = after["ring_helped"] - before["ring_helped"]
-    # 256 writes and the reads, plus a GETXATTR before some of the writes
-    # (how many depends on when the kernel marks the inode as having no
-    # security attributes: 512 or more here, 435 in one CI run); helpers
-    # only for create, fsync, flush, release and the like.
+    # 256 writes and the reads (before FUSE_HANDLE_KILLPRIV_V2 also a
+    # GETXATTR before some of the writes); helpers only for create, fsync,
+    # flush, release and the like.
     assert served >= blocks + 8, (before, after)
     assert helped < 32, (before, after)
 
