@@ -58,6 +58,10 @@ void fs_fd_name(char buf[16], int fd);
 /* Full /proc path of an fd, for calls that have no *at() form (xattrs). */
 void fs_fd_path(char buf[40], int fd);
 
+/* chmod of the inode behind an O_PATH fd (which fchmod refuses), through
+ * its /proc/self/fd entry. 0 or errno. */
+int fs_chmod_opath(struct bfs_fs *fs, int fd, mode_t mode);
+
 /* Is the caller of req in group gid (primary or supplementary)? */
 bool fs_caller_in_group(fuse_req_t req, gid_t gid);
 

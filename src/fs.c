@@ -34,6 +34,14 @@ void fs_fd_path(char buf[40], int fd)
 	snprintf(buf, 40, "/proc/self/fd/%d", fd);
 }
 
+int fs_chmod_opath(struct bfs_fs *fs, int fd, mode_t mode)
+{
+	char name[16];
+
+	fs_fd_name(name, fd);
+	return fchmodat(fs->proc_fd, name, mode, 0) ? errno : 0;
+}
+
 bool fs_caller_in_group(fuse_req_t req, gid_t gid)
 {
 	gid_t groups[64];
@@ -54,7 +62,6 @@ int fs_kill_suidgid(fuse_req_t req, int fd, bool path)
 {
 	struct stat st;
 	mode_t mode;
-	char name[16];
 
 	if (fstat(fd, &st))
 		return errno;
@@ -66,8 +73,7 @@ int fs_kill_suidgid(fuse_req_t req, int fd, bool path)
 		return 0;
 	if (!path)
 		return fchmod(fd, mode) ? errno : 0;
-	fs_fd_name(name, fd);
-	return fchmodat(fs_of(req)->proc_fd, name, mode, 0) ? errno : 0;
+	return fs_chmod_opath(fs_of(req), fd, mode);
 }
 
 int fs_pwrite_all(int fd, const void *buf, size_t len, off_t off,

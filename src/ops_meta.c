@@ -137,15 +137,12 @@ static bool chown_drops_sgid(fuse_req_t req, int fd, int to_set)
 static int clear_sgid(struct bfs_fs *fs, int fd)
 {
 	struct stat st;
-	char name[16];
 
 	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
 		return errno;
 	if (!(st.st_mode & S_ISGID))
 		return 0;
-	fs_fd_name(name, fd);
-	return fchmodat(fs->proc_fd, name, st.st_mode & 07777 & ~(mode_t)S_ISGID,
-			0) ? errno : 0;
+	return fs_chmod_opath(fs, fd, st.st_mode & 07777 & ~(mode_t)S_ISGID);
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -179,11 +176,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		} else if (inode->type == S_IFLNK) {
 			err = EOPNOTSUPP;
 		} else {
-			char name[16];
-
-			fs_fd_name(name, fd);
-			err = fchmodat(fs->proc_fd, name, attr->st_mode, 0) ?
-				errno : 0;
+			err = fs_chmod_opath(fs, fd, attr->st_mode);
 		}
 	}
 	/* chown(f, -1, -1) reaches us with nothing to set; on the backing
