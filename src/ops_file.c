@@ -381,17 +381,18 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	/* Like close(2) on a local file: report delayed write errors. */
+	/* Like close(2) on a local file: report delayed write errors (those
+	 * the backing file system reports at close). A daemon out of fds
+	 * cannot look, and the application's close must not fail with the
+	 * daemon's EMFILE. */
 	int fd = dup(fs_file_fd(fi));
 	int err = 0;
 
 	(void)ino;
-	if (fd < 0)
+	if (fd >= 0 && close(fd)) {
 		err = errno;
-	else if (close(fd))
-		err = errno;
-	if (err && fd >= 0)
 		error_log_file("flush", fs_file_fd(fi), -1, 0, err);
+	}
 	fuse_reply_err(req, err);
 }
 
