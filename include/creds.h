@@ -1,7 +1,6 @@
 /*
- * Per-thread switch to the calling process's uid and gid, so that what a
- * request creates belongs to the caller. Only a daemon running as root
- * switches; otherwise these are no-ops.
+ * Per-thread switch to the calling process's credentials. Only a daemon
+ * running as root switches; otherwise these are no-ops.
  */
 #ifndef BOUNCEFS_CREDS_H
 #define BOUNCEFS_CREDS_H
@@ -12,15 +11,34 @@
 /* Decide once, at start-up, whether credentials are switched at all. */
 void creds_setup(void);
 
-/*
- * Become the caller (fsuid/fsgid) for the current thread. With keep_caps,
- * the file-system capabilities stay effective: the kernel has already
- * checked the caller's permissions (default_permissions), and the switch
- * only decides who owns what is created. Returns 0 or an errno.
- */
-int creds_become(const struct fuse_ctx *ctx, bool keep_caps);
+enum creds_mode {
+	/*
+	 * Who owns what is made: fsuid/fsgid become the caller's and the
+	 * file-system capabilities stay effective. Only for making a new
+	 * inode whose permission the kernel has already checked
+	 * (default_permissions); the caller's umask applies (creds_umask).
+	 */
+	CREDS_OWNER,
+	/*
+	 * The caller exactly: fsuid/fsgid and supplementary groups, no
+	 * capability raised (a caller other than root has none). The backing
+	 * file system then checks what follows as it would for the caller:
+	 * mode bits, groups, ACLs. For anything the kernel did not check.
+	 */
+	CREDS_CALLER,
+};
 
-/* Back to root for the current thread. */
+/* Become the caller of req for the current thread. 0 or an errno. */
+int creds_become(fuse_req_t req, enum creds_mode mode);
+
+/* Back to root for the current thread (groups and umask included). */
 void creds_restore(void);
+
+/*
+ * Whether the daemon applies the caller's umask itself (the mount asks
+ * the kernel not to, FUSE_CAP_DONT_MASK, so that a directory's default
+ * ACL can replace it as on a local file system). Set at INIT.
+ */
+void creds_apply_umask(bool on);
 
 #endif

@@ -235,8 +235,14 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	/* Every answer goes through the device write hook (fuse_io.c), which
 	 * routes the answers of FUSE ring requests: no splice to /dev/fuse. */
 	conn->want &= ~FUSE_CAP_SPLICE_WRITE;
-	if (conn->capable & FUSE_CAP_FLOCK_LOCKS)
-		conn->want |= FUSE_CAP_FLOCK_LOCKS;
+	/* flock(2), like fcntl locks, is the kernel's, on this mount's
+	 * inodes: it waits in the caller, is interrupted by signals and
+	 * handed on at close without the daemon. Served here, a lock that
+	 * waits would hold a FUSE ring entry (the kernel gives each request
+	 * one until it is answered): enough waiters of one user would stall
+	 * every request of the queue. Not seen through other mounts of the
+	 * backing directory, or on it. */
+	conn->want &= ~FUSE_CAP_FLOCK_LOCKS;
 }
 
 void fs_fill_ops(struct fuse_lowlevel_ops *ops)

@@ -1,6 +1,6 @@
 /*
  * Open files: open, create, read, write, flush, release, fsync,
- * fallocate, lseek, copy_file_range and flock. The backing file is opened
+ * fallocate, lseek and copy_file_range. The backing file is opened
  * by reopening the inode's O_PATH fd through /proc/self/fd.
  */
 #include "align.h"
@@ -192,6 +192,43 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	reply_opened(req, fi, f, NULL);
 }
 
+/*
+ * Open a file that is already there under a name a CREATE asked for: it
+ * appeared after the kernel's LOOKUP (another mount of the backing
+ * directory, or someone acting in it), so the kernel checked nothing.
+ * Opened as the caller with no capability raised (CREDS_CALLER), so the
+ * backing file system checks access exactly as for the caller: mode bits,
+ * groups, ACLs. Only a regular file: opening a FIFO or a device would
+ * block or act. Returns the fd, or -errno (-ENOENT: gone again).
+ */
+static int open_existing(fuse_req_t req, int dfd, const char *name, int flags)
+{
+	struct bfs_fs *fs = fs_of(req);
+	struct stat st;
+	char path[16];
+	int pfd, fd = -1, err;
+
+	err = creds_become(req, CREDS_CALLER);
+	if (err)
+		return -err;
+	pfd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0) {
+		err = errno;
+	} else if (fstat(pfd, &st)) {
+		err = errno;
+	} else if (!S_ISREG(st.st_mode)) {
+		err = S_ISDIR(st.st_mode) ? EISDIR : EEXIST;
+	} else {
+		fs_fd_name(path, pfd);
+		fd = openat(fs->proc_fd, path, flags & ~(O_CREAT | O_NOFOLLOW));
+		err = fd < 0 ? errno : 0;
+	}
+	creds_restore();
+	if (pfd >= 0)
+		close(pfd);
+	return err ? -err : fd;
+}
+
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, struct fuse_file_info *fi)
 {
@@ -201,27 +238,32 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct bfs_file *f;
 	int flags = backing_flags(fi->flags) | O_CREAT | O_NOFOLLOW |
 		(fi->flags & O_TRUNC);
-	bool created;
-	int fd, dfd, err;
+	bool created = false;
+	int fd = -1, dfd, err;
 
 	dfd = fs_get_fd(fs, dir);
 	if (dfd < 0) {
 		fuse_reply_err(req, -dfd);
 		return;
 	}
-	err = creds_become(fuse_req_ctx(req), true);
-	if (err) {
-		fs_put_fd(fs, dir);
-		fuse_reply_err(req, err);
-		return;
+	/* Made here, with O_EXCL, as the owner-to-be (the kernel checked the
+	 * directory); a name that is there already is opened as the caller
+	 * (open_existing). A few tries, as the name may come and go. */
+	for (int tries = 0; tries < 4 && !created; tries++) {
+		err = creds_become(req, CREDS_OWNER);
+		if (err)
+			break;
+		fd = openat(dfd, name, flags | O_EXCL, mode);
+		err = fd < 0 ? errno : 0;
+		creds_restore();
+		created = fd >= 0;
+		if (err != EEXIST || (fi->flags & O_EXCL))
+			break;
+		fd = open_existing(req, dfd, name, flags);
+		err = fd < 0 ? -fd : 0;
+		if (err != ENOENT)
+			break;
 	}
-	/* Know whether we made the file, to take it back on failure. */
-	fd = openat(dfd, name, flags | O_EXCL, mode);
-	created = fd >= 0;
-	if (fd < 0 && errno == EEXIST && !(fi->flags & O_EXCL))
-		fd = openat(dfd, name, flags, mode);
-	err = fd < 0 ? errno : 0;
-	creds_restore();
 	if (!err)
 		err = fs_lookup_entry(fs, dir, name, &e);
 	f = NULL;
@@ -486,16 +528,6 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 		fuse_reply_write(req, (size_t)n);
 }
 
-static void op_flock(fuse_req_t req, fuse_ino_t ino,
-		     struct fuse_file_info *fi, int op)
-{
-	int err;
-
-	(void)ino;
-	err = flock(fs_file_fd(fi), op) ? errno : 0;
-	fuse_reply_err(req, err);
-}
-
 void ops_file_close_all(struct bfs_fs *fs)
 {
 	struct open_handle *h;
@@ -516,5 +548,4 @@ void ops_file_fill(struct fuse_lowlevel_ops *ops)
 	ops->fallocate = op_fallocate;
 	ops->lseek = op_lseek;
 	ops->copy_file_range = op_copy_file_range;
-	ops->flock = op_flock;
 }

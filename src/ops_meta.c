@@ -258,7 +258,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, -dfd);
 		return;
 	}
-	err = creds_become(fuse_req_ctx(req), true);
+	err = creds_become(req, CREDS_OWNER);
 	if (!err) {
 		if (link)
 			res = symlinkat(link, dfd, name);
@@ -429,7 +429,7 @@ static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 		return;
 	}
 	fs_fd_name(name, fd);
-	err = creds_become(fuse_req_ctx(req), false);
+	err = creds_become(req, CREDS_CALLER);
 	if (!err) {
 		err = faccessat(fs->proc_fd, name, mask, AT_EACCESS) ? errno : 0;
 		creds_restore();

@@ -161,19 +161,26 @@ class Mount:
 
     def stop(self, timeout=20):
         """Unmount and wait for the daemon; returns its exit status."""
+        um = None
         if self.proc.poll() is None and is_mounted(self.mnt):
-            subprocess.run(["umount", self.mnt], capture_output=True,
-                           timeout=timeout)
+            um = subprocess.Popen(["umount", self.mnt],
+                                  stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
         try:
+            if um:
+                um.wait(timeout=timeout)
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             # A hung daemon: kill it and abort its connection, so that
-            # processes waiting on the mount get ENOTCONN and can exit.
+            # processes waiting on the mount (umount included) get
+            # ENOTCONN and can exit.
             self.proc.kill()
             self.proc.wait()
             abort_connection(self.dev)
             return None
         finally:
+            if um:
+                um.wait()
             force_unmount(self.mnt)
 
 
@@ -292,3 +299,79 @@ def ring_ready(mnt, seconds=10):
             return True
         time.sleep(0.05)
     return False
+
+
+class RealUser:
+    """A real local user, made with useradd for the test and removed
+    after it (userdel), with a group of its own."""
+
+    def __init__(self, tag):
+        self.name = "bfs%s%d" % (tag, os.getpid() % 100000)
+        subprocess.run(["userdel", self.name], capture_output=True)
+        subprocess.run(["groupdel", self.name], capture_output=True)
+        run(["useradd", "--no-create-home", "--user-group",
+             "--shell", "/usr/sbin/nologin", self.name])
+        on_exit(self.remove, per_test=False)
+        import pwd
+        pw = pwd.getpwnam(self.name)
+        self.uid, self.gid = pw.pw_uid, pw.pw_gid
+
+    def remove(self):
+        subprocess.run(["userdel", self.name], capture_output=True)
+        subprocess.run(["groupdel", self.name], capture_output=True)
+
+    def run(self, fn, groups=()):
+        """fn() as this user in a child process (see as_user)."""
+        return as_user(self.uid, self.gid, fn, groups)
+
+    def spawn(self, fn, groups=()):
+        """fn() as this user in a child process left running: its pid.
+        The child exits 0 when fn returns, 1 when it raises."""
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                os.setgroups(list(groups))
+                os.setgid(self.gid)
+                os.setuid(self.uid)
+                fn()
+                code = 0
+            except BaseException:
+                traceback.print_exc()
+            os._exit(code)
+        on_exit(lambda: _reap(pid))
+        return pid
+
+
+def _reap(pid):
+    """Kill and reap a child; one stuck in a hung mount (uninterruptible
+    until the connection is aborted, later in the clean-up) is reaped at
+    exit instead of waited for here."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    if wait_status(pid, 2) is None:
+        on_exit(lambda: _reap_late(pid), per_test=False)
+
+
+def _reap_late(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+        wait_status(pid, 5)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+
+
+def wait_status(pid, seconds):
+    """The exit status of child pid within seconds, or None (still there)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return -1
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.01)
+    return None

@@ -132,8 +132,9 @@ def test_writes_that_must_wait_are_served():
 
 
 def test_flock_that_waits_blocks_no_queue():
-    """A flock that waits sits in a helper; the holder's unlock, and any
-    other request meanwhile, still get through."""
+    """A flock that waits holds no queue (it waits in the kernel, see
+    fs.c); the holder's unlock, and any other request meanwhile, still get
+    through."""
     keep_param()
     fs, m, mnt, back = mounted()
     path = os.path.join(mnt, "locked")

@@ -1,0 +1,270 @@
+#!/usr/bin/env python3
+"""A mount shared by every local user, tried as a hostile one would: two
+real users (useradd, removed after), racing, locking, and acting on the
+backing directory behind the mount's back."""
+import errno
+import fcntl
+import mmap
+import os
+import random
+import shutil
+import stat
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import (Mount, RealUser, ScratchFS, main, mounted,  # noqa: E402
+                     on_exit, wait_status)
+
+A = B = None
+SERIAL = 0
+MARKERS = tempfile.mkdtemp(prefix="bfs-markers-", dir="/var/tmp")
+os.chmod(MARKERS, 0o777)
+on_exit(lambda: shutil.rmtree(MARKERS, ignore_errors=True), per_test=False)
+
+
+def users():
+    global A, B
+    if A is None:
+        A, B = RealUser("a"), RealUser("b")
+    return A, B
+
+
+def eq(got, want):
+    assert got == want, "got %r, want %r" % (got, want)
+
+
+SECRET = b"A's secret data\n" * 64
+
+
+def test_create_race_never_opens_another_users_file():
+    """A's 0600 file appears between the kernel's LOOKUP and CREATE of B's
+    open(O_CREAT|O_TRUNC) (A creates it through a second mount of the same
+    backing directory): B never gets a descriptor of it, and it is never
+    truncated."""
+    a, b = users()
+    fs = ScratchFS("1G")
+    back = os.path.join(fs.path, "back")
+    os.mkdir(back)
+    os.chmod(back, 0o1777)
+    m1 = Mount(back, os.path.join(fs.top, "m1"), "allow_other")
+    m2 = Mount(back, os.path.join(fs.top, "m2"), "allow_other")
+    name = "shared-name"
+    seconds = float(os.environ.get("BOUNCEFS_RACE_SECONDS", "30"))
+    end = time.monotonic() + seconds
+    pa, pb = os.path.join(m1.mnt, name), os.path.join(m2.mnt, name)
+    report = os.path.join(fs.top, "report")
+    os.mkdir(report)
+    os.chmod(report, 0o777)
+
+    def owner_loop():
+        made = spoiled = 0
+        while time.monotonic() < end:
+            try:
+                fd = os.open(pa, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+            except OSError:
+                continue
+            made += 1
+            os.write(fd, SECRET)
+            if os.pread(fd, len(SECRET) + 1, 0) != SECRET:
+                spoiled += 1
+            os.close(fd)
+            os.unlink(pa)
+            # Absent for a while, so that B's LOOKUP finds nothing.
+            time.sleep(random.random() / 2000)
+        with open(os.path.join(report, "a"), "w") as f:
+            f.write("%d %d" % (made, spoiled))
+
+    def intruder_loop():
+        got = opened = 0
+        while time.monotonic() < end:
+            try:
+                fd = os.open(pb, os.O_CREAT | os.O_RDWR | os.O_TRUNC, 0o644)
+            except OSError:
+                continue
+            opened += 1
+            if os.fstat(fd).st_uid != os.getuid():
+                got += 1
+            os.close(fd)
+            try:
+                os.unlink(pb)
+            except OSError:
+                pass
+        with open(os.path.join(report, "b%d" % os.getpid()), "w") as f:
+            f.write("%d %d" % (opened, got))
+
+    pids = [a.spawn(owner_loop)] + [b.spawn(intruder_loop) for _ in range(2)]
+    for pid in pids:
+        eq(wait_status(pid, seconds + 60), 0)
+    made, spoiled = map(int, open(os.path.join(report, "a")).read().split())
+    got = opened = 0
+    for f in os.listdir(report):
+        if f.startswith("b"):
+            o, g = map(int, open(os.path.join(report, f)).read().split())
+            opened, got = opened + o, got + g
+    print("A made its file %d times (%d spoiled); B opened %d files, %d of "
+          "them A's" % (made, spoiled, opened, got))
+    eq((got, spoiled), (0, 0))
+    assert made > 100 and opened >= 5, (made, opened)
+    assert m1.stop() == 0 and m2.stop() == 0
+
+
+def marker(path, what):
+    """A file next to the scratch file system, never on the mount (a hung
+    mount must not hang the test itself)."""
+    global SERIAL
+    SERIAL += 1
+    return os.path.join(MARKERS, "%s-%d-%s" % (what, SERIAL,
+                                              os.path.basename(path)))
+
+
+def start_waiters(user, path, n):
+    """n threads of one process of user, each blocked in flock(LOCK_EX) of
+    its own open of path; the pid."""
+    ready = marker(path, "ready%d" % n)
+
+    def waiters():
+        threading.excepthook = lambda a: sys.stderr.write(
+            "waiter %d: %r\n" % (os.getpid(), a.exc_value))
+        fds = [os.open(path, os.O_RDONLY) for _ in range(n)]
+        ts = [threading.Thread(target=fcntl.flock, args=(fd, fcntl.LOCK_EX),
+                               daemon=True) for fd in fds]
+        for t in ts:
+            t.start()
+        open(ready, "w").close()
+        time.sleep(600)
+    pid = user.spawn(waiters)
+    deadline = time.monotonic() + 60
+    while not os.path.exists(ready):
+        assert time.monotonic() < deadline, "the waiters did not start"
+        time.sleep(0.05)
+    return pid
+
+
+def hold_lock(user, path):
+    """A process of user that holds flock(LOCK_EX) of path: (pid, a
+    function that makes it close the file and exit)."""
+    held, go = marker(path, "held"), marker(path, "go")
+
+    def holder():
+        fd = os.open(path, os.O_RDONLY)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        open(held, "w").close()
+        while not os.path.exists(go):
+            time.sleep(0.01)
+        os.close(fd)
+    pid = user.spawn(holder)
+    deadline = time.monotonic() + 20
+    while not os.path.exists(held):
+        assert time.monotonic() < deadline, "the holder did not lock"
+        time.sleep(0.01)
+    return pid, lambda: open(go, "w").close()
+
+
+def timed(fn):
+    start = time.monotonic()
+    fn()
+    return time.monotonic() - start
+
+
+def answers_others_while_locked(opts):
+    """B holds a lock and 1,000 of B's threads wait for it: A still gets
+    stat, readdir, a read and a direct write within a second; the waiters
+    are SIGKILLed and go; the mount stays usable."""
+    a, b = users()
+    fs, m, mnt, back = mounted(opts)
+    os.chmod(back, 0o1777)
+    lockf = os.path.join(mnt, "lockfile")
+    with open(lockf, "w") as f:
+        f.write("x")
+    os.chmod(lockf, 0o666)
+    hpid, release = hold_lock(b, lockf)
+    wpid = start_waiters(b, lockf, int(os.environ.get("BOUNCEFS_WAITERS", "1000")))
+    mine = os.path.join(mnt, "a-file")
+
+    result = marker(mine, "result")
+
+    def other_user():
+        took = []
+        took.append(timed(lambda: os.stat(mnt)))
+        took.append(timed(lambda: os.listdir(mnt)))
+        buf = mmap.mmap(-1, 4096)
+        buf.write(b"a" * 4096)
+        fd = os.open(mine, os.O_CREAT | os.O_RDWR | os.O_DIRECT, 0o600)
+        took.append(timed(lambda: os.pwrite(fd, buf, 0)))
+        took.append(timed(lambda: os.preadv(fd, [buf], 0)))
+        os.close(fd)
+        took.append(timed(lambda: open(lockf).read()))
+        with open(result, "w") as f:
+            f.write(str(max(took)))
+    apid = a.spawn(other_user)
+    # A hung mount leaves A's process waiting: bounded here.
+    eq(wait_status(apid, 15), 0)
+    worst = float(open(result).read())
+    assert worst < 1.0, "A waited %.2f s" % worst
+    # Killed waiters stop waiting (FUSE_INTERRUPT), and their process goes.
+    os.kill(wpid, 9)
+    st = wait_status(wpid, 10)
+    assert st is not None, "the killed waiters are still there"
+    release()
+    eq(wait_status(hpid, 10), 0)
+    assert m.stop() == 0
+
+
+def test_lock_waiters_hold_no_thread():
+    answers_others_while_locked("allow_other")
+
+
+def test_lock_waiters_hold_no_thread_dev_fuse():
+    answers_others_while_locked("allow_other,uring=off")
+
+
+def test_close_hands_the_lock_on():
+    """The holder's close hands the lock to a waiter at once; a waiter that
+    is killed stops waiting; a non-blocking try fails with EWOULDBLOCK."""
+    a, b = users()
+    fs, m, mnt, back = mounted("allow_other")
+    os.chmod(back, 0o1777)
+    lockf = os.path.join(mnt, "lockfile")
+    open(lockf, "w").close()
+    os.chmod(lockf, 0o666)
+    hpid, release = hold_lock(a, lockf)
+
+    def try_nb():
+        fd = os.open(lockf, os.O_RDONLY)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    eq(b.run(try_nb), "errno:EWOULDBLOCK" if hasattr(errno, "EWOULDBLOCK")
+       and errno.errorcode[errno.EWOULDBLOCK] == "EWOULDBLOCK" else
+       "errno:EAGAIN")
+    # One waiter to be killed, one to get the lock.
+    killed = start_waiters(b, lockf, 1)
+    got = marker(lockf, "got")
+
+    def waiter():
+        fd = os.open(lockf, os.O_RDONLY)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        open(got, "w").close()
+    wpid = b.spawn(waiter)
+    time.sleep(0.3)
+    assert not os.path.exists(got)
+    os.kill(killed, 9)
+    assert wait_status(killed, 5) is not None, "a killed waiter stays"
+    assert not os.path.exists(got)
+    release()
+    eq(wait_status(hpid, 5), 0)
+    start = time.monotonic()
+    eq(wait_status(wpid, 5), 0)
+    took = time.monotonic() - start
+    assert os.path.exists(got)
+    assert took < 1.0, "the lock took %.2f s to pass on" % took
+    assert m.stop() == 0
+
+
+main([
+    test_create_race_never_opens_another_users_file,
+    test_lock_waiters_hold_no_thread,
+    test_lock_waiters_hold_no_thread_dev_fuse,
+    test_close_hands_the_lock_on,
+], per_test_seconds=240)
