@@ -52,45 +52,56 @@ static uint32_t dio_alignment(const struct bfs_fs *fs, int fd)
 }
 
 /*
- * The O_DIRECT backing fd of f, opened on first use. Returns it, or -1
- * when the backing file system has no direct I/O (the data is then served
- * from the backing page cache, which keeps its pages stable).
+ * The O_DIRECT backing fd of f, opened on first use with the access the
+ * open has: a read-only open gets a read-only fd (a read-write one would
+ * keep the backing file system from being remounted read-only while a VM
+ * image is open with cache=none); a write-only one reads too, for
+ * read-modify-write (the kernel checked the caller's access; the reads
+ * only fill the blocks the write covers in part). Returns 0 with *dfd set:
+ * the fd, or -1 when the backing file system has no direct I/O (the data
+ * is then served from the backing page cache, which keeps its pages
+ * stable). Any other failure (EMFILE, ENOMEM) is returned and fails only
+ * the request: the next one tries again.
  */
-static int direct_fd(struct bfs_fs *fs, struct bfs_file *f)
+static int direct_fd(struct bfs_fs *fs, struct bfs_file *f, int *dfd)
 {
-	int dfd = __atomic_load_n(&f->dfd, __ATOMIC_ACQUIRE);
+	int fd = __atomic_load_n(&f->dfd, __ATOMIC_ACQUIRE), err = 0;
 
 	/* Opened (or found impossible) once; every request after that
 	 * needs no lock. */
-	if (dfd != -2)
-		return dfd;
+	if (fd != -2) {
+		*dfd = fd;
+		return 0;
+	}
 	pthread_mutex_lock(&f->lock);
 	if (f->dfd == -2) {
+		int mode = fcntl(f->fd, F_GETFL) & O_ACCMODE;
 		char name[16];
 
 		fs_fd_name(name, f->fd);
-		/* Read-write even for a write-only open: read-modify-write
-		 * reads. The kernel has checked the caller's access. */
-		dfd = openat(fs->proc_fd, name, O_RDWR | O_DIRECT | O_CLOEXEC);
-		if (dfd < 0 && errno == EACCES)
-			dfd = openat(fs->proc_fd, name,
-				     (fcntl(f->fd, F_GETFL) & O_ACCMODE) |
-				     O_DIRECT | O_CLOEXEC);
-		if (dfd >= 0) {
-			f->align = dio_alignment(fs, dfd);
+		fd = openat(fs->proc_fd, name, (mode == O_RDONLY ? O_RDONLY : O_RDWR) |
+			    O_DIRECT | O_CLOEXEC);
+		if (fd < 0 && errno == EACCES && mode != O_RDONLY)
+			fd = openat(fs->proc_fd, name, mode | O_DIRECT | O_CLOEXEC);
+		if (fd < 0 && errno != EINVAL) {
+			err = errno;
+		} else if (fd >= 0) {
+			f->align = dio_alignment(fs, fd);
 			if (f->align > dio_max_align(&fs->dio)) {
-				close(dfd);
-				dfd = -1;
+				close(fd);
+				fd = -1;
 			}
 		}
 		/* align is set first: the release store publishes it. */
-		__atomic_store_n(&f->dfd, dfd >= 0 ? dfd : -1, __ATOMIC_RELEASE);
-		if (dfd >= 0)
+		if (!err)
+			__atomic_store_n(&f->dfd, fd >= 0 ? fd : -1, __ATOMIC_RELEASE);
+		if (fd >= 0)
 			atomic_store(&f->inode->direct_seen, true);
 	}
-	dfd = f->dfd;
+	fd = f->dfd;
 	pthread_mutex_unlock(&f->lock);
-	return dfd;
+	*dfd = fd;
+	return err;
 }
 
 static struct bfs_file *new_file(int fd, struct bfs_inode *inode)
@@ -126,8 +137,16 @@ static void reply_opened(fuse_req_t req, struct fuse_file_info *fi,
 
 	/* Direct opens bypass the kernel's page cache, and are staged. */
 	if (fi->flags & O_DIRECT) {
+		int dfd, err = direct_fd(fs, f, &dfd);
+
+		if (err) {
+			free_file(f);
+			if (e)
+				itable_forget(&fs->itab, fs_inode(req, e->ino), 1);
+			fuse_reply_err(req, err);
+			return;
+		}
 		fi->direct_io = 1;
-		direct_fd(fs, f);
 	} else {
 		f->cached = true;
 		atomic_fetch_add(&f->inode->cached_opens, 1);
@@ -286,18 +305,22 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 }
 
 /*
- * Requests of a direct open, or of one made direct with F_SETFL, are
- * staged in the daemon's buffers and sent with O_DIRECT. Once a file has
+ * 1 if the request takes the direct path, 0 if not, or -errno (the direct
+ * fd could not be opened just now). Requests of a direct open, or of one
+ * made direct with F_SETFL, are staged in the daemon's buffers and sent with O_DIRECT. Once a file has
  * had direct I/O, its other opens' reads and writes go the same way: the
  * backing page cache must not fill (readahead) while a direct write runs,
  * or XFS reports a collision and fails later I/O with EIO.
  */
-static bool wants_direct(fuse_req_t req, struct fuse_file_info *fi)
+static int wants_direct(fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct bfs_file *f = fs_file(fi);
+	int dfd, err;
 
-	return ((fi->flags & O_DIRECT) || atomic_load(&f->inode->direct_seen)) &&
-	       direct_fd(fs_of(req), f) >= 0;
+	if (!(fi->flags & O_DIRECT) && !atomic_load(&f->inode->direct_seen))
+		return 0;
+	err = direct_fd(fs_of(req), f, &dfd);
+	return err ? -err : dfd >= 0;
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -306,9 +329,15 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
 	size_t room;
 	char *space;
+	int direct;
 
 	(void)ino;
-	if (wants_direct(req, fi)) {
+	direct = wants_direct(req, fi);
+	if (direct < 0) {
+		fuse_reply_err(req, -direct);
+		return;
+	}
+	if (direct) {
 		dio_read(req, fs_file(fi), size, off);
 		return;
 	}
@@ -379,8 +408,13 @@ static void write_data(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	struct range_lock_entry lock;
 	uint64_t start = align_down((uint64_t)off, f->align);
 	uint64_t end = align_up((uint64_t)off + size, f->align);
+	int direct = wants_direct(req, fi);
 
-	if (wants_direct(req, fi)) {
+	if (direct < 0) {
+		fuse_reply_err(req, -direct);
+		return;
+	}
+	if (direct) {
 		dio_write(req, f, buf, size, off, fi->flags, fi->writepage);
 		return;
 	}

@@ -472,6 +472,38 @@ def test_sigterm_drains_inflight_io():
     assert not is_mounted(mnt)
 
 
+def test_read_only_direct_open_allows_remount_ro():
+    """A VM image open read-only with O_DIRECT (a qcow2 backing file under
+    cache=none) holds no writable backing fd: the backing file system can
+    be remounted read-only meanwhile, and read again."""
+    fs, m, mnt, back = mounted()
+    path = os.path.join(mnt, "base.img")
+    buf = mmap.mmap(-1, 65536)
+    buf.write(b"b" * 65536)
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_DIRECT, 0o644)
+    os.pwrite(fd, buf, 0)
+    os.close(fd)
+    ro = os.open(path, os.O_RDONLY | os.O_DIRECT)
+    got = mmap.mmap(-1, 65536)
+    assert os.preadv(ro, [got], 0) == 65536 and got[:] == buf[:]
+    # The writer's RELEASE is asynchronous: a moment for it.
+    deadline = time.monotonic() + 10
+    while True:
+        r = subprocess.run(["mount", "-o", "remount,ro", fs.path],
+                           capture_output=True, text=True)
+        if r.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert r.returncode == 0, "remount,ro: " + r.stderr
+    try:
+        assert os.preadv(ro, [got], 0) == 65536 and got[:] == buf[:]
+        expect_errno(errno.EROFS, os.open, path, os.O_WRONLY)
+    finally:
+        run(["mount", "-o", "remount,rw", fs.path])
+    os.close(ro)
+    assert m.stop() == 0
+
+
 main([test_fio_matrix, test_fio_unaligned, test_fio_on_4k_sectors,
       test_fio_many_jobs,
       test_eof_and_sizes, test_stats_copy_and_rmw,
@@ -479,4 +511,5 @@ main([test_fio_matrix, test_fio_unaligned, test_fio_on_4k_sectors,
       test_mixed_cached_and_direct_writers, test_sync_flags_and_fsync,
       test_fcntl_setfl_direct, test_enospc, test_stat_command,
       test_sigkill_keeps_fsynced_data,
-      test_sigterm_drains_inflight_io], per_test_seconds=300)
+      test_sigterm_drains_inflight_io,
+      test_read_only_direct_open_allows_remount_ro], per_test_seconds=300)

@@ -2,13 +2,14 @@
 """File descriptors and memory: 100 000 files leave no residue, and a
 daemon short of fds fails single requests with EMFILE and carries on."""
 import errno
+import mmap
 import os
 import resource
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Mount, ScratchFS, main  # noqa: E402
+from harness import Mount, ScratchFS, expect_errno, main, stats  # noqa: E402
 
 SANITIZED = os.environ.get("BOUNCEFS_SANITIZED") == "1"
 
@@ -95,5 +96,57 @@ def test_fd_exhaustion_fails_one_request():
     assert m.stop() == 0
 
 
-main([test_create_delete_100k_files, test_fd_exhaustion_fails_one_request],
+def test_fd_exhaustion_leaves_direct_io_direct():
+    """A direct fd that cannot be opened while the daemon is out of fds
+    fails that request (EMFILE) only: once fds are free, the open's I/O
+    is direct again, never served through the page cache for good."""
+    fs = ScratchFS("1G")
+    back = os.path.join(fs.path, "back")
+    os.mkdir(back)
+    mnt = os.path.join(fs.top, "mnt")
+    m = Mount(back, mnt, prefix=["setpriv", "--bounding-set", "-sys_resource",
+                                 "prlimit", "--nofile=64:64"])
+    resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+    path = os.path.join(mnt, "image")
+    buf = mmap.mmap(-1, 8192)
+    buf.write(b"d" * 8192)
+    direct = os.open(path, os.O_CREAT | os.O_RDWR | os.O_DIRECT, 0o644)
+    os.pwrite(direct, buf, 0)
+    # A cached open of a file that has had direct I/O: its I/O goes
+    # direct, through a direct fd of its own, opened at its first write.
+    cached = os.open(path, os.O_RDWR)
+    held = []
+    for i in range(200):
+        try:
+            held.append(os.open(os.path.join(mnt, "f%d" % i),
+                                os.O_CREAT | os.O_RDWR, 0o644))
+        except OSError as e:
+            assert e.errno == errno.EMFILE, e
+            break
+    else:
+        raise AssertionError("the daemon never ran short of fds")
+    # Take what a failed create may have left free.
+    for _ in range(8):
+        try:
+            held.append(os.open(os.path.join(mnt, "f0"), os.O_RDONLY))
+        except OSError as e:
+            assert e.errno == errno.EMFILE, e
+    expect_errno(errno.EMFILE, os.pwrite, cached, b"c" * 4096, 0)
+    for fd in held:
+        os.close(fd)
+    time.sleep(0.5)  # releases are asynchronous
+    before = stats(mnt)
+    eq = os.pwrite(cached, b"c" * 4096, 4096)
+    assert eq == 4096
+    after = stats(mnt)
+    assert after["direct_requests"] > before["direct_requests"], (before, after)
+    assert after["buffered_requests"] == before["buffered_requests"], \
+        "the open went buffered for good"
+    os.close(cached)
+    os.close(direct)
+    assert m.stop() == 0
+
+
+main([test_create_delete_100k_files, test_fd_exhaustion_fails_one_request,
+      test_fd_exhaustion_leaves_direct_io_direct],
      per_test_seconds=400)
