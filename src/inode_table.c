@@ -221,6 +221,41 @@ static struct bfs_inode *find_locked(struct inode_table *t, dev_t dev,
 	return n;
 }
 
+static bool same_handle(const struct file_handle *a,
+			const struct file_handle *b)
+{
+	return a->handle_type == b->handle_type &&
+	       a->handle_bytes == b->handle_bytes &&
+	       memcmp(a->f_handle, b->f_handle, a->handle_bytes) == 0;
+}
+
+/* Take n out of its hash chain: lookups no longer find it, the kernel's
+ * references to it still hold. Called with the lock held. */
+static void unhash_locked(struct inode_table *t, struct bfs_inode *n)
+{
+	struct bfs_inode **pp =
+		&t->buckets[bucket_of(t->nbuckets, n->dev, n->ino)];
+
+	while (*pp && *pp != n)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = n->next;
+	n->next = NULL;
+}
+
+/*
+ * Is n the inode that fd refers to (fh: fd's handle, or NULL)? An entry
+ * whose fd is open pins its inode, so its number cannot have been given
+ * to another. One whose fd was closed (the LRU) may have lost its inode
+ * and its number may be in use again: the handle tells (it carries the
+ * inode's generation). Called with the lock held.
+ */
+static bool is_same_inode(const struct bfs_inode *n,
+			  const struct file_handle *fh)
+{
+	return n->fd >= 0 || !n->handle || !fh || same_handle(n->handle, fh);
+}
+
 struct bfs_inode *itable_ref(struct inode_table *t, int fd, dev_t dev,
 			     ino_t ino, mode_t mode)
 {
@@ -236,7 +271,7 @@ struct bfs_inode *itable_ref(struct inode_table *t, int fd, dev_t dev,
 	}
 	pthread_mutex_lock(&t->lock);
 	n = find_locked(t, dev, ino);
-	if (n) {
+	if (n && (n->fd >= 0 || !n->handle)) {
 		n->nlookup++;
 		pthread_mutex_unlock(&t->lock);
 		close(fd);
@@ -244,7 +279,7 @@ struct bfs_inode *itable_ref(struct inode_table *t, int fd, dev_t dev,
 	}
 	pthread_mutex_unlock(&t->lock);
 
-	/* New to us: make the entry outside the lock. */
+	/* New to us, or an entry to check: the handle, outside the lock. */
 	fresh = calloc(1, sizeof(*fresh));
 	if (!fresh) {
 		close(fd);
@@ -255,8 +290,8 @@ struct bfs_inode *itable_ref(struct inode_table *t, int fd, dev_t dev,
 
 	pthread_mutex_lock(&t->lock);
 	n = find_locked(t, dev, ino);
-	if (n) {
-		/* Another thread added it meanwhile. */
+	if (n && is_same_inode(n, fh)) {
+		/* Ours already (another thread may have added it meanwhile). */
 		n->nlookup++;
 		pthread_mutex_unlock(&t->lock);
 		free(fh);
@@ -264,6 +299,11 @@ struct bfs_inode *itable_ref(struct inode_table *t, int fd, dev_t dev,
 		close(fd);
 		return n;
 	}
+	/* A new inode with the number of one the kernel still knows: the old
+	 * entry answers ESTALE from now on (its handle no longer opens), and
+	 * the new inode gets a node id of its own. */
+	if (n)
+		unhash_locked(t, n);
 	fresh->mount_fd = fh ? mount_fd_locked(t, mount_id, fd, mode) : -1;
 	if (fresh->mount_fd < 0) {
 		free(fh);

@@ -147,6 +147,54 @@ def test_fd_exhaustion_leaves_direct_io_direct():
     assert m.stop() == 0
 
 
+def test_recycled_inode_number_is_a_new_file():
+    """A file deleted on the backing directory whose inode number goes to
+    a new file, while the kernel still knows the old one and the daemon
+    has closed its fd (the LRU): the new file is served, never the old
+    entry's stale handle (ESTALE for good)."""
+    fs = ScratchFS("1G")
+    back = os.path.join(fs.path, "back")
+    os.mkdir(back)
+    mnt = os.path.join(fs.top, "mnt")
+    # 64 fds: at most 16 idle ones stay open.
+    m = Mount(back, mnt, "entry_timeout=0.2,attr_timeout=0.2",
+              prefix=["setpriv", "--bounding-set", "-sys_resource",
+                      "prlimit", "--nofile=64:64"])
+    victim = os.path.join(back, "victim")
+    with open(victim, "w") as f:
+        f.write("old")
+    old_ino = os.stat(victim).st_ino
+    held = os.open(os.path.join(mnt, "victim"), os.O_RDONLY)  # kernel keeps it
+    os.close(held)
+    # Push its fd out of the daemon's idle fds.
+    for i in range(64):
+        with open(os.path.join(back, "pad%d" % i), "w"):
+            pass
+        os.stat(os.path.join(mnt, "pad%d" % i))
+    # Keep the kernel's inode alive, with a reference of its own.
+    keep = os.open(os.path.join(mnt, "victim"), os.O_PATH)
+    os.unlink(victim)
+    reused = None
+    for i in range(2000):
+        p = os.path.join(back, "new%d" % i)
+        with open(p, "w") as f:
+            f.write("new")
+        if os.stat(p).st_ino == old_ino:
+            reused = p
+            break
+    assert reused, "XFS gave the inode number to no new file"
+    os.rename(reused, victim)
+    time.sleep(0.5)  # past entry_timeout: the kernel asks again
+    with open(os.path.join(mnt, "victim")) as f:
+        assert f.read() == "new"
+    with open(os.path.join(mnt, "victim"), "a") as f:
+        f.write("+")
+    assert open(victim).read() == "new+"
+    os.close(keep)
+    assert m.stop() == 0
+
+
 main([test_create_delete_100k_files, test_fd_exhaustion_fails_one_request,
-      test_fd_exhaustion_leaves_direct_io_direct],
+      test_fd_exhaustion_leaves_direct_io_direct,
+      test_recycled_inode_number_is_a_new_file],
      per_test_seconds=400)
