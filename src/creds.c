@@ -79,6 +79,13 @@ int creds_become(fuse_req_t req, enum creds_mode mode)
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	int err = 0;
 
+	/* The umask too when the daemon is not root and makes everything
+	 * its own: the kernel leaves it to us (creds_apply_umask). */
+	if (mode == CREDS_OWNER && apply_umask) {
+		err = thread_umask(ctx->umask);
+		if (err)
+			return err;
+	}
 	if (!switching)
 		return 0;
 	if (mode == CREDS_CALLER) {
@@ -93,16 +100,11 @@ int creds_become(fuse_req_t req, enum creds_mode mode)
 		if (n > MAX_GROUPS)
 			n = MAX_GROUPS;
 		err = thread_setgroups(n, groups);
-		if (err)
-			return err;
-		groups_changed = true;
-	}
-	if (mode == CREDS_OWNER && apply_umask) {
-		err = thread_umask(ctx->umask);
 		if (err) {
 			creds_restore();
 			return err;
 		}
+		groups_changed = true;
 	}
 	/* setfsuid/setfsgid act on the calling thread only. A fsuid other
 	 * than 0 drops the file-system capabilities from the effective set. */
@@ -125,6 +127,10 @@ int creds_become(fuse_req_t req, enum creds_mode mode)
 
 void creds_restore(void)
 {
+	if (umask_changed) {
+		umask(0);
+		umask_changed = false;
+	}
 	if (!switching)
 		return;
 	/* Going back to fsuid 0 restores the file-system capabilities. */
@@ -133,9 +139,5 @@ void creds_restore(void)
 	if (groups_changed) {
 		thread_setgroups(own_ngroups, own_groups);
 		groups_changed = false;
-	}
-	if (umask_changed) {
-		umask(0);
-		umask_changed = false;
 	}
 }

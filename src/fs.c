@@ -1,5 +1,6 @@
 /* The file system context and the helpers the operation modules share. */
 #include "fs.h"
+#include "creds.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -219,12 +220,21 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	/* Async direct I/O travels as background requests. */
 	conn->max_background = qd > 65535 ? 65535 : qd;
 	conn->congestion_threshold = conn->max_background * 3 / 4;
-	/* Let the kernel apply the umask; it knows the caller's groups, we
-	 * do not. Set-id bits: not FUSE_HANDLE_KILLPRIV (v1), under which the
-	 * kernel asks for security.capability before every write; fuse_io.c
+	/* Without ACLs the kernel applies the umask. Set-id bits: not
+	 * FUSE_HANDLE_KILLPRIV (v1), under which the kernel asks for security.capability before every write; fuse_io.c
 	 * asks for v2 instead, and the writes and truncates that must clear
 	 * them say so (fs_kill_suidgid). */
 	conn->want &= ~(FUSE_CAP_DONT_MASK | FUSE_CAP_HANDLE_KILLPRIV);
+	/* POSIX ACLs: the kernel enforces them itself (its permission check
+	 * reads them through GETXATTR and caches them). A directory's
+	 * default ACL replaces the umask on a local file system, so the
+	 * kernel must not apply it: the daemon makes new inodes with the
+	 * caller's umask (creds_become), and the backing file system applies
+	 * the default ACL or that umask, as it would for the caller. */
+	if (conn->capable & FUSE_CAP_POSIX_ACL) {
+		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
+		creds_apply_umask(true);
+	}
 	/* open(O_TRUNC) truncates in the OPEN: without atomic O_TRUNC the
 	 * kernel sends a SETATTR of the size that truncate(2) also sends, and
 	 * an empty file's times would not move. Whether to clear set-id bits

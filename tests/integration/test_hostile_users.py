@@ -9,6 +9,7 @@ import os
 import random
 import shutil
 import stat
+import subprocess
 import sys
 import tempfile
 import threading
@@ -262,9 +263,87 @@ def test_close_hands_the_lock_on():
     assert m.stop() == 0
 
 
+def acl_cases(a, b):
+    """(what, set-up as root on a path, act as b on the path) for files and
+    directories owned by a."""
+    def setfacl(*args):
+        return lambda p: subprocess.run(["setfacl"] + list(args) + [p],
+                                        check=True, capture_output=True)
+
+    def read(p):
+        with open(p) as f:
+            return f.read()
+
+    def write(p):
+        with open(p, "a") as f:
+            f.write("b")
+        return "wrote"
+
+    def make_in(mode, umask, mk):
+        def act(p):
+            os.umask(umask)
+            q = os.path.join(p, "new")
+            mk(q, mode)
+            return oct(stat.S_IMODE(os.stat(q).st_mode))
+        return act
+    creat = lambda q, mode: os.close(os.open(q, os.O_CREAT | os.O_WRONLY, mode))
+    return [
+        ("a user denied by a named-user entry", "f", 0o644,
+         setfacl("-m", "u:%s:---" % b.name), read),
+        ("a user allowed by a named-user entry", "f", 0o600,
+         setfacl("-m", "u:%s:rw-" % b.name), write),
+        ("a user allowed by a named-group entry", "f", 0o600,
+         setfacl("-m", "g:%s:r--" % b.name), read),
+        ("the mask limits a named-user entry", "f", 0o600,
+         setfacl("-m", "u:%s:rw-,m::r--" % b.name), write),
+        ("a new file under a default ACL, umask 022", "d", 0o777,
+         setfacl("-d", "-m", "u::rwx,g::rwx,o::rwx"),
+         make_in(0o666, 0o022, creat)),
+        ("a new directory under a default ACL, umask 077", "d", 0o777,
+         setfacl("-d", "-m", "u::rwx,g::r-x,o::r-x"),
+         make_in(0o777, 0o077, os.mkdir)),
+        ("a new file without a default ACL, umask 027", "d", 0o777,
+         lambda p: None, make_in(0o666, 0o027, creat)),
+        ("a new file under a default named-user entry", "d", 0o777,
+         setfacl("-d", "-m", "u:%s:r--" % a.name),
+         lambda p: make_in(0o640, 0o022, creat)(p) + subprocess.run(
+             ["getfacl", "-cp", os.path.join(p, "new")], capture_output=True,
+             text=True).stdout.replace("\n", " ")),
+    ]
+
+
+def test_acls_as_on_the_backing_fs():
+    """POSIX ACLs set through the mount are enforced, and default ACLs
+    apply to new files and directories, exactly as on the backing XFS."""
+    a, b = users()
+    fs, m, mnt, back = mounted("allow_other")
+    raw = os.path.join(fs.path, "raw")
+    os.mkdir(raw)
+    os.chmod(raw, 0o755)
+    diffs = []
+    for i, (what, kind, mode, setup, act) in enumerate(acl_cases(a, b)):
+        got = []
+        for root in (raw, mnt):
+            p = os.path.join(root, "c%d" % i)
+            if kind == "d":
+                os.mkdir(p)
+            else:
+                with open(p, "w") as f:
+                    f.write("a")
+            os.chown(p, a.uid, a.gid)
+            os.chmod(p, mode)
+            setup(p)
+            got.append(b.run(lambda: act(p)))
+        if got[0] != got[1]:
+            diffs.append("%s: raw %s, bouncefs %s" % (what, got[0], got[1]))
+    assert not diffs, "\n".join(diffs)
+    assert m.stop() == 0
+
+
 main([
     test_create_race_never_opens_another_users_file,
     test_lock_waiters_hold_no_thread,
     test_lock_waiters_hold_no_thread_dev_fuse,
     test_close_hands_the_lock_on,
+    test_acls_as_on_the_backing_fs,
 ], per_test_seconds=240)
