@@ -39,6 +39,7 @@ struct bfs_fs {
 	double attr_timeout;
 	double entry_timeout;
 	uint32_t min_align;  /* from the probe: the device's logical block */
+	dev_t self_dev;      /* the mount's own device, once mounted (or 0) */
 };
 
 static inline struct bfs_fs *fs_of(fuse_req_t req)
@@ -127,6 +128,11 @@ int fs_pread_all(int fd, void *buf, size_t len, off_t off, uint32_t a,
 
 /* Set up the context; the backing root fd is adopted. Returns 0 or -errno. */
 int fs_init(struct bfs_fs *fs, const struct bfs_options *opts, int root_fd);
+
+/* Learn the mount's own device (mounted at mountpoint, a real path), so
+ * that a lookup reaching the mount through the backing tree (a bind
+ * mount's alias under shared propagation) fails instead of recursing. */
+void fs_note_self(struct bfs_fs *fs, const char *mountpoint);
 
 /* Open /proc/self/fd; call in the process that serves requests. */
 int fs_open_proc(struct bfs_fs *fs);

@@ -1,10 +1,12 @@
 /* The file system context and the helpers the operation modules share. */
 #include "fs.h"
 #include "creds.h"
+#include "mountinfo.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/uio.h>
@@ -155,6 +157,17 @@ int fs_lookup_entry(struct bfs_fs *fs, struct bfs_inode *parent,
 		close(fd);
 		return err;
 	}
+	/* The mount itself, seen inside its own backing tree: serving it
+	 * would have the daemon call itself for ever. And the backing root
+	 * under a name of its own tree (a bind mount's alias): node id 1 for
+	 * a child would alias the mount's root directory. */
+	if ((fs->self_dev && e->attr.st_dev == fs->self_dev) ||
+	    (strcmp(name, ".") && strcmp(name, "..") &&
+	     e->attr.st_dev == fs->itab.root.dev &&
+	     e->attr.st_ino == fs->itab.root.ino)) {
+		close(fd);
+		return ELOOP;
+	}
 	inode = itable_ref(&fs->itab, fd, e->attr.st_dev, e->attr.st_ino,
 			   e->attr.st_mode);
 	if (!inode)
@@ -190,6 +203,22 @@ int fs_init(struct bfs_fs *fs, const struct bfs_options *opts, int root_fd)
 	open_handles_init(&fs->dirs);
 	open_handles_init(&fs->files);
 	return itable_init(&fs->itab, root_fd, idle_fd_budget());
+}
+
+void fs_note_self(struct bfs_fs *fs, const char *mountpoint)
+{
+	char *info = NULL;
+	size_t cap = 0;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	if (!f)
+		return;
+	if (getdelim(&info, &cap, '\0', f) > 0 &&
+	    mountinfo_dev_of(info, mountpoint, "fuse.bouncefs",
+			     &fs->self_dev) != 0)
+		fs->self_dev = 0;
+	fclose(f);
+	free(info);
 }
 
 int fs_open_proc(struct bfs_fs *fs)

@@ -145,6 +145,7 @@ int main(int argc, char **argv)
 	struct bfs_fs fs;
 	char err[512];
 	char backing[4096];
+	static char mountpoint[4096];
 	char *fargv[5];
 	int fargc = 0, rc, root_fd;
 	unsigned threads;
@@ -222,6 +223,9 @@ int main(int argc, char **argv)
 	 * if it is enabled when the mount is made. */
 	ring_wanted = !opts.single_thread && fuse_ring_wanted(opts.uring);
 
+	/* Resolved now: once mounted, the path leads into the mount. */
+	if (!realpath(opts.mountpoint, mountpoint))
+		mountpoint[0] = '\0';
 	fs_fill_ops(&ops);
 	se = fuse_session_new(&args, &ops, sizeof(ops), &fs);
 	fuse_opt_free_args(&args);
@@ -238,6 +242,8 @@ int main(int argc, char **argv)
 		fs_destroy(&fs);
 		return BFS_EXIT_FAILURE;
 	}
+	if (mountpoint[0])
+		fs_note_self(&fs, mountpoint);
 	/* Replies go through our hooks (the INIT reply asks for shared mmap
 	 * of direct-I/O files). Without them the mount still works. */
 	if (fuse_io_install(se) != 0)

@@ -1,6 +1,11 @@
 /* Reading /proc/self/mountinfo. */
 #include "mountinfo.h"
 
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+
 void mountinfo_unescape(char *s)
 {
 	char *out = s;
@@ -16,4 +21,30 @@ void mountinfo_unescape(char *s)
 		}
 	}
 	*out = '\0';
+}
+
+int mountinfo_dev_of(const char *mountinfo, const char *mountpoint,
+		     const char *fstype, dev_t *dev)
+{
+	const char *line = mountinfo;
+	int rc = -ENOENT;
+
+	/* Fields: id parent maj:min root mountpoint opts ... - fstype src. */
+	while (line && *line) {
+		const char *end = strchr(line, '\n');
+		const char *dash = strstr(line, " - ");
+		char mp[4096], type[256];
+		unsigned maj, min;
+
+		if (dash && (!end || dash < end) &&
+		    sscanf(line, "%*s %*s %u:%u %*s %4095s", &maj, &min, mp) == 3 &&
+		    sscanf(dash + 3, "%255s", type) == 1 &&
+		    strcmp(type, fstype) == 0 &&
+		    (mountinfo_unescape(mp), strcmp(mp, mountpoint) == 0)) {
+			*dev = makedev(maj, min);
+			rc = 0;
+		}
+		line = end ? end + 1 : NULL;
+	}
+	return rc;
 }

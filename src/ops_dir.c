@@ -126,6 +126,13 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 				e.attr.st_mode = (mode_t)d->entry->d_type << 12;
 			} else {
 				err = fs_lookup_entry(fs, dir, name, &e);
+				if (err == ELOOP) {
+					/* The mount itself (fs_note_self):
+					 * listed, never looked up. */
+					err = 0;
+					e.attr.st_ino = d->entry->d_ino;
+					e.attr.st_mode = (mode_t)d->entry->d_type << 12;
+				}
 				if (err == ENOENT) {
 					/* Gone since readdir saw it. */
 					err = 0;

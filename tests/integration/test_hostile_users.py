@@ -16,8 +16,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Mount, RealUser, ScratchFS, main, mounted,  # noqa: E402
-                     on_exit, wait_status)
+from harness import (Mount, RealUser, ScratchFS, abort_connection,  # noqa: E402
+                     main, mounted, on_exit, wait_status)
 
 A = B = None
 SERIAL = 0
@@ -340,10 +340,66 @@ def test_acls_as_on_the_backing_fs():
     assert m.stop() == 0
 
 
+def test_mount_inside_its_own_backing_tree():
+    """With a bind mount's alias under shared propagation the mount shows
+    up inside its own backing directory: a lookup there fails (ELOOP), a
+    listing shows the name, nothing hangs, SIGTERM still stops it."""
+    top = tempfile.mkdtemp(prefix="bfs-nest-", dir="/var/tmp")
+    run = lambda *a: subprocess.run(list(a), check=True, capture_output=True,
+                                    timeout=30)
+
+    def undo():
+        subprocess.run(["umount", "-R", "-l", top], capture_output=True)
+        shutil.rmtree(top, ignore_errors=True)
+    on_exit(undo)
+    run("mount", "--bind", top, top)
+    run("mount", "--make-rshared", top)
+    back, mnt = os.path.join(top, "back"), os.path.join(top, "mnt")
+    os.mkdir(back)
+    os.mkdir(mnt)
+    alias = os.path.join(back, "alias")
+    os.mkdir(alias)
+    run("mount", "--bind", top, alias)
+    m = Mount(back, mnt, "allow_other")
+    inner = os.path.join(mnt, "alias", "mnt")
+    done = os.path.join(MARKERS, "nest-%d" % os.getpid())
+
+    def look():
+        out = []
+        for fn in (lambda: sorted(os.listdir(os.path.join(mnt, "alias"))),
+                   lambda: os.stat(inner), lambda: os.listdir(inner)):
+            try:
+                out.append(repr(fn()))
+            except OSError as e:
+                out.append(errno.errorcode[e.errno])
+        with open(done, "w") as f:
+            f.write("|".join(out))
+    pid = os.fork()
+    if pid == 0:
+        try:
+            look()
+        finally:
+            os._exit(0)
+    on_exit(lambda: wait_status(pid, 1))
+    st = wait_status(pid, 15)
+    if st is None:
+        # Hung: the connection goes first, or nothing can clean up.
+        m.proc.kill()
+        abort_connection(m.dev)
+        raise AssertionError("a lookup of the mount inside its backing "
+                             "tree hung")
+    got = open(done).read().split("|")
+    assert "'mnt'" in got[0] and "'back'" in got[0], got
+    eq(got[1:], ["ELOOP", "ELOOP"])
+    m.proc.terminate()
+    assert m.proc.wait(timeout=15) == 0
+
+
 main([
     test_create_race_never_opens_another_users_file,
     test_lock_waiters_hold_no_thread,
     test_lock_waiters_hold_no_thread_dev_fuse,
     test_close_hands_the_lock_on,
     test_acls_as_on_the_backing_fs,
+    test_mount_inside_its_own_backing_tree,
 ], per_test_seconds=240)
