@@ -6,6 +6,7 @@
 #include "fuse_ring.h"
 #include "log.h"
 #include "options.h"
+#include "privileges.h"
 #include "probe.h"
 #include "session_loop.h"
 #include "stats.h"
@@ -45,6 +46,20 @@ static void raise_nofile_limit(void)
 	}
 	rl.rlim_cur = rl.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+/* A mountpoint of the form /dev/fd/N is a /dev/fuse fd that a
+ * privileged parent opened and mounted for us (libfuse): keep N open. */
+static int inherited_fuse_fd(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		unsigned n;
+		char end;
+
+		if (sscanf(argv[i], "/dev/fd/%u%c", &n, &end) == 1)
+			return (int)n;
+	}
+	return -1;
 }
 
 /* Refuse to stack a second bouncefs on the same mountpoint. */
@@ -155,6 +170,7 @@ int main(int argc, char **argv)
 
 	if (argc >= 2 && strcmp(argv[1], "stat") == 0)
 		return stats_command(argc, argv);
+	privileges_close_inherited(inherited_fuse_fd(argc, argv));
 
 	options_init(&opts);
 	rc = options_parse(&opts, argc, argv, err, sizeof(err));
@@ -260,6 +276,13 @@ int main(int argc, char **argv)
 
 	threads = opts.single_thread ? 1 : opts.max_threads;
 	rc = fs_open_proc(&fs);
+	/* Before the first thread: they inherit what this one keeps. */
+	if (rc == 0) {
+		rc = privileges_drop(geteuid() == 0);
+		if (rc)
+			bfs_log(LOG_ERR, "cannot drop privileges: %s",
+				strerror(-rc));
+	}
 	if (rc == 0)
 		rc = session_loop_block_signals();
 	/* Threads only now: after the fork of fuse_daemonize. */

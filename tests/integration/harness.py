@@ -131,7 +131,8 @@ def parse_size(s):
 class Mount:
     """bouncefs running in the foreground over backing at mnt."""
 
-    def __init__(self, backing, mnt, opts=None, prefix=(), extra=()):
+    def __init__(self, backing, mnt, opts=None, prefix=(), extra=(),
+                 pass_fds=()):
         self.backing, self.mnt = backing, mnt
         os.makedirs(mnt, exist_ok=True)
         cmd = list(prefix) + [BOUNCEFS, backing, mnt, "-f"] + list(extra)
@@ -139,7 +140,8 @@ class Mount:
             cmd += ["-o", opts]
         self.log = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(cmd, stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT,
+                                     pass_fds=pass_fds)
         on_exit(self.stop)
         deadline = time.time() + 15
         while not is_mounted(mnt):

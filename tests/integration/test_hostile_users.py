@@ -395,6 +395,41 @@ def test_mount_inside_its_own_backing_tree():
     assert m.proc.wait(timeout=15) == 0
 
 
+# The capabilities the daemon keeps (docs/architecture.md, "Least
+# privilege"): chown, dac_override, dac_read_search, fowner, fsetid,
+# setgid, setuid, mknod, setfcap, sys_admin.
+KEPT_CAPS = sum(1 << c for c in (0, 1, 2, 3, 4, 6, 7, 27, 31, 21))
+
+
+def test_daemon_keeps_least_privilege():
+    """A running daemon has the documented capabilities and no others, in
+    every thread, no_new_privs, and none of the descriptors it was started
+    with."""
+    r, w = os.pipe()
+    os.set_inheritable(w, True)
+    fs, m, mnt, back = mounted("allow_other", pass_fds=(w,))
+    os.close(r)
+    os.close(w)
+    with open(os.path.join(mnt, "f"), "w") as f:   # threads are running
+        f.write("x")
+    tasks = os.listdir("/proc/%d/task" % m.pid)
+    assert len(tasks) > 2, tasks
+    for t in tasks:
+        status = {}
+        for line in open("/proc/%d/task/%s/status" % (m.pid, t)):
+            k, _, v = line.partition(":")
+            status[k] = v.strip()
+        for k in ("CapEff", "CapPrm", "CapBnd"):
+            eq((t, k, int(status[k], 16)), (t, k, KEPT_CAPS))
+        eq((t, int(status["CapInh"], 16), int(status["CapAmb"], 16)),
+           (t, 0, 0))
+        eq((t, status["NoNewPrivs"]), (t, "1"))
+    fds = [os.readlink("/proc/%d/fd/%s" % (m.pid, fd))
+           for fd in os.listdir("/proc/%d/fd" % m.pid)]
+    assert not [f for f in fds if f.startswith("pipe:")], fds
+    assert m.stop() == 0
+
+
 main([
     test_create_race_never_opens_another_users_file,
     test_lock_waiters_hold_no_thread,
@@ -402,4 +437,5 @@ main([
     test_close_hands_the_lock_on,
     test_acls_as_on_the_backing_fs,
     test_mount_inside_its_own_backing_tree,
+    test_daemon_keeps_least_privilege,
 ], per_test_seconds=240)

@@ -1,0 +1,29 @@
+/*
+ * Least privilege once the mount is up: only the capabilities the
+ * operations need (docs/architecture.md says why each), no new privileges
+ * (no_new_privs), and none of the descriptors the daemon was started with.
+ */
+#ifndef BOUNCEFS_PRIVILEGES_H
+#define BOUNCEFS_PRIVILEGES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The capabilities kept, as a mask of CAP_* bits (for the tests and the
+ * man page: the same list). */
+uint64_t privileges_kept(void);
+
+/* Close every descriptor above 2 except keep (or -1): call first in main. */
+void privileges_close_inherited(int keep);
+
+/*
+ * Keep only privileges_kept() in the permitted, effective and bounding
+ * sets, clear the inheritable and ambient ones, and set no_new_privs.
+ * Call before the first thread starts: capabilities are per thread, and
+ * threads inherit their creator's. A daemon that is not root has nothing
+ * to drop, and keeps its right to run the set-user-ID fusermount3, which
+ * unmounts for it at the end (no_new_privs would disarm it). 0 or -errno.
+ */
+int privileges_drop(bool root);
+
+#endif
