@@ -32,6 +32,13 @@ enum bfs_uring_mode {
 	BFS_URING_ON,    /* enable it (fuse.enable_uring) when the kernel has it */
 };
 
+/* The system-call filter installed once mounted (-o seccomp=). */
+enum bfs_seccomp_mode {
+	BFS_SECCOMP_KILL,  /* a call outside the allow-list kills the daemon */
+	BFS_SECCOMP_LOG,   /* it is allowed and logged by the kernel */
+	BFS_SECCOMP_NONE,  /* no filter */
+};
+
 struct bfs_options {
 	const char *backing_dir;  /* as given */
 	const char *mountpoint;   /* as given */
@@ -48,6 +55,7 @@ struct bfs_options {
 	unsigned queue_depth;     /* direct-I/O requests in flight */
 	unsigned max_threads;     /* worker threads at most */
 	enum bfs_uring_mode uring;
+	enum bfs_seccomp_mode seccomp;
 	double attr_timeout;      /* seconds */
 	double entry_timeout;     /* seconds */
 	/* Comma-separated FUSE options handed to libfuse (mount and session). */

@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
 	gcc meson ninja-build pkg-config
-	libfuse3-dev fuse3 liburing-dev libnvme-dev libjson-c-dev libcmocka-dev
+	libfuse3-dev fuse3 liburing-dev libnvme-dev libjson-c-dev libcmocka-dev libseccomp-dev
 	python3 xfsprogs fio attr acl util-linux e2fsprogs procps
 	# The PI end-to-end test: a QEMU guest booting Debian's own kernel
 	# (fetched by apt-get download, unpacked, never installed).

@@ -8,6 +8,7 @@
 #include "options.h"
 #include "privileges.h"
 #include "probe.h"
+#include "seccomp_filter.h"
 #include "session_loop.h"
 #include "stats.h"
 #include "stats_command.h"
@@ -281,6 +282,12 @@ int main(int argc, char **argv)
 		rc = privileges_drop(geteuid() == 0);
 		if (rc)
 			bfs_log(LOG_ERR, "cannot drop privileges: %s",
+				strerror(-rc));
+	}
+	if (rc == 0) {
+		rc = seccomp_filter_install(opts.seccomp);
+		if (rc)
+			bfs_log(LOG_ERR, "cannot install the seccomp filter: %s",
 				strerror(-rc));
 	}
 	if (rc == 0)

@@ -52,6 +52,7 @@ void options_init(struct bfs_options *o)
 	o->queue_depth = BFS_DEFAULT_QUEUE_DEPTH;
 	o->max_threads = BFS_DEFAULT_MAX_THREADS;
 	o->uring = BFS_URING_ON;
+	o->seccomp = BFS_SECCOMP_KILL;
 	o->attr_timeout = BFS_DEFAULT_TIMEOUT;
 	o->entry_timeout = BFS_DEFAULT_TIMEOUT;
 }
@@ -166,6 +167,19 @@ static int parse_one(struct bfs_options *o, const char *opt,
 		else
 			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
 				    "bad value for uring: '%s' (want on, auto or off)",
+				    val ? val : "");
+		return BFS_EXIT_OK;
+	}
+	if (strcmp(name, "seccomp") == 0) {
+		if (val && strcmp(val, "kill") == 0)
+			o->seccomp = BFS_SECCOMP_KILL;
+		else if (val && strcmp(val, "log") == 0)
+			o->seccomp = BFS_SECCOMP_LOG;
+		else if (val && strcmp(val, "none") == 0)
+			o->seccomp = BFS_SECCOMP_NONE;
+		else
+			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+				    "bad value for seccomp: '%s' (want kill, log or none)",
 				    val ? val : "");
 		return BFS_EXIT_OK;
 	}
@@ -421,6 +435,9 @@ void options_print_help(const char *prog)
 	       "    max_threads=N          worker threads at most (default 16)\n"
 	       "    uring=on|auto|off      FUSE over io_uring: on turns on the kernel's\n"
 	       "                           fuse.enable_uring if needed (default on)\n"
+	       "    seccomp=kill|log|none  system calls outside the daemon's allow-list:\n"
+	       "                           kill the daemon, allow and log them, or no\n"
+	       "                           filter at all (default kill)\n"
 	       "    attr_timeout=S         seconds the kernel caches attributes (default 1)\n"
 	       "    entry_timeout=S        seconds the kernel caches names (default 1)\n"
 	       "    timeout=S              sets both timeouts\n"

@@ -403,8 +403,8 @@ KEPT_CAPS = sum(1 << c for c in (0, 1, 2, 3, 4, 6, 7, 27, 31, 21))
 
 def test_daemon_keeps_least_privilege():
     """A running daemon has the documented capabilities and no others, in
-    every thread, no_new_privs, and none of the descriptors it was started
-    with."""
+    every thread, no_new_privs and the seccomp filter (the default, kill),
+    and none of the descriptors it was started with."""
     r, w = os.pipe()
     os.set_inheritable(w, True)
     fs, m, mnt, back = mounted("allow_other", pass_fds=(w,))
@@ -423,7 +423,7 @@ def test_daemon_keeps_least_privilege():
             eq((t, k, int(status[k], 16)), (t, k, KEPT_CAPS))
         eq((t, int(status["CapInh"], 16), int(status["CapAmb"], 16)),
            (t, 0, 0))
-        eq((t, status["NoNewPrivs"]), (t, "1"))
+        eq((t, status["NoNewPrivs"], status["Seccomp"]), (t, "1", "2"))
     fds = [os.readlink("/proc/%d/fd/%s" % (m.pid, fd))
            for fd in os.listdir("/proc/%d/fd" % m.pid)]
     assert not [f for f in fds if f.startswith("pipe:")], fds

@@ -171,6 +171,36 @@ static void test_uring_modes(void **state)
 	}
 }
 
+static void test_seccomp_modes(void **state)
+{
+	static const struct {
+		const char *opt;
+		enum bfs_seccomp_mode mode;
+	} cases[] = {
+		{ "seccomp=kill", BFS_SECCOMP_KILL },
+		{ "seccomp=log", BFS_SECCOMP_LOG },
+		{ "seccomp=none", BFS_SECCOMP_NONE },
+	};
+	struct bfs_options o;
+
+	(void)state;
+	options_init(&o);
+	assert_int_equal(o.seccomp, BFS_SECCOMP_KILL);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		options_init(&o);
+		assert_int_equal(options_parse_o(&o, cases[i].opt, err, sizeof(err)),
+				 BFS_EXIT_OK);
+		assert_int_equal(o.seccomp, cases[i].mode);
+		assert_string_equal(o.fuse_opts, "");
+	}
+	options_init(&o);
+	assert_int_equal(options_parse_o(&o, "seccomp=off", err, sizeof(err)),
+			 BFS_EXIT_BAD_VALUE);
+	assert_non_null(strstr(err, "kill, log or none"));
+	assert_int_equal(options_parse_o(&o, "seccomp", err, sizeof(err)),
+			 BFS_EXIT_BAD_VALUE);
+}
+
 static void test_usage_errors(void **state)
 {
 	struct bfs_options o;
@@ -320,6 +350,7 @@ int main(void)
 		cmocka_unit_test(test_help_and_version_need_no_paths),
 		cmocka_unit_test(test_double_dash),
 		cmocka_unit_test(test_uring_modes),
+		cmocka_unit_test(test_seccomp_modes),
 		cmocka_unit_test(test_already_mounted),
 		cmocka_unit_test_setup_teardown(test_paths, make_tree, remove_tree),
 	};
