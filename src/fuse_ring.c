@@ -533,6 +533,40 @@ static int submit_and_wait(struct ring_queue *q)
 			      IORING_ENTER_GETEVENTS | RING_ENTER_NO_IOWAIT, NULL);
 }
 
+/*
+ * After a fatal error of the ring's io_uring_enter: the backing I/O still
+ * in flight on it is reaped for up to a second, so that it is answered and
+ * its range locks and buffers are released, and shutdown (which waits for
+ * every I/O in flight, engine_stop) does not wait for a thread that has
+ * gone. Entries are not fetched again.
+ */
+static void drain_after_error(struct ring_queue *q)
+{
+	for (int i = 0; i < 100 && q->own_inflight; i++) {
+		struct __kernel_timespec ts = { 0, 10 * 1000 * 1000 };
+		struct io_uring_cqe *cqe;
+		unsigned head, seen = 0;
+
+		if (io_uring_wait_cqe_timeout(&q->ring, &cqe, &ts) != 0)
+			continue;
+		io_uring_for_each_cqe(&q->ring, head, cqe) {
+			uint64_t ud = io_uring_cqe_get_data64(cqe);
+
+			seen++;
+			if (ud == TAG_WAKE || (ud & TAG_ENTRY))
+				continue;
+			q->own_inflight--;
+			engine_complete(&R.dio->engine,
+					(struct uring_io *)(uintptr_t)ud, cqe->res);
+		}
+		io_uring_cq_advance(&q->ring, seen);
+		io_uring_submit(&q->ring); /* the rest of a short transfer */
+	}
+	if (q->own_inflight)
+		bfs_log(LOG_ERR, "FUSE ring %u: %u backing I/Os never completed",
+			q->qid, q->own_inflight);
+}
+
 static void *queue_main(void *arg)
 {
 	struct ring_queue *q = arg;
@@ -572,6 +606,7 @@ static void *queue_main(void *arg)
 		rc = submit_and_wait(q);
 		if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
 			bfs_log(LOG_ERR, "FUSE ring %u: %s", q->qid, strerror(-rc));
+			drain_after_error(q);
 			break;
 		}
 		my_batch = 0;
@@ -683,14 +718,19 @@ void fuse_ring_start(void)
 	    !atomic_compare_exchange_strong(&R.started, &expected, true))
 		return;
 	R.queues = calloc(R.nthreads, sizeof(*R.queues));
-	if (!R.queues || helper_pool_init(&R.helpers, R.max_helpers)) {
+	if (!R.queues) {
 		bfs_log(LOG_WARNING, "FUSE over io_uring: out of memory; using /dev/fuse");
 		return;
 	}
-	/* Queues past a failed start are closed too: nothing to close. */
+	/* Queues past a failed start are closed too: nothing to close (a
+	 * zeroed queue would close fd 0). */
 	for (unsigned i = 0; i < R.nthreads; i++) {
 		R.queues[i].efd = -1;
 		R.queues[i].sched_fd = -1;
+	}
+	if (helper_pool_init(&R.helpers, R.max_helpers)) {
+		bfs_log(LOG_WARNING, "FUSE over io_uring: out of memory; using /dev/fuse");
+		return;
 	}
 	for (unsigned i = 0; i < R.nthreads; i++) {
 		struct ring_queue *q = &R.queues[i];

@@ -37,7 +37,11 @@ struct loop {
 
 static void *worker(void *arg);
 
-static struct loop *the_loop;
+/* The loop's state outlives session_loop_run: a FUSE ring helper may
+ * still call session_loop_may_block while the ring stops, after the
+ * workers have ended. Its lock is never destroyed for that reason. */
+static struct loop loop_state = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static struct loop *_Atomic the_loop;
 
 static void wake_noop(int sig)
 {
@@ -178,30 +182,34 @@ static void stop_workers(struct loop *l)
 int session_loop_run(struct fuse_session *se, unsigned max_threads,
 		     const struct session_buffers *bufs)
 {
-	struct loop l;
+	struct loop *l = &loop_state;
+	pthread_t *threads;
 	sigset_t wait;
-	int sig = 0;
+	int sig = 0, error;
 
-	memset(&l, 0, sizeof(l));
-	l.se = se;
-	l.bufs = bufs;
-	l.main_thread = pthread_self();
-	l.max_threads = max_threads ? max_threads : 1;
-	l.threads = calloc(l.max_threads, sizeof(*l.threads));
-	if (!l.threads)
+	threads = calloc(max_threads ? max_threads : 1, sizeof(*threads));
+	if (!threads)
 		return -ENOMEM;
-	pthread_mutex_init(&l.lock, NULL);
-
-	the_loop = &l;
-	pthread_mutex_lock(&l.lock);
-	spawn_locked(&l);
-	pthread_mutex_unlock(&l.lock);
-	if (l.nthreads == 0) {
-		the_loop = NULL;
-		pthread_mutex_destroy(&l.lock);
-		free(l.threads);
+	pthread_mutex_lock(&l->lock);
+	l->se = se;
+	l->bufs = bufs;
+	l->main_thread = pthread_self();
+	l->max_threads = max_threads ? max_threads : 1;
+	l->threads = threads;
+	l->nthreads = 0;
+	l->idle = 0;
+	l->stopping = false;
+	l->error = 0;
+	the_loop = l;
+	spawn_locked(l);
+	if (l->nthreads == 0) {
+		l->stopping = true;
+		l->threads = NULL;
+		pthread_mutex_unlock(&l->lock);
+		free(threads);
 		return -EAGAIN;
 	}
+	pthread_mutex_unlock(&l->lock);
 
 	sigemptyset(&wait);
 	sigaddset(&wait, SIGINT);
@@ -213,9 +221,13 @@ int session_loop_run(struct fuse_session *se, unsigned max_threads,
 		bfs_log(LOG_INFO, "%s received, unmounting", strsignal(sig));
 
 	fuse_session_exit(se);
-	stop_workers(&l);
-	the_loop = NULL;
-	pthread_mutex_destroy(&l.lock);
-	free(l.threads);
-	return l.error;
+	stop_workers(l);
+	/* stopping stays set: a late session_loop_may_block starts nothing
+	 * and touches no thread slot. */
+	pthread_mutex_lock(&l->lock);
+	l->threads = NULL;
+	error = l->error;
+	pthread_mutex_unlock(&l->lock);
+	free(threads);
+	return error;
 }
