@@ -4,13 +4,14 @@
 #include <errno.h>
 #include <seccomp.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 /*
  * What the daemon calls once mounted: the operations on the backing file
  * system, io_uring, /dev/fuse, threads and memory, signals, credentials
  * (per thread), the log (syslog's socket), and the unmount at the end.
- * Everything else (execve, mount, ptrace, bpf, keyctl, socket families
- * but AF_UNIX...) ends the daemon under the default mode.
+ * Everything else (execve, mount, ptrace, bpf, keyctl, sockets other than
+ * AF_UNIX...) ends the daemon under the default mode.
  */
 static const char *const allowed[] = {
 	/* files and directories */
@@ -46,8 +47,8 @@ static const char *const allowed[] = {
 	"getegid", "getgroups", "setgroups", "setfsuid", "setfsgid",
 	"getresuid", "getresgid", "capget", "capset", "unshare", "umask",
 	"prctl", "getrlimit", "prlimit64", "uname", "sysinfo",
-	/* the log: syslog(3)'s socket */
-	"socket", "connect", "sendto", "send", "sendmsg",
+	/* the log: syslog(3)'s socket (socket itself: AF_UNIX only, below) */
+	"connect", "sendto", "send", "sendmsg",
 };
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -86,6 +87,9 @@ int seccomp_filter_install(enum bfs_seccomp_mode mode)
 	if (!ctx)
 		return -ENOMEM;
 	rc = allow_all(ctx, allowed, sizeof(allowed) / sizeof(allowed[0]));
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+				      SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
 #if defined(__SANITIZE_ADDRESS__)
 	if (!rc)
 		rc = allow_all(ctx, sanitizer_allowed,
