@@ -49,7 +49,8 @@ static bool exists(const char *dir, const char *name)
 {
 	char path[PATH_MAX];
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+		return false;
 	return access(path, F_OK) == 0;
 }
 
@@ -71,7 +72,10 @@ static void set_name(struct block_dev *d, const char *dir)
 {
 	const char *slash = strrchr(dir, '/');
 
-	snprintf(d->name, sizeof(d->name), "%s", slash ? slash + 1 : dir);
+	/* A longer name is cut: sysfs names are short. */
+	if (snprintf(d->name, sizeof(d->name), "%s", slash ? slash + 1 : dir) >=
+	    (int)sizeof(d->name))
+		d->name[sizeof(d->name) - 1] = '\0';
 }
 
 /* Add the device whose sysfs directory is dir (a resolved path), then
@@ -107,7 +111,8 @@ static void walk(const char *dir, unsigned depth, struct block_chain *c)
 	}
 	read_queue_and_integrity(dir, d);
 	d->role = BLOCK_DISK;
-	snprintf(slaves, sizeof(slaves), "%s/slaves", dir);
+	if (snprintf(slaves, sizeof(slaves), "%s/slaves", dir) >= (int)sizeof(slaves))
+		return;
 	sd = opendir(slaves);
 	if (!sd)
 		return;
@@ -116,8 +121,8 @@ static void walk(const char *dir, unsigned depth, struct block_chain *c)
 
 		if (e->d_name[0] == '.')
 			continue;
-		snprintf(link, sizeof(link), "%s/%s", slaves, e->d_name);
-		if (!realpath(link, real))
+		if (snprintf(link, sizeof(link), "%s/%s", slaves, e->d_name) >=
+		    (int)sizeof(link) || !realpath(link, real))
 			continue;
 		d->role = BLOCK_STACKED;
 		walk(real, depth + 1, c);

@@ -67,15 +67,23 @@ def test_create_delete_100k_files():
     assert m.stop() == 0
 
 
-def test_fd_exhaustion_fails_one_request():
+def fd_limited_mount(opts=None):
+    """A mount whose daemon has 64 fds at most (without CAP_SYS_RESOURCE it
+    cannot raise the hard limit), and this process room to outnumber it:
+    (scratch, mount, mnt, back)."""
     fs = ScratchFS("1G")
     back = os.path.join(fs.path, "back")
     os.mkdir(back)
     mnt = os.path.join(fs.top, "mnt")
-    # Without CAP_SYS_RESOURCE the daemon cannot raise the hard limit.
-    m = Mount(back, mnt, prefix=["setpriv", "--bounding-set", "-sys_resource",
-                                 "prlimit", "--nofile=64:64"])
+    m = Mount(back, mnt, opts, prefix=["setpriv", "--bounding-set",
+                                       "-sys_resource", "prlimit",
+                                       "--nofile=64:64"])
     resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+    return fs, m, mnt, back
+
+
+def test_fd_exhaustion_fails_one_request():
+    fs, m, mnt, back = fd_limited_mount()
     held, failures = [], 0
     for i in range(200):
         try:
@@ -100,13 +108,7 @@ def test_fd_exhaustion_leaves_direct_io_direct():
     """A direct fd that cannot be opened while the daemon is out of fds
     fails that request (EMFILE) only: once fds are free, the open's I/O
     is direct again, never served through the page cache for good."""
-    fs = ScratchFS("1G")
-    back = os.path.join(fs.path, "back")
-    os.mkdir(back)
-    mnt = os.path.join(fs.top, "mnt")
-    m = Mount(back, mnt, prefix=["setpriv", "--bounding-set", "-sys_resource",
-                                 "prlimit", "--nofile=64:64"])
-    resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+    fs, m, mnt, back = fd_limited_mount()
     path = os.path.join(mnt, "image")
     buf = mmap.mmap(-1, 8192)
     buf.write(b"d" * 8192)
@@ -152,14 +154,8 @@ def test_recycled_inode_number_is_a_new_file():
     a new file, while the kernel still knows the old one and the daemon
     has closed its fd (the LRU): the new file is served, never the old
     entry's stale handle (ESTALE for good)."""
-    fs = ScratchFS("1G")
-    back = os.path.join(fs.path, "back")
-    os.mkdir(back)
-    mnt = os.path.join(fs.top, "mnt")
     # 64 fds: at most 16 idle ones stay open.
-    m = Mount(back, mnt, "entry_timeout=0.2,attr_timeout=0.2",
-              prefix=["setpriv", "--bounding-set", "-sys_resource",
-                      "prlimit", "--nofile=64:64"])
+    fs, m, mnt, back = fd_limited_mount("entry_timeout=0.2,attr_timeout=0.2")
     victim = os.path.join(back, "victim")
     with open(victim, "w") as f:
         f.write("old")
