@@ -18,6 +18,25 @@
 
 struct bfs_dir;
 
+/*
+ * Locks, and the order in which they may be taken (a thread holding one
+ * takes only those after it):
+ *   1. an inode's writers range lock (range_lock.h): held across backing
+ *      I/O, never across a wait for another request (a FUSE ring queue
+ *      thread only tries it);
+ *   2. bfs_file.lock: held while the O_DIRECT fd is opened, nothing else;
+ *   3. the inode table's lock (inode_table.h), a leaf: no call that blocks
+ *      and no other lock under it (fds are closed after it is dropped);
+ *   4. leaves of their own modules, never held while calling out: the
+ *      helper pool's (helper_pool.h), a ring queue's commit_lock
+ *      (fuse_ring.c), the loop's (session_loop.c), the engine's
+ *      drain_lock (uring_engine.c), and libfuse's session and request
+ *      locks, which every fuse_reply_* takes.
+ * A range lock may be released by another thread than the one that took
+ * it (the completion of its I/O). Answers go out with no lock of ours held
+ * but, at most, a range lock.
+ */
+
 /* An open file. */
 struct bfs_file {
 	struct open_handle link; /* in fs->files; first */
@@ -26,7 +45,9 @@ struct bfs_file {
 	uint32_t align;      /* its direct-I/O alignment */
 	struct bfs_inode *inode;
 	bool cached;         /* opened through the kernel's page cache */
-	pthread_mutex_t lock; /* guards opening dfd */
+	pthread_mutex_t lock; /* guards opening dfd (dfd and align are then
+			       * published with a release store: readers
+			       * load dfd with acquire and take no lock) */
 };
 
 struct bfs_fs {

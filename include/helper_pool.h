@@ -16,7 +16,8 @@ struct helper_work {
 };
 
 struct helper_pool {
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;   /* guards everything below; a leaf, dropped
+				 * while a helper runs its work */
 	pthread_cond_t cond;
 	struct helper_work *head, *tail;
 	unsigned idle, count, max;

@@ -22,7 +22,8 @@ struct range_lock_entry {
 };
 
 struct range_lock {
-	pthread_mutex_t mutex;
+	pthread_mutex_t mutex;  /* guards head, tail and every entry's links
+				 * and granted; held only inside these calls */
 	struct range_lock_entry *head, *tail; /* holders and waiters, in order */
 };
 
