@@ -478,13 +478,13 @@ def test_read_only_direct_open_allows_remount_ro():
     be remounted read-only meanwhile, and read again."""
     fs, m, mnt, back = mounted()
     path = os.path.join(mnt, "base.img")
-    buf = mmap.mmap(-1, 65536)
+    buf = aligned_buf(65536)
     buf.write(b"b" * 65536)
     fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_DIRECT, 0o644)
     os.pwrite(fd, buf, 0)
     os.close(fd)
     ro = os.open(path, os.O_RDONLY | os.O_DIRECT)
-    got = mmap.mmap(-1, 65536)
+    got = aligned_buf(65536)
     assert os.preadv(ro, [got], 0) == 65536 and got[:] == buf[:]
     # The writer's RELEASE is asynchronous: a moment for it.
     deadline = time.monotonic() + 10
