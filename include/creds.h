@@ -16,7 +16,7 @@ enum creds_mode {
 	 * Who owns what is made: fsuid/fsgid become the caller's and the
 	 * file-system capabilities stay effective. Only for making a new
 	 * inode whose permission the kernel has already checked
-	 * (default_permissions); the caller's umask applies (creds_umask).
+	 * (default_permissions); the caller's umask applies (creds_apply_umask).
 	 */
 	CREDS_OWNER,
 	/*

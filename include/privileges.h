@@ -7,17 +7,12 @@
 #define BOUNCEFS_PRIVILEGES_H
 
 #include <stdbool.h>
-#include <stdint.h>
-
-/* The capabilities kept, as a mask of CAP_* bits (for the tests and the
- * man page: the same list). */
-uint64_t privileges_kept(void);
 
 /* Close every descriptor above 2 except keep (or -1): call first in main. */
 void privileges_close_inherited(int keep);
 
 /*
- * Keep only privileges_kept() in the permitted, effective and bounding
+ * Keep only the capabilities listed in privileges.c in the permitted, effective and bounding
  * sets, clear the inheritable and ambient ones, and set no_new_privs.
  * Call before the first thread starts: capabilities are per thread, and
  * threads inherit their creator's. A daemon that is not root has nothing

@@ -2,7 +2,6 @@
 #include "creds.h"
 
 #include <errno.h>
-#include <grp.h>
 #include <linux/capability.h>
 #include <sched.h>
 #include <stdbool.h>

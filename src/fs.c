@@ -207,17 +207,11 @@ int fs_init(struct bfs_fs *fs, const struct bfs_options *opts, int root_fd)
 
 void fs_note_self(struct bfs_fs *fs, const char *mountpoint)
 {
-	char *info = NULL;
-	size_t cap = 0;
-	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *info = mountinfo_read();
 
-	if (!f)
-		return;
-	if (getdelim(&info, &cap, '\0', f) > 0 &&
-	    mountinfo_dev_of(info, mountpoint, "fuse.bouncefs",
-			     &fs->self_dev) != 0)
+	if (!info || mountinfo_dev_of(info, mountpoint, "fuse.bouncefs",
+				      &fs->self_dev) != 0)
 		fs->self_dev = 0;
-	fclose(f);
 	free(info);
 }
 
@@ -250,9 +244,10 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_background = qd > 65535 ? 65535 : qd;
 	conn->congestion_threshold = conn->max_background * 3 / 4;
 	/* Without ACLs the kernel applies the umask. Set-id bits: not
-	 * FUSE_HANDLE_KILLPRIV (v1), under which the kernel asks for security.capability before every write; fuse_io.c
-	 * asks for v2 instead, and the writes and truncates that must clear
-	 * them say so (fs_kill_suidgid). */
+	 * FUSE_HANDLE_KILLPRIV (v1), under which the kernel asks for
+	 * security.capability before every write; fuse_io.c asks for v2
+	 * instead, and the writes and truncates that must clear them say so
+	 * (fs_kill_suidgid). */
 	conn->want &= ~(FUSE_CAP_DONT_MASK | FUSE_CAP_HANDLE_KILLPRIV);
 	/* POSIX ACLs: the kernel enforces them itself (its permission check
 	 * reads them through GETXATTR and caches them). A directory's

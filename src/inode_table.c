@@ -243,17 +243,23 @@ static void unhash_locked(struct inode_table *t, struct bfs_inode *n)
 	n->next = NULL;
 }
 
+/* An entry whose fd is open (or pinned) keeps its inode alive, so the
+ * inode's number cannot have been given to another. Lock held. */
+static bool pins_inode(const struct bfs_inode *n)
+{
+	return n->fd >= 0 || !n->handle;
+}
+
 /*
- * Is n the inode that fd refers to (fh: fd's handle, or NULL)? An entry
- * whose fd is open pins its inode, so its number cannot have been given
- * to another. One whose fd was closed (the LRU) may have lost its inode
- * and its number may be in use again: the handle tells (it carries the
- * inode's generation). Called with the lock held.
+ * Is n the inode that fd refers to (fh: fd's handle, or NULL)? One whose
+ * fd was closed (the LRU) may have lost its inode, and its number may be
+ * in use again: the handle tells (it carries the inode's generation).
+ * Called with the lock held.
  */
 static bool is_same_inode(const struct bfs_inode *n,
 			  const struct file_handle *fh)
 {
-	return n->fd >= 0 || !n->handle || !fh || same_handle(n->handle, fh);
+	return pins_inode(n) || !fh || same_handle(n->handle, fh);
 }
 
 struct bfs_inode *itable_ref(struct inode_table *t, int fd, dev_t dev,
@@ -271,7 +277,7 @@ struct bfs_inode *itable_ref(struct inode_table *t, int fd, dev_t dev,
 	}
 	pthread_mutex_lock(&t->lock);
 	n = find_locked(t, dev, ino);
-	if (n && (n->fd >= 0 || !n->handle)) {
+	if (n && pins_inode(n)) {
 		n->nlookup++;
 		pthread_mutex_unlock(&t->lock);
 		close(fd);
@@ -342,7 +348,6 @@ uint64_t itable_forget(struct inode_table *t, struct bfs_inode *inode,
 		       uint64_t n)
 {
 	uint64_t left;
-	struct bfs_inode **pp;
 
 	pthread_mutex_lock(&t->lock);
 	if (inode == &t->root) {
@@ -354,11 +359,7 @@ uint64_t itable_forget(struct inode_table *t, struct bfs_inode *inode,
 	inode->nlookup = n >= inode->nlookup ? 0 : inode->nlookup - n;
 	left = inode->nlookup;
 	if (left == 0) {
-		pp = &t->buckets[bucket_of(t->nbuckets, inode->dev, inode->ino)];
-		while (*pp && *pp != inode)
-			pp = &(*pp)->next;
-		if (*pp)
-			*pp = inode->next;
+		unhash_locked(t, inode);
 		lru_unlink(t, inode);
 		t->count--;
 	}

@@ -5,6 +5,7 @@
 #include "fuse_io.h"
 #include "fuse_ring.h"
 #include "log.h"
+#include "mountinfo.h"
 #include "options.h"
 #include "privileges.h"
 #include "probe.h"
@@ -67,22 +68,11 @@ static int inherited_fuse_fd(int argc, char **argv)
 static int check_not_mounted(const char *mountpoint, char *err, size_t len)
 {
 	char mp[4096];
-	char *info = NULL;
-	size_t cap = 0;
-	FILE *f;
+	char *info;
 	int rc;
 
-	if (!realpath(mountpoint, mp))
+	if (!realpath(mountpoint, mp) || !(info = mountinfo_read()))
 		return BFS_EXIT_OK;
-	f = fopen("/proc/self/mountinfo", "r");
-	if (!f)
-		return BFS_EXIT_OK;
-	if (getdelim(&info, &cap, '\0', f) < 0) {
-		fclose(f);
-		free(info);
-		return BFS_EXIT_OK;
-	}
-	fclose(f);
 	rc = options_check_not_mounted(mp, info, err, len);
 	free(info);
 	if (rc == BFS_EXIT_BUSY) {

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
 
@@ -21,6 +22,22 @@ void mountinfo_unescape(char *s)
 		}
 	}
 	*out = '\0';
+}
+
+char *mountinfo_read(void)
+{
+	char *info = NULL;
+	size_t cap = 0;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	if (!f)
+		return NULL;
+	if (getdelim(&info, &cap, '\0', f) < 0) {
+		free(info);
+		info = NULL;
+	}
+	fclose(f);
+	return info;
 }
 
 int mountinfo_dev_of(const char *mountinfo, const char *mountpoint,

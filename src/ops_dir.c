@@ -119,30 +119,27 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		name = d->entry->d_name;
 		next = d->entry->d_off;
 		if (plus) {
-			memset(&e, 0, sizeof(e));
-			if (is_dot_or_dotdot(name)) {
-				/* No node id: the kernel makes no dentry. */
+			err = is_dot_or_dotdot(name) ? ELOOP :
+			      fs_lookup_entry(fs, dir, name, &e);
+			if (err == ENOENT) {
+				/* Gone since readdir saw it. */
+				err = 0;
+				d->entry = NULL;
+				d->offset = next;
+				continue;
+			}
+			if (err == ELOOP) {
+				/* Listed, never looked up, with no node id (the
+				 * kernel makes no dentry): . and .., and the
+				 * mount itself or the backing root seen inside
+				 * the tree (fs_lookup_entry). */
+				err = 0;
+				memset(&e, 0, sizeof(e));
 				e.attr.st_ino = d->entry->d_ino;
 				e.attr.st_mode = (mode_t)d->entry->d_type << 12;
-			} else {
-				err = fs_lookup_entry(fs, dir, name, &e);
-				if (err == ELOOP) {
-					/* The mount itself (fs_note_self):
-					 * listed, never looked up. */
-					err = 0;
-					e.attr.st_ino = d->entry->d_ino;
-					e.attr.st_mode = (mode_t)d->entry->d_type << 12;
-				}
-				if (err == ENOENT) {
-					/* Gone since readdir saw it. */
-					err = 0;
-					d->entry = NULL;
-					d->offset = next;
-					continue;
-				}
-				if (err)
-					break;
 			}
+			if (err)
+				break;
 			len = fuse_add_direntry_plus(req, buf + used,
 						     size - used, name, &e, next);
 			if (len > size - used) {

@@ -268,7 +268,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	/* Made here, with O_EXCL, as the owner-to-be (the kernel checked the
 	 * directory); a name that is there already is opened as the caller
 	 * (open_existing). A few tries, as the name may come and go. */
-	for (int tries = 0; tries < 4 && !created; tries++) {
+	for (int tries = 0; tries < 4; tries++) {
 		err = creds_become(req, CREDS_OWNER);
 		if (err)
 			break;
@@ -307,10 +307,11 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 /*
  * 1 if the request takes the direct path, 0 if not, or -errno (the direct
  * fd could not be opened just now). Requests of a direct open, or of one
- * made direct with F_SETFL, are staged in the daemon's buffers and sent with O_DIRECT. Once a file has
- * had direct I/O, its other opens' reads and writes go the same way: the
- * backing page cache must not fill (readahead) while a direct write runs,
- * or XFS reports a collision and fails later I/O with EIO.
+ * made direct with F_SETFL, are staged in the daemon's buffers and sent
+ * with O_DIRECT. Once a file has had direct I/O, its other opens' reads
+ * and writes go the same way: the backing page cache must not fill
+ * (readahead) while a direct write runs, or XFS reports a collision and
+ * fails later I/O with EIO.
  */
 static int wants_direct(fuse_req_t req, struct fuse_file_info *fi)
 {

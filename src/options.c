@@ -119,6 +119,15 @@ static int append_fuse_opt(struct bfs_options *o, const char *opt,
 	return BFS_EXIT_OK;
 }
 
+/* The index of val among words (an option's keyword values), or -1. */
+static int keyword(const char *val, const char *const words[], size_t n)
+{
+	for (size_t i = 0; val && i < n; i++)
+		if (strcmp(val, words[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
 static int parse_one(struct bfs_options *o, const char *opt,
 		     char *err, size_t errlen)
 {
@@ -158,29 +167,31 @@ static int parse_one(struct bfs_options *o, const char *opt,
 		return BFS_EXIT_OK;
 	}
 	if (strcmp(name, "uring") == 0) {
-		if (val && strcmp(val, "on") == 0)
-			o->uring = BFS_URING_ON;
-		else if (val && strcmp(val, "auto") == 0)
-			o->uring = BFS_URING_AUTO;
-		else if (val && strcmp(val, "off") == 0)
-			o->uring = BFS_URING_OFF;
-		else
+		static const char *const modes[] = {
+			[BFS_URING_OFF] = "off", [BFS_URING_AUTO] = "auto",
+			[BFS_URING_ON] = "on",
+		};
+		int k = keyword(val, modes, sizeof(modes) / sizeof(modes[0]));
+
+		if (k < 0)
 			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
 				    "bad value for uring: '%s' (want on, auto or off)",
 				    val ? val : "");
+		o->uring = (enum bfs_uring_mode)k;
 		return BFS_EXIT_OK;
 	}
 	if (strcmp(name, "seccomp") == 0) {
-		if (val && strcmp(val, "kill") == 0)
-			o->seccomp = BFS_SECCOMP_KILL;
-		else if (val && strcmp(val, "log") == 0)
-			o->seccomp = BFS_SECCOMP_LOG;
-		else if (val && strcmp(val, "none") == 0)
-			o->seccomp = BFS_SECCOMP_NONE;
-		else
+		static const char *const modes[] = {
+			[BFS_SECCOMP_KILL] = "kill", [BFS_SECCOMP_LOG] = "log",
+			[BFS_SECCOMP_NONE] = "none",
+		};
+		int k = keyword(val, modes, sizeof(modes) / sizeof(modes[0]));
+
+		if (k < 0)
 			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
 				    "bad value for seccomp: '%s' (want kill, log or none)",
 				    val ? val : "");
+		o->seccomp = (enum bfs_seccomp_mode)k;
 		return BFS_EXIT_OK;
 	}
 	if (strcmp(name, "max_threads") == 0) {
@@ -386,24 +397,12 @@ int options_check_paths(const struct bfs_options *o, char *err, size_t errlen)
 int options_check_not_mounted(const char *mountpoint, const char *mountinfo,
 			      char *err, size_t errlen)
 {
-	const char *line = mountinfo;
+	dev_t dev;
 
-	/* Fields: id parent maj:min root mountpoint opts ... - fstype src. */
-	while (line && *line) {
-		const char *end = strchr(line, '\n');
-		char mp[4096], fstype[256];
-		const char *dash = strstr(line, " - ");
-
-		if (dash && (!end || dash < end) &&
-		    sscanf(line, "%*s %*s %*s %*s %4095s", mp) == 1 &&
-		    sscanf(dash + 3, "%255s", fstype) == 1 &&
-		    (mountinfo_unescape(mp), strcmp(mp, mountpoint) == 0) &&
-		    strcmp(fstype, "fuse.bouncefs") == 0)
-			return fail(err, errlen, BFS_EXIT_BUSY,
-				    "mountpoint '%s' is already a bouncefs mount",
-				    mountpoint);
-		line = end ? end + 1 : NULL;
-	}
+	if (mountinfo_dev_of(mountinfo, mountpoint, "fuse.bouncefs", &dev) == 0)
+		return fail(err, errlen, BFS_EXIT_BUSY,
+			    "mountpoint '%s' is already a bouncefs mount",
+			    mountpoint);
 	return BFS_EXIT_OK;
 }
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <linux/capability.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -24,11 +25,6 @@ static const uint64_t kept =
 	CAP(CAP_MKNOD) |            /* device nodes, when the caller may */
 	CAP(CAP_SETFCAP) |          /* security.capability, set by root */
 	CAP(CAP_SYS_ADMIN);         /* trusted.* xattrs; umount at the end */
-
-uint64_t privileges_kept(void)
-{
-	return kept;
-}
 
 void privileges_close_inherited(int keep)
 {
