@@ -1,6 +1,7 @@
 /* FUSE device I/O hooks: pass-through, plus flags in the INIT reply. */
 #include "fuse_io.h"
 #include "fuse_ring.h"
+#include "tsan_annotations.h"
 
 #include <linux/fuse.h>
 #include <stdatomic.h>
@@ -32,6 +33,8 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 	ssize_t n = read(fd, buf, len);
 
 	(void)userdata;
+	if (n > 0)
+		TSAN_FUSE_RECEIVED();
 	if (n >= (ssize_t)(sizeof(struct fuse_in_header) + sizeof(struct fuse_init_in))) {
 		const struct fuse_in_header *h = buf;
 
@@ -59,6 +62,7 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 	ssize_t n;
 
 	(void)userdata;
+	TSAN_FUSE_ANSWERING();
 	if (fuse_ring_reply(iov, count, &n))
 		return n;
 	if (count >= 2 && iov[0].iov_len >= sizeof(struct fuse_out_header) &&

@@ -7,6 +7,7 @@
 #include "placement.h"
 #include "ring_shape.h"
 #include "stats.h"
+#include "tsan_annotations.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -107,6 +108,9 @@ static struct {
 	unsigned nq;
 	unsigned tpq, nthreads, per_thread; /* threads per queue, in all, entries each */
 	struct ring_queue *queues;
+	/* Queues [0, ready) are set up, published with release order:
+	 * answers from other threads look for their entry among them. */
+	_Atomic unsigned ready;
 	_Atomic bool active, stopping, started;
 	struct helper_pool helpers;
 	unsigned max_helpers;
@@ -371,6 +375,7 @@ static void serve(struct ring_queue *q, struct ring_entry *e)
 	int rc;
 	char *start;
 
+	TSAN_FUSE_RECEIVED();
 	memcpy(&ih, e->hdr->in_out, sizeof(ih));
 	stats_add(&bfs_stats.ring_requests, 1);
 	atomic_store(&e->unique, ih.unique);
@@ -737,6 +742,8 @@ void fuse_ring_start(void)
 		int rc = queue_init(q, i / R.tpq);
 
 		if (rc == 0)
+			atomic_store_explicit(&R.ready, i + 1, memory_order_release);
+		if (rc == 0)
 			rc = -pthread_create(&q->thread, NULL, queue_main, q);
 		if (rc) {
 			bfs_log(LOG_WARNING, "FUSE over io_uring: queue %u: %s; "
@@ -776,6 +783,7 @@ void fuse_ring_free(void)
 {
 	if (!R.queues)
 		return;
+	atomic_store(&R.ready, 0);
 	for (unsigned i = 0; i < R.nthreads; i++)
 		queue_free(&R.queues[i]);
 	free(R.queues);
@@ -787,9 +795,11 @@ void fuse_ring_free(void)
 
 static struct ring_entry *find_entry(uint64_t unique)
 {
+	unsigned ready = atomic_load_explicit(&R.ready, memory_order_acquire);
+
 	if (my_entry && atomic_load(&my_entry->unique) == unique)
 		return my_entry;
-	for (unsigned i = 0; i < R.nthreads && R.queues; i++) {
+	for (unsigned i = 0; i < ready; i++) {
 		struct ring_queue *q = &R.queues[i];
 
 		for (unsigned j = 0; j < q->nentries; j++)
@@ -812,6 +822,7 @@ bool fuse_ring_reply(const struct iovec *iov, int count, ssize_t *written)
 	oh = iov[0].iov_base;
 	if (oh->unique == 0 || !(e = find_entry(oh->unique)))
 		return false;
+	TSAN_FUSE_ANSWERING();
 	q = e->q;
 	for (int i = 1; i < count; i++)
 		total += iov[i].iov_len;

@@ -51,7 +51,8 @@ static const char *const allowed[] = {
 	"connect", "sendto", "send", "sendmsg",
 };
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZER_RUNTIME 1
 /* The sanitizers' runtime: LeakSanitizer stops the world at exit with a
  * tracer thread. Sanitized builds are for tests, never for deployment. */
 static const char *const sanitizer_allowed[] = {
@@ -94,7 +95,7 @@ int seccomp_filter_install(enum bfs_seccomp_mode mode)
 	if (!rc)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
 				      SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef SANITIZER_RUNTIME
 	if (!rc)
 		rc = allow_all(ctx, sanitizer_allowed,
 			       sizeof(sanitizer_allowed) / sizeof(sanitizer_allowed[0]));

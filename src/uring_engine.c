@@ -1,6 +1,7 @@
 /* io_uring submission lanes and their completion threads. */
 #include "uring_engine.h"
 #include "log.h"
+#include "tsan_annotations.h"
 
 #include <errno.h>
 #include <string.h>
@@ -53,6 +54,7 @@ static void *completion_thread(void *arg)
 				stop = true; /* the stop token */
 				break;
 			}
+			TSAN_ACQUIRE(io);
 			io->done(io, cqe->res);
 			io_ended(e);
 		}
@@ -161,6 +163,7 @@ static void prep(bool fixed, struct io_uring_sqe *sqe, struct uring_io *io)
 	}
 	sqe->rw_flags = io->rw_flags;
 	io_uring_sqe_set_data(sqe, io);
+	TSAN_RELEASE(io);
 }
 
 void engine_submit(struct uring_engine *e, struct uring_io *io)
@@ -250,6 +253,7 @@ void engine_own_ring(struct io_uring *ring, bool fixed, unsigned *inflight)
 
 void engine_complete(struct uring_engine *e, struct uring_io *io, int res)
 {
+	TSAN_ACQUIRE(io);
 	io->done(io, res);
 	io_ended(e);
 }
