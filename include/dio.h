@@ -28,7 +28,7 @@ struct bfs_dio {
 	struct uring_engine engine;
 	size_t header_room;   /* H */
 	bool running;
-	struct fuse_session *se; /* for page-cache invalidations */
+	struct invalidator *inval; /* for page-cache invalidations (or NULL) */
 	bool *kept;           /* per buffer: a FUSE ring entry's for good */
 };
 

@@ -33,11 +33,4 @@ struct session_buffers {
 int session_loop_run(struct fuse_session *se, unsigned max_threads,
 		     const struct session_buffers *bufs);
 
-/*
- * The calling worker is about to wait for something another request must
- * bring about: start one more worker if none is idle (past the limit for
- * READ/WRITE, within max_threads).
- */
-void session_loop_may_block(void);
-
 #endif

@@ -5,7 +5,7 @@
 #include "fs.h"
 #include "fuse_ring.h"
 #include "log.h"
-#include "session_loop.h"
+#include "invalidator.h"
 #include "stats.h"
 
 #include <errno.h>
@@ -193,18 +193,21 @@ static bool must_invalidate(const struct bfs_file *f, bool writeback)
 	       atomic_load(&f->inode->cached_opens) > 0;
 }
 
-/* Called in a worker, with no range lock held (a cached writer holding
- * those pages may be waiting for one). */
-static void invalidate_cached(struct bfs_dio *d, struct bfs_file *f,
-			      uint64_t off, uint64_t len, bool writeback)
+/* Answer a write of n bytes that reached the file at [off, off + len):
+ * at once, or, if cached pages of the range must go first, through the
+ * invalidator's thread (see invalidator.h), so that this thread never
+ * waits for a page. Called with no range lock held (a cached writer
+ * holding those pages may be waiting for one). */
+static void answer_write(struct bfs_dio *d, fuse_req_t req,
+			 struct bfs_file *f, uint64_t off, uint64_t len,
+			 bool writeback, size_t n)
 {
-	if (!d->se || !len || !must_invalidate(f, writeback))
+	if (!len || !must_invalidate(f, writeback)) {
+		fuse_reply_write(req, n);
 		return;
-	/* This worker may now wait for another request: make sure one
-	 * more worker is there to receive it. */
-	session_loop_may_block();
-	fuse_lowlevel_notify_inval_inode(d->se, (fuse_ino_t)(uintptr_t)f->inode,
-					 (off_t)off, (off_t)len);
+	}
+	invalidator_write_done(d->inval, req, (fuse_ino_t)(uintptr_t)f->inode,
+			       off, len, n);
 }
 
 static void finish(struct dio_io *io)
@@ -530,8 +533,7 @@ unlock:
 		size_t n = align_write_result(&plan, written, size);
 
 		stats_done(STATS_WRITE, n, err, start_us);
-		invalidate_cached(d, f, plan.start, written, writeback);
-		fuse_reply_write(req, n);
+		answer_write(d, req, f, plan.start, written, writeback, n);
 		return;
 	}
 	if (!err)
@@ -641,13 +643,13 @@ static void write_request(fuse_req_t req, struct bfs_file *f, const char *buf,
 			release_sync();
 			fuse_ring_note_wait(stats_now_us() - start_us);
 		}
-		invalidate_cached(d, f, (uint64_t)off, done, writeback);
 		if (err)
 			error_log_file("write", f->dfd, (int64_t)(off + done),
 				       size - done, err);
 		stats_done(STATS_WRITE, done, err, start_us);
 		if (done)
-			fuse_reply_write(req, done);
+			answer_write(d, req, f, (uint64_t)off, done, writeback,
+				     done);
 		else
 			fuse_reply_err(req, err);
 		return;

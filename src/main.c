@@ -4,6 +4,7 @@
 #include "fs.h"
 #include "fuse_io.h"
 #include "fuse_ring.h"
+#include "invalidator.h"
 #include "log.h"
 #include "mountinfo.h"
 #include "options.h"
@@ -149,6 +150,8 @@ int main(int argc, char **argv)
 	struct fuse_lowlevel_ops ops;
 	struct fuse_session *se;
 	struct bfs_fs fs;
+	/* Static: its lock outlives main's teardown (see invalidator_stop). */
+	static struct invalidator inval;
 	char err[512];
 	char backing[4096];
 	static char mountpoint[4096];
@@ -289,7 +292,10 @@ int main(int argc, char **argv)
 
 		rc = dio_init(&fs.dio, opts.queue_depth, threads, fs.min_align,
 			      ring_bufs);
-		fs.dio.se = se;
+		if (rc == 0) {
+			rc = invalidator_start(&inval, se, fs.self_dev);
+			fs.dio.inval = &inval;
+		}
 		if (rc == 0 && ring_bufs)
 			fuse_ring_setup(se, &fs.dio, opts.queue_depth, threads);
 		if (rc)
@@ -308,7 +314,10 @@ int main(int argc, char **argv)
 		if (probe_line[0])
 			bfs_log(LOG_INFO, "%s", probe_line);
 		rc = session_loop_run(se, threads, &bufs);
-		/* Answer every I/O in flight before the mount goes. */
+		/* Answer every I/O in flight before the mount goes: first the
+		 * writes waiting for their invalidations (which the ring's
+		 * queue threads may be waiting for). */
+		invalidator_stop(&inval);
 		fuse_ring_stop();
 		dio_destroy(&fs.dio);
 		fuse_ring_free();

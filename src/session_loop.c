@@ -37,11 +37,8 @@ struct loop {
 
 static void *worker(void *arg);
 
-/* The loop's state outlives session_loop_run: a FUSE ring helper may
- * still call session_loop_may_block while the ring stops, after the
- * workers have ended. Its lock is never destroyed for that reason. */
+/* The loop's state: one per process, its lock never destroyed. */
 static struct loop loop_state = { .lock = PTHREAD_MUTEX_INITIALIZER };
-static struct loop *_Atomic the_loop;
 
 static void wake_noop(int sig)
 {
@@ -127,20 +124,6 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-void session_loop_may_block(void)
-{
-	struct loop *l = the_loop;
-
-	if (!l)
-		return;
-	if (atomic_load(&l->idle))
-		return;
-	pthread_mutex_lock(&l->lock);
-	if (atomic_load(&l->idle) == 0)
-		spawn_locked(l);
-	pthread_mutex_unlock(&l->lock);
-}
-
 int session_loop_block_signals(void)
 {
 	struct sigaction sa;
@@ -200,7 +183,6 @@ int session_loop_run(struct fuse_session *se, unsigned max_threads,
 	l->idle = 0;
 	l->stopping = false;
 	l->error = 0;
-	the_loop = l;
 	spawn_locked(l);
 	if (l->nthreads == 0) {
 		l->stopping = true;
@@ -222,8 +204,7 @@ int session_loop_run(struct fuse_session *se, unsigned max_threads,
 
 	fuse_session_exit(se);
 	stop_workers(l);
-	/* stopping stays set: a late session_loop_may_block starts nothing
-	 * and touches no thread slot. */
+	/* stopping stays set: nothing starts a worker after this. */
 	pthread_mutex_lock(&l->lock);
 	l->threads = NULL;
 	error = l->error;

@@ -175,10 +175,12 @@ class Mount:
         except subprocess.TimeoutExpired:
             # A hung daemon: kill it and abort its connection, so that
             # processes waiting on the mount (umount included) get
-            # ENOTCONN and can exit.
+            # ENOTCONN and can exit. Abort before waiting: a daemon thread
+            # stuck in the kernel on the mount (a page lock that a request
+            # holds) dies only once its requests end.
             self.proc.kill()
-            self.proc.wait()
             abort_connection(self.dev)
+            self.proc.wait()
             return None
         finally:
             if um:

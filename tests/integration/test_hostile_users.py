@@ -222,6 +222,101 @@ def test_lock_waiters_hold_no_thread_dev_fuse():
     answers_others_while_locked("allow_other,uring=off")
 
 
+def mixed_writers(path, seconds, direct_threads):
+    """Threads of one process writing one file through a direct open and
+    through the page cache at once (the direct writes must drop the cached
+    pages, which a cached write keeps locked until it is answered): a
+    function to spawn as a user."""
+    def run():
+        stop = time.monotonic() + seconds
+        errors = []
+
+        def direct(seed):
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_DIRECT)
+                buf = mmap.mmap(-1, 65536)
+                buf.write(bytes([seed]) * 65536)
+                i = 0
+                while time.monotonic() < stop:
+                    os.pwritev(fd, [buf], (i % 4) * 65536)
+                    os.pwrite(fd, b"u" * 1000, (i * 4093) % 200000)
+                    i += 1
+                os.close(fd)
+            except OSError as e:
+                errors.append(e)
+
+        def cached(seed):
+            try:
+                fd = os.open(path, os.O_RDWR)
+                i = 0
+                while time.monotonic() < stop:
+                    os.pwrite(fd, bytes([seed]) * 20000, (i * 7919) % 240000)
+                    os.pread(fd, 30000, (i * 104729) % 230000)
+                    i += 1
+                os.close(fd)
+            except OSError as e:
+                errors.append(e)
+        ts = [threading.Thread(target=direct, args=(i + 1,))
+              for i in range(direct_threads)]
+        ts += [threading.Thread(target=cached, args=(200 + i,))
+               for i in range(3)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        if errors:
+            raise errors[0]
+    return run
+
+
+def answers_others_while_invalidating(opts):
+    """B writes B's file through direct and cached opens at once, so that
+    direct writes wait for B's cached writes to release their pages: B's
+    writers finish, and A's stat, direct write and read are answered
+    meanwhile, each within 2 s."""
+    a, b = users()
+    fs, m, mnt, back = mounted(opts)
+    os.chmod(back, 0o1777)
+    bfile = os.path.join(mnt, "b-file")
+    with open(bfile, "wb") as f:
+        f.write(b"\0" * 262144)
+    os.chown(bfile, b.uid, b.gid)
+    seconds = 8
+    bpid = b.spawn(mixed_writers(bfile, seconds, 24))
+    mine = os.path.join(mnt, "a-file")
+    result = marker(mine, "result")
+
+    def other_user():
+        buf = mmap.mmap(-1, 4096)
+        buf.write(b"a" * 4096)
+        fd = os.open(mine, os.O_CREAT | os.O_RDWR | os.O_DIRECT, 0o600)
+        worst = 0.0
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            worst = max(worst, timed(lambda: os.stat(mnt)),
+                        timed(lambda: os.pwrite(fd, buf, 0)),
+                        timed(lambda: os.preadv(fd, [buf], 0)))
+            time.sleep(0.2)
+        os.close(fd)
+        with open(result, "w") as f:
+            f.write(str(worst))
+    apid = a.spawn(other_user)
+    # A hung mount leaves both processes waiting: bounded here.
+    eq(wait_status(apid, seconds + 20), 0)
+    eq(wait_status(bpid, 20), 0)
+    worst = float(open(result).read())
+    assert worst < 2.0, "A waited %.2f s" % worst
+    assert m.stop() == 0
+
+
+def test_invalidations_hold_no_thread():
+    answers_others_while_invalidating("allow_other,max_threads=1")
+
+
+def test_invalidations_hold_no_thread_dev_fuse():
+    answers_others_while_invalidating("allow_other,max_threads=1,uring=off")
+
+
 def test_close_hands_the_lock_on():
     """The holder's close hands the lock to a waiter at once; a waiter that
     is killed stops waiting; a non-blocking try fails with EWOULDBLOCK."""
@@ -434,6 +529,8 @@ main([
     test_create_race_never_opens_another_users_file,
     test_lock_waiters_hold_no_thread,
     test_lock_waiters_hold_no_thread_dev_fuse,
+    test_invalidations_hold_no_thread,
+    test_invalidations_hold_no_thread_dev_fuse,
     test_close_hands_the_lock_on,
     test_acls_as_on_the_backing_fs,
     test_mount_inside_its_own_backing_tree,
