@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """Life cycle: detaching, signals, unmounting, dead mounts, failed mounts."""
 import errno
+import mmap
 import os
 import signal
+import threading
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (BOUNCEFS, Mount, ScratchFS, force_unmount, is_mounted,  # noqa: E402
-                     on_exit, run, main)
+from harness import (BOUNCEFS, Mount, ScratchFS, abort_connection,  # noqa: E402
+                     force_unmount, is_mounted, on_exit, run, main, stats)
 
 
 def scratch():
@@ -126,6 +128,82 @@ def test_sigterm_with_open_files():
     assert m2.stop() == 0
 
 
+def io_load(mnt, threads=8):
+    """A child process whose threads write and read 1 MiB direct blocks of
+    their own files until the mount fails them; its pid."""
+    pid = os.fork()
+    if pid == 0:
+        def loop(i):
+            try:
+                fd = os.open(os.path.join(mnt, "load%d" % i),
+                             os.O_RDWR | os.O_CREAT | os.O_DIRECT, 0o644)
+                buf = mmap.mmap(-1, 1 << 20)
+                buf.write(bytes([i]) * (1 << 20))
+                n = 0
+                while True:
+                    os.pwritev(fd, [buf], (n % 8) << 20)
+                    os.preadv(fd, [buf], (n % 8) << 20)
+                    n += 1
+            except OSError:
+                pass
+        ts = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        os._exit(0)
+
+    def reap():
+        try:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+    on_exit(reap)
+    return pid
+
+
+def stop_with_io_in_flight(opts, how):
+    """With direct I/O in flight from 8 threads, the daemon is stopped (a
+    SIGTERM, or its connection aborted as an administrator does with a hung
+    mount): it ends within 15 s, and so do the I/O threads."""
+    back, mnt = scratch()
+    m = Mount(back, mnt, opts)
+    load = io_load(mnt)
+    deadline = time.time() + 10
+    while stats(mnt)["write_requests"] < 20:
+        assert time.time() < deadline, "no I/O reached the mount"
+        time.sleep(0.05)
+    if how == "abort":
+        abort_connection(m.dev)
+    else:
+        m.proc.send_signal(signal.SIGTERM)
+    try:
+        status = m.proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the daemon still runs 15 s after the %s" % how)
+    if how == "sigterm":
+        assert status == 0, (status, m.output())
+    assert wait_gone(load, 15), "the I/O threads still wait"
+    os.waitpid(load, 0)
+
+
+def test_sigterm_with_io_in_flight():
+    stop_with_io_in_flight(None, "sigterm")
+
+
+def test_sigterm_with_io_in_flight_dev_fuse():
+    stop_with_io_in_flight("uring=off", "sigterm")
+
+
+def test_abort_with_io_in_flight():
+    stop_with_io_in_flight(None, "abort")
+
+
+def test_abort_with_io_in_flight_dev_fuse():
+    stop_with_io_in_flight("uring=off", "abort")
+
+
 def test_sigkill_leaves_dead_mount_with_clear_error():
     back, mnt = scratch()
     m = Mount(back, mnt)
@@ -161,4 +239,6 @@ def test_failed_mount_reports_reason():
 main([test_detaches_after_mount_then_fusermount, test_umount_exits_0,
       test_fusermount_exits_0, test_sigint_exits_0, test_sigterm_with_open_files,
       test_sigkill_leaves_dead_mount_with_clear_error,
+      test_sigterm_with_io_in_flight, test_sigterm_with_io_in_flight_dev_fuse,
+      test_abort_with_io_in_flight, test_abort_with_io_in_flight_dev_fuse,
       test_failed_mount_reports_reason])
