@@ -3,11 +3,13 @@ a real bouncefs mount, a bounded test runner, and cleanup on every exit."""
 import atexit
 import ctypes
 import ctypes.util
+import mmap
 import os
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -379,3 +381,38 @@ def wait_status(pid, seconds):
             return os.waitstatus_to_exitcode(status)
         time.sleep(0.01)
     return None
+
+
+def mixed_writer_threads(path, stop, direct_seeds, cached_seeds, errors):
+    """Threads (not started) writing one file through direct opens and
+    through the page cache at once, the same blocks, until time.monotonic()
+    passes stop: a direct write must drop the cached pages of its range,
+    which a cached write keeps locked until it is answered. Their errors
+    go to the list errors."""
+    def direct(seed):
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_DIRECT)
+            buf = mmap.mmap(-1, 65536)
+            i = 0
+            while time.monotonic() < stop:
+                buf[:] = bytes([seed + i % 50]) * 65536
+                os.pwritev(fd, [buf], (i % 4) * 65536)
+                os.pwrite(fd, b"u" * 1000, (i * 4093) % 200000)
+                i += 1
+            os.close(fd)
+        except Exception as e:
+            errors.append(e)
+
+    def cached(seed):
+        try:
+            fd = os.open(path, os.O_RDWR)
+            i = 0
+            while time.monotonic() < stop:
+                os.pwrite(fd, bytes([seed]) * 20000, (i * 7919) % 240000)
+                os.pread(fd, 30000, (i * 104729) % 230000)
+                i += 1
+            os.close(fd)
+        except Exception as e:
+            errors.append(e)
+    return ([threading.Thread(target=direct, args=(s,)) for s in direct_seeds] +
+            [threading.Thread(target=cached, args=(s,)) for s in cached_seeds])

@@ -13,7 +13,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (BOUNCEFS, Mount, ScratchFS, expect_errno, force_unmount,  # noqa: E402
-                     is_mounted, mounted, on_exit, run, main, stats)
+                     is_mounted, mixed_writer_threads, mounted, on_exit, run,
+                     main, stats)
 
 
 def fio(mnt, name, *args, timeout=240):
@@ -230,36 +231,9 @@ def test_mixed_cached_and_direct_writers():
     p = os.path.join(mnt, "mixed")
     with open(p, "wb") as f:
         f.write(b"\0" * 262144)
-    stop = time.time() + 4
     errors = []
-
-    def direct_writer(seed):
-        try:
-            fd = os.open(p, os.O_RDWR | os.O_DIRECT)
-            buf = aligned_buf(65536)
-            i = 0
-            while time.time() < stop:
-                buf[:] = bytes([seed + i % 50]) * 65536
-                os.pwritev(fd, [buf], (i % 4) * 65536)
-                os.pwrite(fd, b"u" * 1000, (i * 4093) % 200000)
-                i += 1
-            os.close(fd)
-        except Exception as e:
-            errors.append(e)
-
-    def cached_writer(seed):
-        try:
-            fd = os.open(p, os.O_RDWR)
-            i = 0
-            while time.time() < stop:
-                os.pwrite(fd, bytes([seed]) * 20000, (i * 7919) % 240000)
-                os.pread(fd, 30000, (i * 104729) % 230000)
-                i += 1
-            os.close(fd)
-        except Exception as e:
-            errors.append(e)
-    ts = [threading.Thread(target=direct_writer, args=(s,)) for s in (1, 60)]
-    ts += [threading.Thread(target=cached_writer, args=(s,)) for s in (200, 201)]
+    ts = mixed_writer_threads(p, time.monotonic() + 4, (1, 60), (200, 201),
+                              errors)
     for t in ts:
         t.start()
     for t in ts:

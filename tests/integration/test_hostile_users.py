@@ -17,7 +17,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (Mount, RealUser, ScratchFS, abort_connection,  # noqa: E402
-                     main, mounted, on_exit, wait_status)
+                     main, mixed_writer_threads, mounted, on_exit, wait_status)
 
 A = B = None
 SERIAL = 0
@@ -223,43 +223,13 @@ def test_lock_waiters_hold_no_thread_dev_fuse():
 
 
 def mixed_writers(path, seconds, direct_threads):
-    """Threads of one process writing one file through a direct open and
-    through the page cache at once (the direct writes must drop the cached
-    pages, which a cached write keeps locked until it is answered): a
-    function to spawn as a user."""
+    """A function to spawn as a user: direct_threads direct writers and 3
+    cached writers of path (harness.mixed_writer_threads) for seconds."""
     def run():
-        stop = time.monotonic() + seconds
         errors = []
-
-        def direct(seed):
-            try:
-                fd = os.open(path, os.O_RDWR | os.O_DIRECT)
-                buf = mmap.mmap(-1, 65536)
-                buf.write(bytes([seed]) * 65536)
-                i = 0
-                while time.monotonic() < stop:
-                    os.pwritev(fd, [buf], (i % 4) * 65536)
-                    os.pwrite(fd, b"u" * 1000, (i * 4093) % 200000)
-                    i += 1
-                os.close(fd)
-            except OSError as e:
-                errors.append(e)
-
-        def cached(seed):
-            try:
-                fd = os.open(path, os.O_RDWR)
-                i = 0
-                while time.monotonic() < stop:
-                    os.pwrite(fd, bytes([seed]) * 20000, (i * 7919) % 240000)
-                    os.pread(fd, 30000, (i * 104729) % 230000)
-                    i += 1
-                os.close(fd)
-            except OSError as e:
-                errors.append(e)
-        ts = [threading.Thread(target=direct, args=(i + 1,))
-              for i in range(direct_threads)]
-        ts += [threading.Thread(target=cached, args=(200 + i,))
-               for i in range(3)]
+        ts = mixed_writer_threads(path, time.monotonic() + seconds,
+                                  range(1, direct_threads + 1),
+                                  (200, 201, 202), errors)
         for t in ts:
             t.start()
         for t in ts:
