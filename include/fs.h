@@ -28,10 +28,11 @@ struct bfs_dir;
  *   3. the inode table's lock (inode_table.h), a leaf: no call that blocks
  *      and no other lock under it (fds are closed after it is dropped);
  *   4. leaves of their own modules, never held while calling out: the
- *      helper pool's (helper_pool.h), a ring queue's commit_lock
- *      (fuse_ring.c), the loop's (session_loop.c), the engine's
- *      drain_lock (uring_engine.c), and libfuse's session and request
- *      locks, which every fuse_reply_* takes.
+ *      helper pool's (helper_pool.h), the invalidator's (invalidator.h),
+ *      a ring queue's commit_lock (fuse_ring.c), the loop's
+ *      (session_loop.c), the engine's drain_lock (uring_engine.c), and
+ *      libfuse's session and request locks, which every fuse_reply_*
+ *      takes.
  * A range lock may be released by another thread than the one that took
  * it (the completion of its I/O). Answers go out with no lock of ours held
  * but, at most, a range lock.

@@ -16,9 +16,11 @@
  * keeps to its queue's CPU while requests come one at a time. Each
  * entry's payload buffer is a pool buffer (see dio.h): a WRITE payload
  * lands aligned and is written from there, and a READ is read into it and
- * answered from there. Requests that may wait for another request (locks,
- * page-cache invalidation, everything but READ and WRITE) go to helper
- * threads, so a queue thread never waits for anything but its ring.
+ * answered from there. Requests that may block (everything but READ and
+ * WRITE, and writes to files that also have cached opens) go to helper
+ * threads, so a queue thread never waits for anything but its ring; the
+ * page-cache invalidation such a write needs goes on to the invalidator
+ * (invalidator.h), so no helper waits for another request either.
  *
  * Without the kernel's support everything stays on /dev/fuse.
  */
