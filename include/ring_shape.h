@@ -3,7 +3,7 @@
 #define BOUNCEFS_RING_SHAPE_H
 
 #define RING_MAX_PER_QUEUE 32   /* entries a queue, at most */
-#define RING_MAX_THREADS 64     /* queue threads in all, at most */
+#define RING_MAX_THREADS 64     /* queue threads in all, up to 64 CPUs (then one a queue) */
 #define RING_PER_THREAD_SPREAD 8 /* entries a queue thread holds, at most */
 
 struct ring_shape {

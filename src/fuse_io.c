@@ -81,8 +81,8 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 		}
 		/* With it, the kernel marks an inode as having no set-id bits
 		 * and no security.capability once it has checked (SB_NOSEC),
-		 * instead of a GETXATTR before every write: a cached 4k write
-		 * at QD1 took 64 us, 33-37 without the GETXATTR. */
+		 * instead of a GETXATTR before every write, which made each
+		 * cached write two requests (docs/performance.md). */
 		if (atomic_exchange(&init_offers_killpriv_v2, false))
 			out->flags |= FUSE_HANDLE_KILLPRIV_V2;
 	}

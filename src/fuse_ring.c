@@ -519,8 +519,9 @@ static void place(struct ring_queue *q, unsigned outstanding)
  * kernel can, the wait is kept out of it. liburing 2.3 cannot pass that
  * flag, so this publishes the queued entries as its io_uring_submit does
  * (the SQ tail; liburing maps each SQ slot to its SQE at setup) and
- * enters itself. Two system calls instead (submit, then wait) cost 3-4 us
- * a request at QD1.
+ * enters itself: two system calls instead (submit, then wait) cost a
+ * measurable part of a request at QD1 (docs/architecture.md, "No I/O
+ * wait while idle").
  */
 static int submit_and_wait(struct ring_queue *q)
 {

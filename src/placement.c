@@ -13,19 +13,17 @@
  * the thread's synchronous waits for the backing file that took
  * PLACEMENT_SLOW_WAIT_US or more, so that one stall does not move the
  * thread). When the waits are long, the CPUs go idle meanwhile, and a
- * thread kept to one of them must be woken there: measured at 4k QD1 on 2
- * CPUs (docs/performance.md), keeping to the CPU saved 11-16 us over
- * /dev/shm (waits of about 20 us) and cost 5-14 us on the disk rig (60 us
- * and more).
+ * thread kept to one of them must be woken there: keeping to the CPU
+ * saves a wake-up over /dev/shm (short waits) and costs one on the disk
+ * rig (long waits); docs/architecture.md, "Placement", has the numbers.
  *
  * Nor while the CPU is crowded (crowd_ns, how long the thread waited on
  * the run queue per wake-up): several synchronous callers on one CPU
  * (io_uring's workers serving buffered reads, a program's threads kept to
  * one CPU) each wait for one request at a time, so few are outstanding,
  * but a thread kept there waits behind them while another CPU may idle.
- * Measured on 2 CPUs: kept, 15-23 us per wake-up with io_uring buffered
- * 4k random reads at QD16, 1-3 us at QD1. Free, the wait is short again,
- * so after leaving a crowded CPU the thread stays free for HOLD_SAMPLES
+ * Free, the wait is short again (docs/architecture.md, "Placement"), so
+ * after leaving a crowded CPU the thread stays free for HOLD_SAMPLES
  * samples before it tries again.
  */
 #define PIN_BELOW (256 / 2)

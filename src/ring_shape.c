@@ -9,12 +9,11 @@
  * The kernel hands a new request to the entry made available last, so a
  * thread with many free entries takes nearly every request while the
  * others idle: a thread holds at most RING_PER_THREAD_SPREAD entries, and
- * a queue has as many threads as that takes (at least two, and
- * RING_MAX_THREADS in all; past that, a queue holds fewer entries).
- * Measured on 2 CPUs (docs/performance.md): one thread of 32 entries, 4k
- * random QD16 0.44-0.47 of raw; two of 16, 0.56-0.58, but one of them took
- * most of the queue's CPU time; four of 8, the work spread, and 64k writes
- * on the disk rig went from 0.82-0.83 to 0.89-0.98 of raw (three runs).
+ * a queue has as many threads as that takes (at least two), as long as
+ * that keeps to RING_MAX_THREADS in all; past that, a queue has fewer
+ * threads (one at least) and holds fewer entries rather than more a
+ * thread. The measurements behind the numbers are in docs/architecture.md,
+ * "Queues".
  */
 struct ring_shape ring_shape_for(unsigned queue_depth, unsigned nq)
 {

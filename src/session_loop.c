@@ -4,10 +4,12 @@
 #include "log.h"
 
 #include <errno.h>
+#include <linux/fuse.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,11 +17,9 @@
 
 #define SIG_WORKER_ENDED SIGUSR1  /* a worker tells the main thread */
 /* READ and WRITE are handed to the ring and return at once: more workers
- * than this for them only add context switches (measured: 4k random reads
- * at QD16 went from 50K IOPS with 16 workers to 80K with 2). */
+ * than this for them only add context switches (docs/architecture.md,
+ * "Threads", has the measurement). */
 #define IO_WORKERS 2
-#define FUSE_OPCODE_READ 15
-#define FUSE_OPCODE_WRITE 16
 #define SIG_WAKE_WORKER SIGUSR2   /* the main thread interrupts a worker */
 
 struct loop {
@@ -62,15 +62,16 @@ static void spawn_locked(struct loop *l)
 	l->threads[l->nthreads++] = t;
 }
 
-/* Is the received request a READ or a WRITE? (fuse_in_header: len, opcode) */
+/* Is the received request a READ or a WRITE? */
 static bool is_io(const struct fuse_buf *b)
 {
+	const size_t at = offsetof(struct fuse_in_header, opcode);
 	uint32_t opcode;
 
-	if (b->size < 8 || (b->flags & FUSE_BUF_IS_FD))
+	if (b->size < at + sizeof(opcode) || (b->flags & FUSE_BUF_IS_FD))
 		return false;
-	memcpy(&opcode, (const char *)b->mem + 4, sizeof(opcode));
-	return opcode == FUSE_OPCODE_READ || opcode == FUSE_OPCODE_WRITE;
+	memcpy(&opcode, (const char *)b->mem + at, sizeof(opcode));
+	return opcode == FUSE_READ || opcode == FUSE_WRITE;
 }
 
 static void *worker(void *arg)
