@@ -250,10 +250,25 @@ def expect_errno(err, fn, *args):
         fn.__name__, repr(args)[:120], want))
 
 
-def main(tests, per_test_seconds=120):
-    """Run each test function with a time bound; print a summary line."""
+def discover_tests():
+    """The test_* functions of the program being run (__main__), in the
+    order they are written."""
+    mod = sys.modules["__main__"]
+    found = [f for name, f in vars(mod).items()
+             if name.startswith("test_") and callable(f) and
+             getattr(f, "__module__", None) == "__main__"]
+    return sorted(found, key=lambda f: f.__code__.co_firstlineno)
+
+
+def main(per_test_seconds=120):
+    """Run each test function of the program (discover_tests) with a time
+    bound, or those named on the command line; print a summary line."""
+    tests = discover_tests()
     passed = failed = 0
     only = sys.argv[1:]
+    unknown = set(only) - {t.__name__ for t in tests}
+    if unknown:
+        sys.exit("no such test: %s" % ", ".join(sorted(unknown)))
     for t in tests:
         if only and t.__name__ not in only:
             continue

@@ -100,6 +100,4 @@ def test_second_mount_is_refused():
     assert not is_mounted(mnt)
 
 
-main([test_usage, test_backing_dir, test_mountpoint, test_unknown_option,
-      test_malformed_value, test_overlap, test_help_and_version,
-      test_second_mount_is_refused])
+main()

@@ -478,12 +478,4 @@ def test_read_only_direct_open_allows_remount_ro():
     assert m.stop() == 0
 
 
-main([test_fio_matrix, test_fio_unaligned, test_fio_on_4k_sectors,
-      test_fio_many_jobs,
-      test_eof_and_sizes, test_stats_copy_and_rmw,
-      test_concurrent_overlapping_writers,
-      test_mixed_cached_and_direct_writers, test_sync_flags_and_fsync,
-      test_fcntl_setfl_direct, test_enospc, test_stat_command,
-      test_sigkill_keeps_fsynced_data,
-      test_sigterm_drains_inflight_io,
-      test_read_only_direct_open_allows_remount_ro], per_test_seconds=300)
+main(per_test_seconds=300)

@@ -73,7 +73,4 @@ def test_exerciser_reopen():
     exercise("uring=off", ops=max(OPS // 10, 1000), reopen=True)
 
 
-main([test_exerciser, test_exerciser_4k_sectors,
-      test_exerciser_copy_of_a_direct_file, test_exerciser_cached,
-      test_exerciser_cached_dev_fuse, test_exerciser_reopen],
-     per_test_seconds=1600)
+main(per_test_seconds=1600)

@@ -289,11 +289,4 @@ def test_cached_reads_in_flight_together_dev_fuse():
 
 
 if __name__ == "__main__":
-    main([test_default_mount_uses_the_ring, test_off_and_auto_stay_on_dev_fuse,
-          test_writes_that_must_wait_are_served,
-          test_flock_that_waits_blocks_no_queue,
-          test_cached_io_is_served_in_queue_threads,
-          test_idle_mount_shows_no_iowait,
-          test_cached_and_direct_opens_of_one_file,
-          test_cached_reads_in_flight_together,
-          test_cached_reads_in_flight_together_dev_fuse])
+    main()

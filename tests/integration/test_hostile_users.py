@@ -495,14 +495,4 @@ def test_daemon_keeps_least_privilege():
     assert m.stop() == 0
 
 
-main([
-    test_create_race_never_opens_another_users_file,
-    test_lock_waiters_hold_no_thread,
-    test_lock_waiters_hold_no_thread_dev_fuse,
-    test_invalidations_hold_no_thread,
-    test_invalidations_hold_no_thread_dev_fuse,
-    test_close_hands_the_lock_on,
-    test_acls_as_on_the_backing_fs,
-    test_mount_inside_its_own_backing_tree,
-    test_daemon_keeps_least_privilege,
-], per_test_seconds=240)
+main(per_test_seconds=240)

@@ -190,6 +190,4 @@ def test_systemd_unit():
 
 
 if __name__ == "__main__":
-    main([test_meson_install_destdir, test_fstab_mount_and_umount,
-          test_fstab_bad_options, test_man_page_matches_help,
-          test_systemd_unit])
+    main()

@@ -236,9 +236,4 @@ def test_failed_mount_reports_reason():
     assert daemon_pids(mnt) == []
 
 
-main([test_detaches_after_mount_then_fusermount, test_umount_exits_0,
-      test_fusermount_exits_0, test_sigint_exits_0, test_sigterm_with_open_files,
-      test_sigkill_leaves_dead_mount_with_clear_error,
-      test_sigterm_with_io_in_flight, test_sigterm_with_io_in_flight_dev_fuse,
-      test_abort_with_io_in_flight, test_abort_with_io_in_flight_dev_fuse,
-      test_failed_mount_reports_reason])
+main()

@@ -253,9 +253,4 @@ def test_writes_need_no_capability_lookups():
     assert m.stop() == 0
 
 
-main([test_new_inodes_belong_to_the_caller,
-      test_setgid_directory_and_supplementary_groups,
-      test_permissions_are_enforced, test_write_clears_setuid,
-      test_set_id_bits_as_on_the_backing_fs,
-      test_set_id_bits_as_on_the_backing_fs_dev_fuse,
-      test_writes_need_no_capability_lookups])
+main()

@@ -395,8 +395,4 @@ def test_containment():
     assert not os.path.exists(os.path.join(os.path.dirname(back), "escaped"))
 
 
-main([test_files_and_dirs, test_read_write_offsets_and_append,
-      test_direct_io_aligned, test_links_and_symlinks, test_mknod,
-      test_rename, test_setattr, test_xattrs, test_fallocate_and_sparse_seek,
-      test_copy_file_range_and_sync, test_flock, test_statfs_and_access,
-      test_readdir_large, test_containment])
+main()

@@ -236,4 +236,4 @@ def test_as_user():
 
 
 if __name__ == "__main__":
-    main([test_as_root, test_as_user, test_mmap_and_direct_io])
+    main()

@@ -104,5 +104,4 @@ def test_bad_paths_and_usage():
 
 
 if __name__ == "__main__":
-    main([test_loop_xfs, test_loop_4k_sectors_raise_staging,
-          test_tmpfs_and_pseudo, test_bad_paths_and_usage])
+    main()

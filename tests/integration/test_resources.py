@@ -190,7 +190,4 @@ def test_recycled_inode_number_is_a_new_file():
     assert m.stop() == 0
 
 
-main([test_create_delete_100k_files, test_fd_exhaustion_fails_one_request,
-      test_fd_exhaustion_leaves_direct_io_direct,
-      test_recycled_inode_number_is_a_new_file],
-     per_test_seconds=400)
+main(per_test_seconds=400)

@@ -1,7 +1,7 @@
 /*
  * The sysfs walk of block_probe(), on a sysfs tree built in a temporary
  * directory with the attributes the PI guest's kernel reported
- * (../shared/fixtures/nvme/<format>/sysfs.txt): dm-0 on a partition of an
+ * (tests/fixtures/nvme/<format>/sysfs.txt): dm-0 on a partition of an
  * NVMe namespace, the partition alone, and the disk alone.
  */
 #include "block_probe.h"
@@ -61,7 +61,7 @@ static void load_disk_attrs(const char *folder, const char *disk)
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s/sysfs.txt",
-		 fx ? fx : "../shared/fixtures/nvme", folder);
+		 fx ? fx : "tests/fixtures/nvme", folder);
 	f = fopen(path, "r");
 	if (!f)
 		fail_msg("cannot open %s", path);

@@ -1,6 +1,6 @@
 /*
  * NVMe format decoding, on Identify data captured from QEMU 7.2's emulated
- * controller (../shared/fixtures/nvme). libnvme's entry points that reach
+ * controller (tests/fixtures/nvme). libnvme's entry points that reach
  * the ioctl (nvme_get_nsid, nvme_identify) are wrapped at link time to
  * answer from the captured files, so the probe's own code path runs.
  */
@@ -71,7 +71,7 @@ static void read_folder(const char *folder, struct nvme_format *f)
 	const char *root = getenv("BOUNCEFS_NVME_FIXTURES");
 
 	if (!root)
-		root = "../shared/fixtures/nvme";
+		root = "tests/fixtures/nvme";
 	snprintf(fixture_dir, sizeof(fixture_dir), "%s/%s", root, folder);
 	memset(identify_calls, 0, sizeof(identify_calls));
 	assert_int_equal(nvme_format_read(-1, f), 0);
@@ -216,7 +216,7 @@ static void test_decode_edges(void **state)
 	(void)state;
 	snprintf(fixture_dir, sizeof(fixture_dir), "%s/4096+16-pi1-g64",
 		 getenv("BOUNCEFS_NVME_FIXTURES") ? getenv("BOUNCEFS_NVME_FIXTURES") :
-		 "../shared/fixtures/nvme");
+		 "tests/fixtures/nvme");
 	load("id-ctrl.bin", &ctrl, sizeof(ctrl));
 	load("id-ns.bin", &ns, sizeof(ns));
 	assert_int_equal(nvme_format_decode(&ctrl, &ns, NULL, &f), 0);

@@ -141,5 +141,4 @@ def test_image_locking():
 
 
 if __name__ == "__main__":
-    main([test_guest_aio_io_uring, test_guest_aio_native, test_image_locking],
-         per_test_seconds=400)
+    main(per_test_seconds=400)
