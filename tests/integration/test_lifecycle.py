@@ -11,7 +11,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (BOUNCEFS, Mount, ScratchFS, abort_connection,  # noqa: E402
-                     force_unmount, is_mounted, on_exit, run, main, stats)
+                     force_unmount, is_mounted, mixed_writer_threads, on_exit,
+                     run, main, stats)
 
 
 def scratch():
@@ -202,6 +203,52 @@ def test_abort_with_io_in_flight():
 
 def test_abort_with_io_in_flight_dev_fuse():
     stop_with_io_in_flight("uring=off", "abort")
+
+
+def sigterm_with_mixed_writers(opts):
+    """SIGTERM while direct and cached opens write the same blocks (direct
+    writes then wait for page-cache invalidations, which may wait for
+    cached writes nobody reads any more once the workers stop): the daemon
+    still ends within 15 s, and so do the writers."""
+    back, mnt = scratch()
+    m = Mount(back, mnt, opts)
+    p = os.path.join(mnt, "mixed")
+    with open(p, "wb") as f:
+        f.write(b"\0" * 262144)
+    pid = os.fork()
+    if pid == 0:
+        errors = []
+        ts = mixed_writer_threads(p, time.monotonic() + 60,
+                                  range(1, 17), (200, 201, 202), errors)
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        os._exit(0)
+
+    def reap():
+        try:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+    on_exit(reap)
+    time.sleep(2)
+    m.proc.send_signal(signal.SIGTERM)
+    try:
+        m.proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the daemon still runs 15 s after SIGTERM")
+    assert wait_gone(pid, 15), "the writers still wait"
+    os.waitpid(pid, 0)
+
+
+def test_sigterm_with_mixed_writers():
+    sigterm_with_mixed_writers(None)
+
+
+def test_sigterm_with_mixed_writers_dev_fuse():
+    sigterm_with_mixed_writers("max_threads=1,uring=off")
 
 
 def test_sigkill_leaves_dead_mount_with_clear_error():
