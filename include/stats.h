@@ -11,6 +11,25 @@
 
 enum stats_op { STATS_READ, STATS_WRITE, STATS_FSYNC, STATS_OPS };
 
+/* The operations' names in the counters, indexed by enum stats_op. */
+#define STATS_OP_NAMES { "read", "write", "fsync" }
+
+/*
+ * The counters that are plain totals, listed once: X(name, what it
+ * counts). The struct below, the counters xattr (stats_format) and
+ * `bouncefs stat --json` all take them from here; eilseq_errors, the
+ * count of errno_count[EILSEQ], follows them everywhere.
+ */
+#define STATS_TOTALS(X) \
+	X(direct_requests, "served by the direct path") \
+	X(buffered_requests, "served by the page cache") \
+	X(rmw_cycles, "read-modify-write cycles") \
+	X(copied_bytes, "payload bytes the daemon copied") \
+	X(ring_requests, "received over FUSE io_uring") \
+	X(ring_helped, "of those, served by helpers") \
+	X(inflight, "direct I/Os in flight on an io_uring now") \
+	X(inflight_max, "high-water mark of inflight")
+
 /* Errors are counted per errno below this (Linux's go up to 133). */
 #define STATS_ERRNO_MAX 160
 
@@ -27,14 +46,9 @@ struct stats_op_counters {
 
 struct bfs_stats {
 	struct stats_op_counters op[STATS_OPS];
-	atomic_uint_fast64_t direct_requests;   /* served by the direct path */
-	atomic_uint_fast64_t buffered_requests; /* served by the page cache */
-	atomic_uint_fast64_t rmw_cycles;        /* read-modify-write cycles */
-	atomic_uint_fast64_t copied_bytes;      /* payload bytes the daemon copied */
-	atomic_uint_fast64_t ring_requests;     /* received over FUSE io_uring */
-	atomic_uint_fast64_t ring_helped;       /* of those, served by helpers */
-	atomic_uint_fast64_t inflight;          /* ring I/Os in flight now */
-	atomic_uint_fast64_t inflight_max;      /* high-water mark */
+#define STATS_FIELD(name, what) atomic_uint_fast64_t name;
+	STATS_TOTALS(STATS_FIELD)
+#undef STATS_FIELD
 	atomic_uint_fast64_t errno_count[STATS_ERRNO_MAX]; /* failed requests by errno */
 	uint64_t started_us;                    /* when the mount started */
 };

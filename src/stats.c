@@ -8,7 +8,7 @@
 
 struct bfs_stats bfs_stats;
 
-static const char *const op_names[STATS_OPS] = { "read", "write", "fsync" };
+static const char *const op_names[STATS_OPS] = STATS_OP_NAMES;
 
 uint64_t stats_now_us(void)
 {
@@ -117,14 +117,9 @@ static const struct {
 	const char *name;
 	atomic_uint_fast64_t *counter;
 } totals[] = {
-	{ "direct_requests", &bfs_stats.direct_requests },
-	{ "buffered_requests", &bfs_stats.buffered_requests },
-	{ "rmw_cycles", &bfs_stats.rmw_cycles },
-	{ "copied_bytes", &bfs_stats.copied_bytes },
-	{ "ring_requests", &bfs_stats.ring_requests },
-	{ "ring_helped", &bfs_stats.ring_helped },
-	{ "inflight", &bfs_stats.inflight },
-	{ "inflight_max", &bfs_stats.inflight_max },
+#define STATS_ENTRY(name, what) { #name, &bfs_stats.name },
+	STATS_TOTALS(STATS_ENTRY)
+#undef STATS_ENTRY
 	{ "eilseq_errors", &bfs_stats.errno_count[EILSEQ] },
 };
 

@@ -24,7 +24,15 @@ struct counters {
 	double taken;             /* monotonic seconds */
 };
 
-static const char *const ops[] = { "read", "write", "fsync" };
+static const char *const ops[] = STATS_OP_NAMES;
+
+/* The plain totals, as stats.h lists them. */
+static const char *const totals[] = {
+#define STATS_NAME(name, what) #name,
+	STATS_TOTALS(STATS_NAME)
+#undef STATS_NAME
+	"eilseq_errors",
+};
 
 static double now_s(void)
 {
@@ -149,14 +157,10 @@ static void print_json(const char *mnt, const struct counters *c,
 		       get_op(c, ops[i], "p50_us"), get_op(c, ops[i], "p99_us"),
 		       get_op(c, ops[i], "max_us"), rate(c, prev, ops[i], "requests"),
 		       rate(c, prev, ops[i], "bytes"));
-	printf("},\"direct_requests\":%llu,\"buffered_requests\":%llu,"
-	       "\"rmw_cycles\":%llu,\"copied_bytes\":%llu,\"inflight\":%llu,"
-	       "\"inflight_max\":%llu,\"eilseq_errors\":%llu,\"ring_requests\":%llu,"
-	       "\"ring_helped\":%llu,\"errors_by_errno\":{",
-	       get(c, "direct_requests"), get(c, "buffered_requests"),
-	       get(c, "rmw_cycles"), get(c, "copied_bytes"), get(c, "inflight"),
-	       get(c, "inflight_max"), get(c, "eilseq_errors"),
-	       get(c, "ring_requests"), get(c, "ring_helped"));
+	printf("}");
+	for (size_t i = 0; i < sizeof(totals) / sizeof(totals[0]); i++)
+		printf(",\"%s\":%llu", totals[i], get(c, totals[i]));
+	printf(",\"errors_by_errno\":{");
 	for (unsigned i = 0; i < c->n; i++) {
 		if (strncmp(c->name[i], "errno_", 6))
 			continue;
