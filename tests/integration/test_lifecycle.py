@@ -129,28 +129,14 @@ def test_sigterm_with_open_files():
     assert m2.stop() == 0
 
 
-def io_load(mnt, threads=8):
-    """A child process whose threads write and read 1 MiB direct blocks of
-    their own files until the mount fails them; its pid."""
+def in_child(threads):
+    """A child process that starts the threads, waits for them and exits;
+    its pid. Killed and reaped after the test if it is still there."""
     pid = os.fork()
     if pid == 0:
-        def loop(i):
-            try:
-                fd = os.open(os.path.join(mnt, "load%d" % i),
-                             os.O_RDWR | os.O_CREAT | os.O_DIRECT, 0o644)
-                buf = mmap.mmap(-1, 1 << 20)
-                buf.write(bytes([i]) * (1 << 20))
-                n = 0
-                while True:
-                    os.pwritev(fd, [buf], (n % 8) << 20)
-                    os.preadv(fd, [buf], (n % 8) << 20)
-                    n += 1
-            except OSError:
-                pass
-        ts = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
-        for t in ts:
+        for t in threads:
             t.start()
-        for t in ts:
+        for t in threads:
             t.join()
         os._exit(0)
 
@@ -162,6 +148,26 @@ def io_load(mnt, threads=8):
             pass
     on_exit(reap)
     return pid
+
+
+def io_load(mnt, threads=8):
+    """A child process whose threads write and read 1 MiB direct blocks of
+    their own files until the mount fails them; its pid."""
+    def loop(i):
+        try:
+            fd = os.open(os.path.join(mnt, "load%d" % i),
+                         os.O_RDWR | os.O_CREAT | os.O_DIRECT, 0o644)
+            buf = mmap.mmap(-1, 1 << 20)
+            buf.write(bytes([i]) * (1 << 20))
+            n = 0
+            while True:
+                os.pwritev(fd, [buf], (n % 8) << 20)
+                os.preadv(fd, [buf], (n % 8) << 20)
+                n += 1
+        except OSError:
+            pass
+    return in_child([threading.Thread(target=loop, args=(i,))
+                     for i in range(threads)])
 
 
 def stop_with_io_in_flight(opts, how):
@@ -215,24 +221,8 @@ def sigterm_with_mixed_writers(opts):
     p = os.path.join(mnt, "mixed")
     with open(p, "wb") as f:
         f.write(b"\0" * 262144)
-    pid = os.fork()
-    if pid == 0:
-        errors = []
-        ts = mixed_writer_threads(p, time.monotonic() + 60,
-                                  range(1, 17), (200, 201, 202), errors)
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        os._exit(0)
-
-    def reap():
-        try:
-            os.kill(pid, 9)
-            os.waitpid(pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
-    on_exit(reap)
+    pid = in_child(mixed_writer_threads(p, time.monotonic() + 60,
+                                        range(1, 17), (200, 201, 202), []))
     time.sleep(2)
     m.proc.send_signal(signal.SIGTERM)
     try:
