@@ -128,7 +128,8 @@ size_t stats_format(char *buf, size_t size)
 	size_t n = 0;
 
 #define OUT(...) do { \
-		int w = snprintf(buf + n, n < size ? size - n : 0, __VA_ARGS__); \
+		int w = n < size ? snprintf(buf + n, size - n, __VA_ARGS__) : \
+				   snprintf(NULL, 0, __VA_ARGS__); \
 		if (w > 0) n += (size_t)w; \
 	} while (0)
 	for (int op = 0; op < STATS_OPS; op++) {
