@@ -62,9 +62,9 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 	ssize_t n;
 
 	(void)userdata;
-	TSAN_FUSE_ANSWERING();
 	if (fuse_ring_reply(iov, count, &n))
 		return n;
+	TSAN_FUSE_ANSWERING(); /* (fuse_ring_reply says so for its answers) */
 	if (count >= 2 && iov[0].iov_len >= sizeof(struct fuse_out_header) &&
 	    ((const struct fuse_out_header *)iov[0].iov_base)->unique ==
 		    atomic_load(&init_unique))

@@ -80,7 +80,7 @@ void invalidator_write_done(struct invalidator *v, fuse_req_t req,
 			    size_t written)
 {
 	struct invalidation *w;
-	bool queued = false, stopped = false;
+	bool queued = false;
 
 	if (!v || !v->running) {
 		fuse_reply_write(req, written);
@@ -99,8 +99,7 @@ void invalidator_write_done(struct invalidator *v, fuse_req_t req,
 	*w = (struct invalidation){ .req = req, .ino = ino, .off = off,
 				    .len = len, .written = written };
 	pthread_mutex_lock(&v->lock);
-	stopped = v->stopping;
-	if (!stopped) {
+	if (!v->stopping) {
 		if (v->tail)
 			v->tail->next = w;
 		else

@@ -54,9 +54,7 @@ static void *completion_thread(void *arg)
 				stop = true; /* the stop token */
 				break;
 			}
-			TSAN_ACQUIRE(io);
-			io->done(io, cqe->res);
-			io_ended(e);
+			engine_complete(e, io, cqe->res);
 		}
 		io_uring_cq_advance(&lane->ring, seen);
 		if (stop)
