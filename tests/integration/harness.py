@@ -346,22 +346,31 @@ class RealUser:
         return as_user(self.uid, self.gid, fn, groups)
 
     def spawn(self, fn, groups=()):
-        """fn() as this user in a child process left running: its pid.
-        The child exits 0 when fn returns, 1 when it raises."""
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                os.setgroups(list(groups))
-                os.setgid(self.gid)
-                os.setuid(self.uid)
-                fn()
-                code = 0
-            except BaseException:
-                traceback.print_exc()
-            os._exit(code)
-        on_exit(lambda: _reap(pid))
-        return pid
+        """fn() as this user in a child process left running (see spawn):
+        its pid."""
+        def as_me():
+            os.setgroups(list(groups))
+            os.setgid(self.gid)
+            os.setuid(self.uid)
+            fn()
+        return spawn(as_me)
+
+
+def spawn(fn):
+    """fn() in a child process left running: its pid. The child exits 0
+    when fn returns, 1 when it raises; it is killed and reaped after the
+    test if it is still there."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            fn()
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+        os._exit(code)
+    on_exit(lambda: _reap(pid))
+    return pid
 
 
 def _reap(pid):

@@ -12,7 +12,7 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (BOUNCEFS, Mount, ScratchFS, abort_connection,  # noqa: E402
                      force_unmount, is_mounted, mixed_writer_threads, on_exit,
-                     run, main, stats)
+                     run, main, spawn, stats, wait_status)
 
 
 def scratch():
@@ -130,24 +130,14 @@ def test_sigterm_with_open_files():
 
 
 def in_child(threads):
-    """A child process that starts the threads, waits for them and exits;
-    its pid. Killed and reaped after the test if it is still there."""
-    pid = os.fork()
-    if pid == 0:
+    """A child process (harness.spawn) that starts the threads and waits
+    for them; its pid."""
+    def run_all():
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        os._exit(0)
-
-    def reap():
-        try:
-            os.kill(pid, 9)
-            os.waitpid(pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
-    on_exit(reap)
-    return pid
+    return spawn(run_all)
 
 
 def io_load(mnt, threads=8):
@@ -191,8 +181,7 @@ def stop_with_io_in_flight(opts, how):
         raise AssertionError("the daemon still runs 15 s after the %s" % how)
     if how == "sigterm":
         assert status == 0, (status, m.output())
-    assert wait_gone(load, 15), "the I/O threads still wait"
-    os.waitpid(load, 0)
+    assert wait_status(load, 15) is not None, "the I/O threads still wait"
 
 
 def test_sigterm_with_io_in_flight():
@@ -229,8 +218,7 @@ def sigterm_with_mixed_writers(opts):
         m.proc.wait(timeout=15)
     except subprocess.TimeoutExpired:
         raise AssertionError("the daemon still runs 15 s after SIGTERM")
-    assert wait_gone(pid, 15), "the writers still wait"
-    os.waitpid(pid, 0)
+    assert wait_status(pid, 15) is not None, "the writers still wait"
 
 
 def test_sigterm_with_mixed_writers():
