@@ -8,7 +8,7 @@
  *
  *   build-test/tests/bench_seccomp_cost [calls]     (default 2,000,000)
  */
-#include "seccomp_filter.h"
+#include "privilege/seccomp_filter.h"
 
 #include <errno.h>
 #include <stdint.h>

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "align.h"
+#include "core/align.h"
 
 static void test_valid(void **state)
 {

@@ -4,7 +4,7 @@
  * (tests/fixtures/nvme/<format>/sysfs.txt): dm-0 on a partition of an
  * NVMe namespace, the partition alone, and the disk alone.
  */
-#include "block_probe.h"
+#include "probe/block_probe.h"
 
 #include <errno.h>
 #include <limits.h>

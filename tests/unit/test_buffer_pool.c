@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "buffer_pool.h"
+#include "core/buffer_pool.h"
 
 static void test_alignment_and_layout(void **state)
 {

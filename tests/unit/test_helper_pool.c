@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "helper_pool.h"
+#include "core/helper_pool.h"
 
 struct item {
 	struct helper_work w;

@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "inode_table.h"
+#include "core/inode_table.h"
 
 #define NFILES 10
 static char dir[64];

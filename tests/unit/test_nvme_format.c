@@ -4,7 +4,7 @@
  * the ioctl (nvme_get_nsid, nvme_identify) are wrapped at link time to
  * answer from the captured files, so the probe's own code path runs.
  */
-#include "nvme_format.h"
+#include "probe/nvme_format.h"
 
 #include <errno.h>
 #include <setjmp.h>

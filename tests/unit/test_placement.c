@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "placement.h"
+#include "core/placement.h"
 
 /* Ask as the ring does: the answer is applied (the affinity call works). */
 static bool ask(struct placement *p, unsigned outstanding)

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "range_lock.h"
+#include "core/range_lock.h"
 
 static void test_overlap_rules(void **state)
 {

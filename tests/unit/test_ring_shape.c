@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "ring_shape.h"
+#include "core/ring_shape.h"
 
 static const struct {
 	unsigned queue_depth, nq, tpq, per_thread;

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "stats.h"
+#include "core/stats.h"
 
 static void test_buckets_bound_latencies(void **state)
 {

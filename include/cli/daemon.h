@@ -1,0 +1,50 @@
+/*
+ * The daemon: one object owns everything a mount is served with (the file
+ * system context, the direct-I/O path, the invalidator, the FUSE session
+ * and its transports), made in order by daemon_run and torn down in one
+ * place, in reverse order.
+ */
+#ifndef BOUNCEFS_DAEMON_H
+#define BOUNCEFS_DAEMON_H
+
+#include <fuse_lowlevel.h>
+#include <limits.h>
+#include <stdbool.h>
+
+#include "core/options.h"
+#include "dio/dio.h"
+#include "dio/invalidator.h"
+#include "ops/fs.h"
+#include "probe/probe.h"
+
+struct ring_transport;
+
+struct bfs_daemon {
+	const struct bfs_options *opts;
+	char backing[PATH_MAX];      /* the backing directory, a real path */
+	char mountpoint[PATH_MAX];   /* the mountpoint, resolved before the
+					mount (or "") */
+	struct bfs_probe probe;
+	char probe_line[256];
+	/* Made in this order; daemon_teardown undoes what was made. */
+	struct bfs_fs fs;
+	bool fs_made;
+	struct fuse_session *se;
+	bool mounted;
+	struct bfs_dio dio;
+	struct invalidator inval;
+	struct ring_transport *ring;
+	unsigned threads;
+};
+
+/*
+ * Mount opts->backing_dir (backing: its real path) at opts->mountpoint,
+ * detach unless in the foreground, serve until unmounted or signalled,
+ * unmount. d must outlive every thread it starts (static storage: the
+ * invalidator's lock is used until the last answer). Returns the exit
+ * status (BFS_EXIT_*).
+ */
+int daemon_run(struct bfs_daemon *d, const struct bfs_options *opts,
+	       const char *backing, const char *argv0);
+
+#endif

@@ -1,0 +1,105 @@
+/*
+ * The inode table: one entry per backing inode the kernel knows about,
+ * keyed by (st_dev, st_ino), with the kernel's lookup count. The FUSE
+ * node id of an entry is its address.
+ *
+ * An entry reaches its backing inode through a file handle
+ * (name_to_handle_at), and keeps an O_PATH fd only while it is in use or
+ * among the most recently used: the kernel may cache far more inodes than
+ * a process may hold fds. Where the backing file system has no file
+ * handles, the entry pins its O_PATH fd instead.
+ */
+#ifndef BOUNCEFS_INODE_TABLE_H
+#define BOUNCEFS_INODE_TABLE_H
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/range_lock.h"
+
+struct bfs_inode {
+	dev_t dev;
+	ino_t ino;
+	mode_t type;              /* S_IFMT bits */
+	uint64_t nlookup;         /* kernel references */
+	int fd;                   /* O_PATH fd, or -1 while closed */
+	int mount_fd;             /* an fd on the same mount, for the handle */
+	unsigned fd_users;        /* borrowers of fd right now */
+	struct file_handle *handle; /* NULL: fd is pinned */
+	struct bfs_inode *next;   /* hash chain */
+	struct bfs_inode *lru_prev, *lru_next; /* idle fds, newest first */
+	bool on_lru;
+	struct range_lock writers; /* byte ranges being written */
+	_Atomic unsigned cached_opens; /* opens using the kernel's page cache */
+	_Atomic bool direct_seen; /* has had direct I/O: all I/O goes direct */
+};
+
+struct itable_mount {
+	int mount_id;
+	int fd;
+};
+
+struct inode_table {
+	pthread_mutex_t lock;     /* guards everything below */
+	struct bfs_inode **buckets;
+	size_t nbuckets;
+	size_t count;             /* entries, the root excluded */
+	size_t peak;              /* most entries since the last shrink */
+	struct bfs_inode root;    /* never freed, fd pinned */
+	struct bfs_inode lru;     /* list head of idle cached fds */
+	size_t lru_len;
+	size_t max_idle_fds;      /* at most this many idle fds stay open */
+	bool no_handles;          /* handles cannot be reopened: pin fds */
+	struct itable_mount *mounts;
+	size_t nmounts;
+};
+
+/* Set up the table with the backing root's O_PATH fd. Returns 0 or -errno. */
+int itable_init(struct inode_table *t, int root_fd, size_t max_idle_fds);
+
+/* Close every fd and free every entry, the root's fd included. */
+void itable_destroy(struct inode_table *t);
+
+/*
+ * Take one lookup reference on the inode that fd (O_PATH) refers to. If
+ * the table already has it, fd is closed and the existing entry returned.
+ * Otherwise a new entry is made and fd becomes its cached fd.
+ * Returns NULL with errno set (fd closed) on failure.
+ */
+struct bfs_inode *itable_ref(struct inode_table *t, int fd, dev_t dev,
+			     ino_t ino, mode_t mode);
+
+/* Take one more lookup reference on an entry the caller holds. */
+void itable_ref_again(struct inode_table *t, struct bfs_inode *inode);
+
+/*
+ * Drop n lookup references. At zero the entry is removed, its fd closed
+ * and its memory freed. The root is never removed. Returns the count left.
+ */
+uint64_t itable_forget(struct inode_table *t, struct bfs_inode *inode,
+		       uint64_t n);
+
+/*
+ * Borrow the inode's O_PATH fd, reopening it from its handle if needed.
+ * Returns the fd, or -errno (ESTALE if the inode is gone). Every success
+ * must be paired with itable_put_fd.
+ */
+int itable_get_fd(struct inode_table *t, struct bfs_inode *inode);
+void itable_put_fd(struct inode_table *t, struct bfs_inode *inode);
+
+/*
+ * True once the table has shrunk to half its peak (by thousands of
+ * entries): a good moment to hand freed memory back to the system.
+ */
+bool itable_shrunk(struct inode_table *t);
+
+/* Entries in the table (the root excluded). */
+size_t itable_count(struct inode_table *t);
+
+/* Idle fds kept open right now. */
+size_t itable_idle_fds(struct inode_table *t);
+
+#endif

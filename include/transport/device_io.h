@@ -1,0 +1,38 @@
+/*
+ * The FUSE device's reads and writes, through libfuse's custom-I/O hooks.
+ * They pass everything through, except that the INIT reply also asks the
+ * kernel for what libfuse 3.14 cannot express: shared mmap of files opened
+ * with FOPEN_DIRECT_IO (FUSE_DIRECT_IO_ALLOW_MMAP, Linux 6.6 and later),
+ * so that an O_DIRECT open can be mapped as on a local file system; and
+ * FUSE_HANDLE_KILLPRIV_V2 (Linux 5.11): writes and truncates that must
+ * clear set-id bits say so (fs_kill_suidgid), and the kernel stops asking
+ * for security.capability before every write.
+ */
+#ifndef BOUNCEFS_DEVICE_IO_H
+#define BOUNCEFS_DEVICE_IO_H
+
+#include <fuse_lowlevel.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+/* Where answers may go instead of /dev/fuse, and what follows INIT. */
+struct device_io_hooks {
+	/* An answer about to be written (the iovecs libfuse would write to
+	 * /dev/fuse): true if the hook took it, with *written set. */
+	bool (*reply)(void *ctx, const struct iovec *iov, int count,
+		      ssize_t *written);
+	/* The kernel has taken the INIT reply and offers FUSE over io_uring. */
+	void (*ring_offered)(void *ctx);
+	void *ctx;
+};
+
+/* Install the device hooks on a mounted session, with ours (h, copied;
+ * may be NULL). 0, or -1 if libfuse refused them (the session then works
+ * as before, without the extra flags). */
+int device_io_install(struct fuse_session *se,
+		      const struct device_io_hooks *h);
+
+#endif

@@ -1,0 +1,294 @@
+/* The daemon object: mount, serve, tear down in reverse order. */
+#include "cli/daemon.h"
+#include "core/error_log.h"
+#include "core/log.h"
+#include "core/stats.h"
+#include "ops/ops.h"
+#include "privilege/creds.h"
+#include "privilege/privileges.h"
+#include "privilege/seccomp_filter.h"
+#include "transport/device_io.h"
+#include "transport/ring_transport.h"
+#include "transport/session_loop.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Raise the open-file limit as far as this process may. */
+static void raise_nofile_limit(void)
+{
+	struct rlimit rl;
+	FILE *f;
+	unsigned long nr_open = 0;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	f = fopen("/proc/sys/fs/nr_open", "r");
+	if (f) {
+		if (fscanf(f, "%lu", &nr_open) != 1)
+			nr_open = 0;
+		fclose(f);
+	}
+	if (nr_open > rl.rlim_max) {
+		struct rlimit more = { nr_open, nr_open };
+
+		if (setrlimit(RLIMIT_NOFILE, &more) == 0)
+			return;
+	}
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+/* Append src to dst for a -o list, escaping ',' and '\'. */
+static void append_escaped(char *dst, size_t len, const char *src)
+{
+	size_t n = strlen(dst);
+
+	for (; *src && n + 2 < len; src++) {
+		if (*src == ',' || *src == '\\')
+			dst[n++] = '\\';
+		dst[n++] = *src;
+	}
+	dst[n] = '\0';
+}
+
+/* The -o list handed to libfuse. */
+static void build_fuse_opts(const struct bfs_options *o, const char *backing,
+			    char *out, size_t len)
+{
+	snprintf(out, len, "default_permissions,subtype=bouncefs");
+	if (o->allow_other || geteuid() == 0)
+		strncat(out, ",allow_other", len - strlen(out) - 1);
+	if (!strstr(o->fuse_opts, "fsname=")) {
+		strncat(out, ",fsname=", len - strlen(out) - 1);
+		append_escaped(out, len, backing);
+	}
+	if (o->fuse_opts[0]) {
+		strncat(out, ",", len - strlen(out) - 1);
+		strncat(out, o->fuse_opts, len - strlen(out) - 1);
+	}
+}
+
+/* The device hooks (device_io.h) hand ring answers and the start of the
+ * queues to the ring transport, once there is one. */
+static bool hook_reply(void *ctx, const struct iovec *iov, int count,
+		       ssize_t *written)
+{
+	struct bfs_daemon *d = ctx;
+
+	return ring_transport_reply(d->ring, iov, count, written);
+}
+
+static void hook_ring_offered(void *ctx)
+{
+	struct bfs_daemon *d = ctx;
+
+	if (d->ring)
+		ring_transport_start(d->ring);
+}
+
+/* The backing tree, the file system context and the probe. */
+static int make_fs(struct bfs_daemon *d)
+{
+	int root_fd, rc;
+
+	raise_nofile_limit();
+	umask(0);
+	creds_setup();
+	root_fd = open(d->backing, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0) {
+		bfs_log_startup("backing dir '%s': %s", d->backing,
+				strerror(errno));
+		return BFS_EXIT_BAD_BACKING;
+	}
+	rc = fs_init(&d->fs, d->opts, root_fd);
+	if (rc) {
+		bfs_log_startup("backing dir '%s': %s", d->backing,
+				strerror(-rc));
+		close(root_fd);
+		return BFS_EXIT_FAILURE;
+	}
+	d->fs_made = true;
+	d->fs.dio = &d->dio;
+	error_log_init(d->backing);
+	/* Stage at least in the device's blocks, whatever statx says. */
+	if (probe_path(d->backing, &d->probe) == 0) {
+		d->fs.min_align = d->probe.staging_align;
+		probe_summary(&d->probe, d->probe_line, sizeof(d->probe_line));
+	}
+	return BFS_EXIT_OK;
+}
+
+/* The FUSE session, mounted, with our device hooks. */
+static int make_mount(struct bfs_daemon *d, const char *argv0)
+{
+	static char fuse_opts[2 * BFS_FUSE_OPTS_MAX + 64];
+	const struct device_io_hooks hooks = {
+		.reply = hook_reply,
+		.ring_offered = hook_ring_offered,
+		.ctx = d,
+	};
+	struct fuse_lowlevel_ops ops;
+	char *fargv[5];
+	int fargc = 0;
+
+	build_fuse_opts(d->opts, d->backing, fuse_opts, sizeof(fuse_opts));
+	fargv[fargc++] = (char *)argv0;
+	fargv[fargc++] = "-o";
+	fargv[fargc++] = fuse_opts;
+	if (d->opts->debug)
+		fargv[fargc++] = "-d";
+	fargv[fargc] = NULL;
+	struct fuse_args args = FUSE_ARGS_INIT(fargc, fargv);
+
+	/* Resolved now: once mounted, the path leads into the mount. */
+	if (!realpath(d->opts->mountpoint, d->mountpoint))
+		d->mountpoint[0] = '\0';
+	ops_fill(&ops);
+	d->se = fuse_session_new(&args, &ops, sizeof(ops), &d->fs);
+	fuse_opt_free_args(&args);
+	if (!d->se) {
+		bfs_log_startup("cannot set up the FUSE session (options '%s')",
+				fuse_opts);
+		return BFS_EXIT_FAILURE;
+	}
+	if (fuse_session_mount(d->se, d->opts->mountpoint) != 0) {
+		bfs_log_startup("cannot mount at '%s'", d->opts->mountpoint);
+		return BFS_EXIT_FAILURE;
+	}
+	d->mounted = true;
+	if (d->mountpoint[0])
+		fs_note_self(&d->fs, d->mountpoint);
+	/* Replies go through our hooks (the INIT reply asks for shared mmap
+	 * of direct-I/O files). Without them the mount still works. */
+	if (device_io_install(d->se, &hooks) != 0)
+		bfs_log(LOG_WARNING, "cannot hook the FUSE device; shared mmap of O_DIRECT opens stays off");
+	return BFS_EXIT_OK;
+}
+
+/* In the process that serves (after the fork of fuse_daemonize), before
+ * its first thread, which inherits what this one keeps. 0 or -errno. */
+static int confine(struct bfs_daemon *d)
+{
+	int rc = fs_open_proc(&d->fs);
+
+	if (rc == 0) {
+		rc = privileges_drop(geteuid() == 0);
+		if (rc)
+			bfs_log(LOG_ERR, "cannot drop privileges: %s",
+				strerror(-rc));
+	}
+	if (rc == 0) {
+		rc = seccomp_filter_install(d->opts->seccomp);
+		if (rc)
+			bfs_log(LOG_ERR, "cannot install the seccomp filter: %s",
+				strerror(-rc));
+	}
+	if (rc == 0)
+		rc = session_loop_block_signals();
+	return rc;
+}
+
+/* The direct-I/O path, the invalidator and the ring transport. 0 or
+ * -errno. ring_wanted: asked before the mount (the kernel offers FUSE over
+ * io_uring in INIT only if it is enabled when the mount is made). */
+static int make_data_path(struct bfs_daemon *d, bool ring_wanted)
+{
+	unsigned qd = d->opts->queue_depth;
+	unsigned ring_bufs = ring_wanted ? ring_transport_buffers(qd) : 0;
+	int rc = dio_init(&d->dio, qd, d->threads, d->fs.min_align, ring_bufs);
+
+	if (rc == 0)
+		rc = invalidator_start(&d->inval, d->se, d->fs.self_dev);
+	if (rc == 0) {
+		d->dio.inval = &d->inval;
+		if (ring_bufs) {
+			d->ring = ring_transport_setup(d->se, &d->dio, qd,
+						       d->threads);
+			if (!d->ring)
+				rc = -ENOMEM;
+		}
+	}
+	if (rc)
+		bfs_log(LOG_ERR, "cannot set up direct I/O: %s", strerror(-rc));
+	return rc;
+}
+
+/* Undo what was made, in reverse order. Every I/O in flight is answered
+ * before the mount goes: first the writes waiting for their invalidations
+ * (which the ring's queue threads may be waiting for). */
+static void daemon_teardown(struct bfs_daemon *d)
+{
+	invalidator_stop(&d->inval);
+	ring_transport_stop(d->ring);
+	dio_destroy(&d->dio);
+	ring_transport_free(d->ring);
+	d->ring = NULL;
+	if (d->mounted)
+		fuse_session_unmount(d->se);
+	d->mounted = false;
+	if (d->se)
+		fuse_session_destroy(d->se);
+	d->se = NULL;
+	if (d->fs_made) {
+		ops_close_all(&d->fs);
+		fs_destroy(&d->fs);
+	}
+	d->fs_made = false;
+}
+
+int daemon_run(struct bfs_daemon *d, const struct bfs_options *opts,
+	       const char *backing, const char *argv0)
+{
+	bool ring_wanted;
+	int rc;
+
+	d->opts = opts;
+	snprintf(d->backing, sizeof(d->backing), "%s", backing);
+	rc = make_fs(d);
+	if (rc != BFS_EXIT_OK)
+		return rc;
+	ring_wanted = !opts->single_thread && ring_transport_wanted(opts->uring);
+	rc = make_mount(d, argv0);
+	if (rc != BFS_EXIT_OK)
+		goto out;
+	/* The parent returns only now that the mount exists. */
+	if (fuse_daemonize(opts->foreground) != 0) {
+		rc = BFS_EXIT_FAILURE;
+		goto out;
+	}
+	if (!opts->foreground)
+		log_use_syslog();
+	d->threads = opts->single_thread ? 1 : opts->max_threads;
+	/* Threads only now: after the fork of fuse_daemonize. */
+	rc = confine(d);
+	if (rc == 0)
+		rc = make_data_path(d, ring_wanted);
+	if (rc == 0) {
+		const struct session_buffers bufs = {
+			.ctx = &d->dio,
+			.next = dio_recv_next,
+			.done = dio_recv_done,
+		};
+
+		stats_start();
+		bfs_log(LOG_INFO, "mounted %s at %s", d->backing, opts->mountpoint);
+		if (d->probe_line[0])
+			bfs_log(LOG_INFO, "%s", d->probe_line);
+		rc = session_loop_run(d->se, d->threads, &bufs);
+	}
+	if (rc)
+		bfs_log(LOG_ERR, "stopped on an error: %s", strerror(-rc));
+	daemon_teardown(d);
+	bfs_log(LOG_INFO, "unmounted %s", opts->mountpoint);
+	return rc ? BFS_EXIT_FAILURE : BFS_EXIT_OK;
+out:
+	daemon_teardown(d);
+	return rc;
+}

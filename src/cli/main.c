@@ -1,0 +1,126 @@
+/* bouncefs: parse the command line, then run the daemon (daemon.c). */
+#include "cli/daemon.h"
+#include "cli/stats_command.h"
+#include "core/log.h"
+#include "core/mountinfo.h"
+#include "core/options.h"
+#include "privilege/privileges.h"
+#include "probe/probe.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/vfs.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+/* A mountpoint of the form /dev/fd/N is a /dev/fuse fd that a
+ * privileged parent opened and mounted for us (libfuse): keep N open. */
+static int inherited_fuse_fd(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		unsigned n;
+		char end;
+
+		if (sscanf(argv[i], "/dev/fd/%u%c", &n, &end) == 1)
+			return (int)n;
+	}
+	return -1;
+}
+
+/* Refuse to stack a second bouncefs on the same mountpoint. */
+static int check_not_mounted(const char *mountpoint, char *err, size_t len)
+{
+	char mp[4096];
+	char *info;
+	int rc;
+
+	if (!realpath(mountpoint, mp) || !(info = mountinfo_read()))
+		return BFS_EXIT_OK;
+	rc = options_check_not_mounted(mp, info, err, len);
+	free(info);
+	if (rc == BFS_EXIT_BUSY) {
+		/* Its daemon may be gone: a killed daemon's FUSE ring ends a
+		 * moment after the process, and the root's attributes stay
+		 * cached meanwhile. statfs always asks the daemon. */
+		struct statfs sf;
+		int tries = 0;
+
+		while (statfs(mp, &sf) != 0 && tries++ < 2) {
+			if (errno == ECONNABORTED)
+				continue;   /* ended while we asked */
+			if (errno == ENOTCONN)
+				snprintf(err, len, "mountpoint '%s': %s (a dead mount is left there: umount it first)",
+					 mountpoint, strerror(errno));
+			return errno == ENOTCONN ? BFS_EXIT_BAD_MOUNTPOINT : rc;
+		}
+	}
+	return rc;
+}
+
+/* bouncefs --probe [--json] PATH */
+static int probe_command(const char *path, bool json)
+{
+	struct bfs_probe p;
+	int rc = probe_path(path, &p);
+
+	if (rc) {
+		fprintf(stderr, "bouncefs: cannot probe '%s': %s\n", path,
+			strerror(-rc));
+		return BFS_EXIT_BAD_BACKING;
+	}
+	if (json)
+		probe_print_json(stdout, &p);
+	else
+		probe_print_text(stdout, &p);
+	return fflush(stdout) == 0 ? BFS_EXIT_OK : BFS_EXIT_FAILURE;
+}
+
+int main(int argc, char **argv)
+{
+	/* Static: its threads may answer until the end (daemon.h). */
+	static struct bfs_daemon daemon;
+	struct bfs_options opts;
+	char err[512];
+	char backing[PATH_MAX];
+	int rc;
+
+	if (argc >= 2 && strcmp(argv[1], "stat") == 0)
+		return stats_command(argc, argv);
+	privileges_close_inherited(inherited_fuse_fd(argc, argv));
+
+	options_init(&opts);
+	rc = options_parse(&opts, argc, argv, err, sizeof(err));
+	if (rc != BFS_EXIT_OK) {
+		bfs_log_startup("%s", err);
+		return rc;
+	}
+	if (opts.show_help) {
+		options_print_help("bouncefs");
+		return BFS_EXIT_OK;
+	}
+	if (opts.show_version) {
+		printf("bouncefs %s (libfuse %s)\n", BOUNCEFS_VERSION,
+		       fuse_pkgversion());
+		return BFS_EXIT_OK;
+	}
+	if (opts.probe)
+		return probe_command(opts.backing_dir, opts.json);
+	rc = options_check_paths(&opts, err, sizeof(err));
+	if (rc == BFS_EXIT_OK)
+		rc = check_not_mounted(opts.mountpoint, err, sizeof(err));
+	if (rc != BFS_EXIT_OK) {
+		bfs_log_startup("%s", err);
+		return rc;
+	}
+	if (!realpath(opts.backing_dir, backing)) {
+		bfs_log_startup("backing dir '%s': %s",
+			opts.backing_dir, strerror(errno));
+		return BFS_EXIT_BAD_BACKING;
+	}
+	return daemon_run(&daemon, &opts, backing, argv[0]);
+}

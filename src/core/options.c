@@ -1,0 +1,459 @@
+/* Command-line parsing and validation. */
+#include "core/options.h"
+#include "core/mountinfo.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* FUSE options that libfuse handles; handed through as they are. */
+static const char *const fuse_flag_opts[] = {
+	"allow_other", "allow_root", "auto_unmount", "default_permissions",
+	"ro", "rw", "dev", "nodev", "suid", "nosuid", "exec", "noexec",
+	"atime", "noatime", "diratime", "nodiratime", "relatime",
+	"norelatime", "strictatime", "nostrictatime", "sync", "async",
+	"dirsync", "lazytime", "nolazytime", "debug", NULL,
+};
+
+/* FUSE options that take a value. */
+static const char *const fuse_value_opts[] = {
+	"fsname", "subtype", "max_read", "blksize", "context", "fscontext",
+	"defcontext", "rootcontext", NULL,
+};
+
+/* Options of mount(8), fstab and systemd that do not concern the daemon. */
+static const char *const ignored_opts[] = {
+	"defaults", "auto", "noauto", "nofail", "_netdev", "user", "nouser",
+	"users", "owner", "group", "comment", NULL,
+};
+
+static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+void options_init(struct bfs_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->max_write = BFS_DEFAULT_MAX_WRITE;
+	o->queue_depth = BFS_DEFAULT_QUEUE_DEPTH;
+	o->max_threads = BFS_DEFAULT_MAX_THREADS;
+	o->uring = BFS_URING_ON;
+	o->seccomp = BFS_SECCOMP_KILL;
+	o->attr_timeout = BFS_DEFAULT_TIMEOUT;
+	o->entry_timeout = BFS_DEFAULT_TIMEOUT;
+}
+
+static bool in_list(const char *const *list, const char *name)
+{
+	for (; *list; list++)
+		if (strcmp(*list, name) == 0)
+			return true;
+	return false;
+}
+
+/* A whole number with an optional binary suffix k, m or g. */
+static bool parse_size(const char *s, unsigned long long *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return false;
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	default: break;
+	}
+	if (*end || v > UINT_MAX)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool parse_seconds(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	if (!*s)
+		return false;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || !isfinite(v) || v < 0)
+		return false;
+	*out = v;
+	return true;
+}
+
+static int append_fuse_opt(struct bfs_options *o, const char *opt,
+			   char *err, size_t errlen)
+{
+	size_t used = strlen(o->fuse_opts);
+	size_t need = strlen(opt) + (used ? 1 : 0);
+
+	if (used + need + 1 > sizeof(o->fuse_opts))
+		return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+			    "too many mount options");
+	if (used)
+		o->fuse_opts[used++] = ',';
+	strcpy(o->fuse_opts + used, opt);
+	return BFS_EXIT_OK;
+}
+
+/* The index of val among words (an option's keyword values), or -1. */
+static int keyword(const char *val, const char *const words[], size_t n)
+{
+	for (size_t i = 0; val && i < n; i++)
+		if (strcmp(val, words[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int parse_one(struct bfs_options *o, const char *opt,
+		     char *err, size_t errlen)
+{
+	char name[64];
+	const char *eq = strchr(opt, '=');
+	const char *val = eq ? eq + 1 : NULL;
+	size_t nlen = eq ? (size_t)(eq - opt) : strlen(opt);
+	unsigned long long n;
+
+	if (nlen == 0)
+		return fail(err, errlen, BFS_EXIT_UNKNOWN_OPTION,
+			    "unknown mount option '%s'", opt);
+	if (nlen >= sizeof(name))
+		return fail(err, errlen, BFS_EXIT_UNKNOWN_OPTION,
+			    "unknown mount option '%.40s...'", opt);
+	memcpy(name, opt, nlen);
+	name[nlen] = '\0';
+
+	if (strncmp(name, "x-", 2) == 0 || in_list(ignored_opts, name))
+		return BFS_EXIT_OK;
+
+	if (strcmp(name, "max_write") == 0) {
+		if (!val || !parse_size(val, &n) || n < 4096 || n > (1u << 20) ||
+		    n % 4096)
+			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+				    "bad value for max_write: '%s' (want a multiple of 4096 from 4096 to 1M)",
+				    val ? val : "");
+		o->max_write = (unsigned)n;
+		return BFS_EXIT_OK;
+	}
+	if (strcmp(name, "queue_depth") == 0) {
+		if (!val || !parse_size(val, &n) || n < 1 || n > 4096)
+			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+				    "bad value for queue_depth: '%s' (want 1 to 4096)",
+				    val ? val : "");
+		o->queue_depth = (unsigned)n;
+		return BFS_EXIT_OK;
+	}
+	if (strcmp(name, "uring") == 0) {
+		static const char *const modes[] = {
+			[BFS_URING_OFF] = "off", [BFS_URING_AUTO] = "auto",
+			[BFS_URING_ON] = "on",
+		};
+		int k = keyword(val, modes, sizeof(modes) / sizeof(modes[0]));
+
+		if (k < 0)
+			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+				    "bad value for uring: '%s' (want on, auto or off)",
+				    val ? val : "");
+		o->uring = (enum bfs_uring_mode)k;
+		return BFS_EXIT_OK;
+	}
+	if (strcmp(name, "seccomp") == 0) {
+		static const char *const modes[] = {
+			[BFS_SECCOMP_KILL] = "kill", [BFS_SECCOMP_LOG] = "log",
+			[BFS_SECCOMP_NONE] = "none",
+		};
+		int k = keyword(val, modes, sizeof(modes) / sizeof(modes[0]));
+
+		if (k < 0)
+			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+				    "bad value for seccomp: '%s' (want kill, log or none)",
+				    val ? val : "");
+		o->seccomp = (enum bfs_seccomp_mode)k;
+		return BFS_EXIT_OK;
+	}
+	if (strcmp(name, "max_threads") == 0) {
+		if (!val || !parse_size(val, &n) || n < 1 || n > 1024)
+			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+				    "bad value for max_threads: '%s' (want 1 to 1024)",
+				    val ? val : "");
+		o->max_threads = (unsigned)n;
+		return BFS_EXIT_OK;
+	}
+	if (strcmp(name, "attr_timeout") == 0 ||
+	    strcmp(name, "entry_timeout") == 0 || strcmp(name, "timeout") == 0) {
+		double s;
+
+		if (!val || !parse_seconds(val, &s))
+			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+				    "bad value for %s: '%s' (want seconds, 0 or more)",
+				    name, val ? val : "");
+		if (name[0] != 'e')
+			o->attr_timeout = s;
+		if (name[0] != 'a')
+			o->entry_timeout = s;
+		return BFS_EXIT_OK;
+	}
+
+	if (in_list(fuse_flag_opts, name)) {
+		if (val)
+			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+				    "mount option '%s' takes no value", name);
+		if (strcmp(name, "allow_other") == 0)
+			o->allow_other = true;
+		if (strcmp(name, "ro") == 0)
+			o->ro = true;
+		if (strcmp(name, "rw") == 0)
+			o->ro = false;
+		if (strcmp(name, "debug") == 0)
+			o->debug = o->foreground = true;
+		/* allow_other and default_permissions are added by the daemon. */
+		if (strcmp(name, "allow_other") == 0 ||
+		    strcmp(name, "default_permissions") == 0 ||
+		    strcmp(name, "debug") == 0)
+			return BFS_EXIT_OK;
+		return append_fuse_opt(o, name, err, errlen);
+	}
+	if (in_list(fuse_value_opts, name)) {
+		if (!val || !*val || strchr(val, ','))
+			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+				    "mount option '%s' needs a value", name);
+		if ((strcmp(name, "max_read") == 0 ||
+		     strcmp(name, "blksize") == 0) &&
+		    (!parse_size(val, &n) || n == 0))
+			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+				    "bad value for %s: '%s' (want a positive number)",
+				    name, val);
+		return append_fuse_opt(o, opt, err, errlen);
+	}
+	return fail(err, errlen, BFS_EXIT_UNKNOWN_OPTION,
+		    "unknown mount option '%s'", name);
+}
+
+int options_parse_o(struct bfs_options *o, const char *list,
+		    char *err, size_t errlen)
+{
+	char *copy = strdup(list);
+	char *save = NULL, *tok;
+	int rc = BFS_EXIT_OK;
+
+	if (!copy)
+		return fail(err, errlen, BFS_EXIT_FAILURE, "out of memory");
+	for (tok = strtok_r(copy, ",", &save); tok && rc == BFS_EXIT_OK;
+	     tok = strtok_r(NULL, ",", &save))
+		rc = parse_one(o, tok, err, errlen);
+	free(copy);
+	return rc;
+}
+
+int options_parse(struct bfs_options *o, int argc, char **argv,
+		  char *err, size_t errlen)
+{
+	int npos = 0;
+	bool only_pos = false;
+	int rc;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (only_pos || a[0] != '-' || a[1] == '\0') {
+			if (npos == 0)
+				o->backing_dir = a;
+			else if (npos == 1)
+				o->mountpoint = a;
+			else
+				return fail(err, errlen, BFS_EXIT_USAGE,
+					    "too many arguments: '%s'", a);
+			npos++;
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			only_pos = true;
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			o->show_help = true;
+		} else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+			o->show_version = true;
+		} else if (strcmp(a, "--probe") == 0) {
+			o->probe = true;
+		} else if (strcmp(a, "--json") == 0) {
+			o->json = true;
+		} else if (strcmp(a, "-f") == 0) {
+			o->foreground = true;
+		} else if (strcmp(a, "-d") == 0) {
+			o->debug = o->foreground = true;
+		} else if (strcmp(a, "-s") == 0) {
+			o->single_thread = true;
+		} else if (strncmp(a, "-o", 2) == 0) {
+			const char *list = a + 2;
+
+			if (!*list) {
+				if (++i >= argc)
+					return fail(err, errlen, BFS_EXIT_USAGE,
+						    "option -o needs an argument");
+				list = argv[i];
+			}
+			rc = options_parse_o(o, list, err, errlen);
+			if (rc != BFS_EXIT_OK)
+				return rc;
+		} else {
+			return fail(err, errlen, BFS_EXIT_USAGE,
+				    "unknown option '%s' (try --help)", a);
+		}
+	}
+	if (o->show_help || o->show_version)
+		return BFS_EXIT_OK;
+	if (o->json && !o->probe)
+		return fail(err, errlen, BFS_EXIT_USAGE,
+			    "--json goes with --probe (usage: bouncefs --probe [--json] PATH)");
+	if (o->probe) {
+		if (npos != 1)
+			return fail(err, errlen, BFS_EXIT_USAGE,
+				    "--probe takes one PATH (usage: bouncefs --probe [--json] PATH)");
+		return BFS_EXIT_OK;
+	}
+	if (npos < 2)
+		return fail(err, errlen, BFS_EXIT_USAGE,
+			    npos ? "missing MOUNTPOINT (usage: bouncefs [options] BACKING_DIR MOUNTPOINT)"
+				 : "missing BACKING_DIR and MOUNTPOINT (usage: bouncefs [options] BACKING_DIR MOUNTPOINT)");
+	return BFS_EXIT_OK;
+}
+
+/* True if path is dir itself or lies below it; both are canonical. */
+static bool path_within(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (strcmp(dir, "/") == 0)
+		return true;
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+int options_check_paths(const struct bfs_options *o, char *err, size_t errlen)
+{
+	char back[PATH_MAX], mnt[PATH_MAX];
+	struct stat st;
+
+	if (stat(o->backing_dir, &st) != 0)
+		return fail(err, errlen, BFS_EXIT_BAD_BACKING,
+			    "backing dir '%s': %s", o->backing_dir,
+			    strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return fail(err, errlen, BFS_EXIT_BAD_BACKING,
+			    "backing dir '%s' is not a directory",
+			    o->backing_dir);
+	/* ECONNABORTED: a dead mount's connection ended while we asked. */
+	if (stat(o->mountpoint, &st) != 0 &&
+	    (errno != ECONNABORTED || stat(o->mountpoint, &st) != 0))
+		return fail(err, errlen, BFS_EXIT_BAD_MOUNTPOINT,
+			    errno == ENOTCONN ?
+			    "mountpoint '%s': %s (a dead mount is left there: umount it first)" :
+			    "mountpoint '%s': %s", o->mountpoint,
+			    strerror(errno));
+	if (!realpath(o->backing_dir, back))
+		return fail(err, errlen, BFS_EXIT_BAD_BACKING,
+			    "backing dir '%s': %s", o->backing_dir,
+			    strerror(errno));
+	if (!realpath(o->mountpoint, mnt))
+		return fail(err, errlen, BFS_EXIT_BAD_MOUNTPOINT,
+			    "mountpoint '%s': %s", o->mountpoint,
+			    strerror(errno));
+	if (strcmp(back, mnt) == 0)
+		return fail(err, errlen, BFS_EXIT_OVERLAP,
+			    "backing dir and mountpoint are the same directory '%s'",
+			    back);
+	if (path_within(back, mnt))
+		return fail(err, errlen, BFS_EXIT_OVERLAP,
+			    "backing dir '%s' lies inside the mountpoint '%s'",
+			    back, mnt);
+	if (path_within(mnt, back))
+		return fail(err, errlen, BFS_EXIT_OVERLAP,
+			    "mountpoint '%s' lies inside the backing dir '%s'; requests would loop back into the mount",
+			    mnt, back);
+	return BFS_EXIT_OK;
+}
+
+int options_check_not_mounted(const char *mountpoint, const char *mountinfo,
+			      char *err, size_t errlen)
+{
+	dev_t dev;
+
+	if (mountinfo_dev_of(mountinfo, mountpoint, "fuse.bouncefs", &dev) == 0)
+		return fail(err, errlen, BFS_EXIT_BUSY,
+			    "mountpoint '%s' is already a bouncefs mount",
+			    mountpoint);
+	return BFS_EXIT_OK;
+}
+
+void options_print_help(const char *prog)
+{
+	printf("usage: %s [options] BACKING_DIR MOUNTPOINT\n"
+	       "       %s --probe [--json] PATH\n"
+	       "       %s stat MOUNTPOINT\n"
+	       "\n"
+	       "Mount BACKING_DIR at MOUNTPOINT. Direct I/O is staged in the daemon's\n"
+	       "own buffers, so the pages that reach a PI device never change in flight.\n"
+	       "\n"
+	       "options:\n"
+	       "    -h, --help             print this help and exit\n"
+	       "    -V, --version          print the version and exit\n"
+	       "    --probe PATH           report the storage under PATH: device chain,\n"
+	       "                           block sizes, stable pages, integrity (PI),\n"
+	       "                           the NVMe format, and whether the kernel\n"
+	       "                           bounces direct I/O by itself\n"
+	       "    --json                 with --probe: one JSON object\n"
+	       "    -f                     stay in the foreground\n"
+	       "    -d                     debug output (implies -f)\n"
+	       "    -s                     single-threaded\n"
+	       "    -o opt[,opt...]        mount options:\n"
+	       "\n"
+	       "bouncefs options (-o):\n"
+	       "    max_write=N            largest request in bytes, a multiple of 4096 (default 1M)\n"
+	       "    queue_depth=N          direct-I/O requests in flight (default 64)\n"
+	       "    max_threads=N          worker threads at most (default 16)\n"
+	       "    uring=on|auto|off      FUSE over io_uring: on turns on the kernel's\n"
+	       "                           fuse.enable_uring if needed (default on)\n"
+	       "    seccomp=kill|log|none  system calls outside the daemon's allow-list:\n"
+	       "                           kill the daemon, allow and log them, or no\n"
+	       "                           filter at all (default kill)\n"
+	       "    attr_timeout=S         seconds the kernel caches attributes (default 1)\n"
+	       "    entry_timeout=S        seconds the kernel caches names (default 1)\n"
+	       "    timeout=S              sets both timeouts\n"
+	       "\n"
+	       "FUSE and mount options (-o):\n"
+	       "    allow_other            let other users in (default when run as root;\n"
+	       "                           permissions are always checked by the kernel)\n"
+	       "    allow_root, auto_unmount, ro, rw, [no]dev, [no]suid, [no]exec,\n"
+	       "    [no]atime, relatime, sync, async, dirsync, fsname=, subtype=,\n"
+	       "    max_read=, blksize=, debug\n"
+	       "    defaults, auto, noauto, nofail, _netdev, user, users, x-*   ignored\n"
+	       "\n"
+	       "exit status:\n"
+	       "    0 success, 1 mount or runtime failure, 2 bad command line,\n"
+	       "    3 unknown -o option, 4 malformed -o value,\n"
+	       "    5 backing dir missing or not a directory, 6 mountpoint missing,\n"
+	       "    7 backing dir and mountpoint overlap,\n"
+	       "    8 mountpoint already a bouncefs mount\n",
+	       prog, prog, prog);
+}

@@ -1,0 +1,56 @@
+/* The request context of each thread. */
+#include "dio/request.h"
+
+#include <errno.h>
+#include <linux/fuse.h>
+
+static __thread struct bfs_request self = {
+	.lane = REQUEST_NO_LANE,
+	.buf_idx = REQUEST_NO_BUFFER,
+	.may_block = true,
+};
+
+struct bfs_request *bfs_request_self(void)
+{
+	return &self;
+}
+
+void bfs_request_begin(const void *in, size_t len)
+{
+	self.in = in;
+	self.in_len = len;
+}
+
+void bfs_request_end(void)
+{
+	self.in = NULL;
+	self.in_len = 0;
+}
+
+const void *bfs_request_arg(uint32_t opcode, size_t size)
+{
+	const struct fuse_in_header *h = self.in;
+
+	if (!h || self.in_len < sizeof(*h) + size || h->opcode != opcode)
+		return NULL;
+	return h + 1;
+}
+
+int bfs_request_defer(void (*fn)(void *arg), const void *arg, size_t len)
+{
+	if (!self.transport || !self.transport->defer)
+		return EINVAL;
+	return self.transport->defer(&self, fn, arg, len);
+}
+
+bool bfs_request_alone(void)
+{
+	return !self.transport || !self.transport->alone ||
+	       self.transport->alone(&self);
+}
+
+void bfs_request_note_wait(uint64_t us)
+{
+	if (self.transport && self.transport->note_wait)
+		self.transport->note_wait(&self, us);
+}

@@ -1,0 +1,141 @@
+/* Probe the storage under a path: mount, block chain, NVMe format, kernel. */
+#include "probe/probe.h"
+#include "core/mountinfo.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+/* Find the mount whose device is maj:min: its type and source. */
+static void find_mount(struct bfs_probe *p)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+
+	if (!f)
+		return;
+	while (getline(&line, &cap, f) > 0) {
+		unsigned maj, min;
+		char *sep, type[64], source[512];
+
+		if (sscanf(line, "%*u %*u %u:%u", &maj, &min) != 2 ||
+		    maj != p->dev_major || min != p->dev_minor)
+			continue;
+		sep = strstr(line, " - ");
+		if (!sep || sscanf(sep + 3, "%63s %511s", type, source) != 2)
+			continue;
+		mountinfo_unescape(source);
+		snprintf(p->fstype, sizeof(p->fstype), "%s", type);
+		snprintf(p->source, sizeof(p->source), "%s", source);
+		/* The last match is the one on top. */
+	}
+	free(line);
+	fclose(f);
+}
+
+static bool is_nvme_namespace(const char *name)
+{
+	unsigned c, n;
+	char rest;
+
+	return sscanf(name, "nvme%un%u%c", &c, &n, &rest) == 2;
+}
+
+static void probe_nvme(struct bfs_probe *p)
+{
+	for (unsigned i = 0; i < p->chain.count; i++) {
+		const struct block_dev *d = &p->chain.devs[i];
+		int fd;
+
+		if (d->role != BLOCK_DISK || !is_nvme_namespace(d->name))
+			continue;
+		snprintf(p->nvme_dev, sizeof(p->nvme_dev), "/dev/%s", d->name);
+		fd = open(p->nvme_dev, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		if (fd < 0) {
+			p->nvme_err = -errno;
+			return;
+		}
+		p->nvme_err = nvme_format_read(fd, &p->nvme_fmt);
+		close(fd);
+		p->nvme = p->nvme_err == 0;
+		return;
+	}
+}
+
+static void probe_kernel(struct bfs_probe *p)
+{
+	struct utsname u;
+
+	if (uname(&u))
+		return;
+	snprintf(p->kernel, sizeof(p->kernel), "%s", u.release);
+	if (sscanf(u.release, "%u.%u", &p->kernel_major, &p->kernel_minor) != 2)
+		p->kernel_major = p->kernel_minor = 0;
+	p->kernel_bounces = p->kernel_major >= 7 && strcmp(p->fstype, "xfs") == 0;
+}
+
+/* Largest of the chain's logical block, the NVMe data size and statx's
+ * direct-I/O alignment; 0 if none of them is known. */
+static uint32_t staging_align(const struct bfs_probe *p)
+{
+	uint32_t a = block_chain_logical_block_size(&p->chain);
+
+	if (p->nvme && p->nvme_fmt.data_size > a)
+		a = p->nvme_fmt.data_size;
+	if (p->dio_offset_align > a)
+		a = p->dio_offset_align;
+	if (p->dio_mem_align > a)
+		a = p->dio_mem_align;
+	return a;
+}
+
+int probe_path(const char *path, struct bfs_probe *p)
+{
+	struct statx stx;
+	dev_t blk;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(p->path, sizeof(p->path), "%s", path);
+	if (statx(AT_FDCWD, path, 0, STATX_BASIC_STATS | STATX_DIOALIGN, &stx))
+		return -errno;
+	p->dev_major = stx.stx_dev_major;
+	p->dev_minor = stx.stx_dev_minor;
+	if (stx.stx_mask & STATX_DIOALIGN) {
+		p->dio_mem_align = stx.stx_dio_mem_align;
+		p->dio_offset_align = stx.stx_dio_offset_align;
+	}
+	find_mount(p);
+	blk = makedev(p->dev_major, p->dev_minor);
+	if (S_ISBLK(stx.stx_mode)) {
+		/* A device node: probe that device itself. */
+		blk = makedev(stx.stx_rdev_major, stx.stx_rdev_minor);
+		p->dev_major = stx.stx_rdev_major;
+		p->dev_minor = stx.stx_rdev_minor;
+		snprintf(p->fstype, sizeof(p->fstype), "block device");
+		snprintf(p->source, sizeof(p->source), "%s", path);
+	}
+	if (p->dev_major == 0) {
+		/* An anonymous device (btrfs, overlayfs, tmpfs...): the
+		 * mount's source may still be a block device. */
+		struct stat st;
+
+		if (p->source[0] == '/' && stat(p->source, &st) == 0 &&
+		    S_ISBLK(st.st_mode))
+			blk = st.st_rdev;
+	}
+	if (major(blk) == 0)
+		p->block_err = -ENODEV;
+	else
+		p->block_err = block_probe("/sys", blk, &p->chain);
+	probe_nvme(p);
+	probe_kernel(p);
+	p->staging_align = staging_align(p);
+	return 0;
+}

@@ -1,0 +1,110 @@
+/* FUSE device I/O hooks: pass-through, plus flags in the INIT reply. */
+#include "transport/device_io.h"
+#include "core/tsan_annotations.h"
+
+#include <linux/fuse.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#ifndef FUSE_DIRECT_IO_ALLOW_MMAP
+#define FUSE_DIRECT_IO_ALLOW_MMAP (1ULL << 36)
+#endif
+#ifndef FUSE_HANDLE_KILLPRIV_V2
+#define FUSE_HANDLE_KILLPRIV_V2 (1U << 28)
+#endif
+#ifndef FUSE_OVER_IO_URING
+#define FUSE_OVER_IO_URING (1ULL << 41)
+#endif
+
+/* The INIT request: its unique id, and whether the kernel offered the
+ * flag (kernels before 6.6 do not know it). */
+static _Atomic uint64_t init_unique;
+static _Atomic bool init_offers_mmap;
+static _Atomic bool init_offers_killpriv_v2;
+static _Atomic bool init_offers_ring;
+/* What main hooked in (device_io_install): libfuse's hooks get the file
+ * system's userdata, so this is where they find it. */
+static struct device_io_hooks hooks;
+
+static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
+{
+	ssize_t n = read(fd, buf, len);
+
+	(void)userdata;
+	if (n > 0)
+		TSAN_FUSE_RECEIVED();
+	if (n >= (ssize_t)(sizeof(struct fuse_in_header) + sizeof(struct fuse_init_in))) {
+		const struct fuse_in_header *h = buf;
+
+		if (h->opcode == FUSE_INIT) {
+			const struct fuse_init_in *in = (const void *)(h + 1);
+			uint64_t flags = in->flags;
+
+			if (flags & FUSE_INIT_EXT)
+				flags |= (uint64_t)in->flags2 << 32;
+			atomic_store(&init_offers_mmap,
+				     (flags & FUSE_DIRECT_IO_ALLOW_MMAP) != 0);
+			atomic_store(&init_offers_killpriv_v2,
+				     (flags & FUSE_HANDLE_KILLPRIV_V2) != 0);
+			atomic_store(&init_offers_ring,
+				     (flags & FUSE_OVER_IO_URING) != 0);
+			atomic_store(&init_unique, h->unique);
+		}
+	}
+	return n;
+}
+
+static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
+{
+	bool init_reply = false;
+	ssize_t n;
+
+	(void)userdata;
+	if (hooks.reply && hooks.reply(hooks.ctx, iov, count, &n))
+		return n;
+	TSAN_FUSE_ANSWERING(); /* (the reply hook says so for its answers) */
+	if (count >= 2 && iov[0].iov_len >= sizeof(struct fuse_out_header) &&
+	    ((const struct fuse_out_header *)iov[0].iov_base)->unique ==
+		    atomic_load(&init_unique))
+		init_reply = true;
+	if (init_reply &&
+	    ((const struct fuse_out_header *)iov[0].iov_base)->error == 0 &&
+	    iov[1].iov_len >= offsetof(struct fuse_init_out, flags2) +
+			      sizeof(uint32_t)) {
+		struct fuse_init_out *out = iov[1].iov_base;
+
+		if (atomic_exchange(&init_offers_mmap, false)) {
+			out->flags |= FUSE_INIT_EXT;
+			out->flags2 |= (uint32_t)(FUSE_DIRECT_IO_ALLOW_MMAP >> 32);
+		}
+		/* With it, the kernel marks an inode as having no set-id bits
+		 * and no security.capability once it has checked (SB_NOSEC),
+		 * instead of a GETXATTR before every write, which made each
+		 * cached write two requests (docs/performance.md). */
+		if (atomic_exchange(&init_offers_killpriv_v2, false))
+			out->flags |= FUSE_HANDLE_KILLPRIV_V2;
+	}
+	n = writev(fd, iov, count);
+	/* The kernel has taken INIT: the ring's queues may register now. */
+	if (init_reply && n > 0 && atomic_exchange(&init_offers_ring, false) &&
+	    hooks.ring_offered)
+		hooks.ring_offered(hooks.ctx);
+	return n;
+}
+
+int device_io_install(struct fuse_session *se,
+		      const struct device_io_hooks *h)
+{
+	static const struct fuse_custom_io io = {
+		.read = io_read,
+		.writev = io_writev,
+	};
+
+	if (h)
+		hooks = *h;
+	return fuse_session_custom_io(se, &io, fuse_session_fd(se));
+}
