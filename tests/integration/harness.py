@@ -1,5 +1,7 @@
 """Shared pieces of the integration tests: a scratch XFS on a loop device,
-a real bouncefs mount, a bounded test runner, and cleanup on every exit."""
+a real bouncefs mount, a test runner that runs each test in a process of
+its own with a hard time bound (a hung daemon cannot wedge it), and cleanup
+on every exit."""
 import atexit
 import ctypes
 import ctypes.util
@@ -260,9 +262,117 @@ def discover_tests():
     return sorted(found, key=lambda f: f.__code__.co_firstlineno)
 
 
+def _snapshot():
+    """What a test may leave behind if it is killed: the mounts (by mount
+    id: mount point, fstype, device), attached loop devices and our test
+    users."""
+    mounts = {}
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index("-")
+            mounts[fields[0]] = (fields[4], fields[sep + 1], fields[2])
+    loops = set()
+    for name in os.listdir("/sys/block"):
+        if name.startswith("loop") and \
+                os.path.exists("/sys/block/%s/loop/backing_file" % name):
+            loops.add("/dev/" + name)
+    with open("/etc/passwd") as f:
+        users = {line.split(":")[0] for line in f if line.startswith("bfs")}
+    dirs = {os.path.join("/var/tmp", n) for n in os.listdir("/var/tmp")
+            if n.startswith("bfs-")}
+    return mounts, loops, users, dirs
+
+
+def _abort_new_fuse(before):
+    """Abort the FUSE connections of mounts made since before: whatever
+    waits on them (the test, its daemons) gets ENOTCONN and can go on."""
+    for mid, (mnt, fstype, majmin) in _snapshot()[0].items():
+        if mid not in before[0] and fstype.startswith("fuse"):
+            major, minor = (int(x) for x in majmin.split(":"))
+            abort_connection(os.makedev(major, minor))
+
+
+def _undo_new(before):
+    """After a test that had to be killed: unmount what it mounted (last
+    first), detach its loop devices, remove its users and scratch
+    directories."""
+    _abort_new_fuse(before)
+    mounts, loops, users, dirs = _snapshot()
+    for mid in sorted((m for m in mounts if m not in before[0]),
+                      key=int, reverse=True):
+        subprocess.run(["umount", "-l", mounts[mid][0]], capture_output=True,
+                       timeout=30)
+    for loop in sorted(loops - before[1]):
+        subprocess.run(["losetup", "-d", loop], capture_output=True,
+                       timeout=30)
+    for user in sorted(users - before[2]):
+        subprocess.run(["userdel", user], capture_output=True, timeout=30)
+        subprocess.run(["groupdel", user], capture_output=True, timeout=30)
+    for d in sorted(dirs - before[3]):
+        subprocess.run(["rm", "-rf", "--one-file-system", d],
+                       capture_output=True, timeout=120)
+
+
+# After a test's own time-out, how long its process has to clean up
+# before the runner aborts its mounts, and then before it is killed.
+GRACE_SECONDS = 10
+KILL_SECONDS = 60
+
+
+def _run_in_child(t, seconds):
+    """Run test t in a process of its own, bounded: it raises TimeoutError
+    in the test after seconds; if the test is stuck where no signal reaches
+    it (in the kernel, on a hung mount), its new FUSE connections are
+    aborted GRACE_SECONDS later; if it has still not ended KILL_SECONDS
+    after that, it is killed and what it left is undone here. True if it
+    passed."""
+    before = _snapshot()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        # The script's own clean-ups stay with the parent.
+        del _cleanups[:]
+        code = 1
+
+        def alarm(signum, frame):
+            raise TimeoutError("timed out after %ds" % seconds)
+        signal.signal(signal.SIGALRM, alarm)
+        signal.alarm(seconds)
+        try:
+            t()
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            signal.alarm(0)
+            try:
+                _run_cleanups()
+            except BaseException:
+                traceback.print_exc()
+                code = 1
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+    status = wait_status(pid, seconds + GRACE_SECONDS)
+    if status is None:
+        print("runner: %s still running %ds after its time-out: aborting "
+              "its FUSE connections" % (t.__name__, GRACE_SECONDS), flush=True)
+        _abort_new_fuse(before)
+        status = wait_status(pid, KILL_SECONDS)
+    if status is None:
+        print("runner: %s did not end: killed" % t.__name__, flush=True)
+        os.kill(pid, signal.SIGKILL)
+        status = wait_status(pid, 30)
+        _undo_new(before)
+    return status == 0
+
+
 def main(per_test_seconds=120):
-    """Run each test function of the program (discover_tests) with a time
-    bound, or those named on the command line; print a summary line."""
+    """Run each test function of the program (discover_tests), or those
+    named on the command line, each in a process of its own with a time
+    bound (_run_in_child); print a summary line."""
     tests = discover_tests()
     passed = failed = 0
     only = sys.argv[1:]
@@ -272,24 +382,14 @@ def main(per_test_seconds=120):
     for t in tests:
         if only and t.__name__ not in only:
             continue
-
-        def alarm(signum, frame):
-            raise TimeoutError("timed out after %ds" % per_test_seconds)
-        signal.signal(signal.SIGALRM, alarm)
-        signal.alarm(per_test_seconds)
         start = time.time()
-        try:
-            t()
+        if _run_in_child(t, per_test_seconds):
             passed += 1
             print("ok   %s (%.1fs)" % (t.__name__, time.time() - start),
                   flush=True)
-        except BaseException:
+        else:
             failed += 1
             print("FAIL %s" % t.__name__, flush=True)
-            traceback.print_exc()
-        finally:
-            signal.alarm(0)
-            _run_cleanups(only_per_test=True)
     print("%d passed, %d failed" % (passed, failed), flush=True)
     sys.exit(1 if failed else 0)
 

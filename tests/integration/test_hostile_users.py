@@ -117,8 +117,10 @@ def marker(path, what):
     mount must not hang the test itself)."""
     global SERIAL
     SERIAL += 1
-    return os.path.join(MARKERS, "%s-%d-%s" % (what, SERIAL,
-                                              os.path.basename(path)))
+    # (Each test runs in a process of its own: the pid keeps apart the
+    # markers of different tests.)
+    return os.path.join(MARKERS, "%s-%d-%d-%s" % (what, os.getpid(), SERIAL,
+                                                 os.path.basename(path)))
 
 
 def start_waiters(user, path, n):
