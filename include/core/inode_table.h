@@ -66,11 +66,11 @@ void itable_destroy(struct inode_table *t);
 /*
  * Take one lookup reference on the inode that fd (O_PATH) refers to. If
  * the table already has it, fd is closed and the existing entry returned.
- * Otherwise a new entry is made and fd becomes its cached fd.
- * Returns NULL with errno set (fd closed) on failure.
+ * Otherwise a new entry is made and fd becomes its cached fd. The entry
+ * goes to *out. Returns 0, or -errno (fd closed).
  */
-struct bfs_inode *itable_ref(struct inode_table *t, int fd, dev_t dev,
-			     ino_t ino, mode_t mode);
+int itable_ref(struct inode_table *t, int fd, dev_t dev, ino_t ino,
+	       mode_t mode, struct bfs_inode **out);
 
 /* Take one more lookup reference on an entry the caller holds. */
 void itable_ref_again(struct inode_table *t, struct bfs_inode *inode);

@@ -12,6 +12,18 @@ void mountinfo_unescape(char *s);
  * read. */
 char *mountinfo_read(void);
 
+/* One line of mountinfo: the fields we use, unescaped. */
+struct mountinfo_entry {
+	dev_t dev;               /* maj:min */
+	char mountpoint[4096];
+	char fstype[256];
+	char source[4096];
+};
+
+/* The first well-formed line at or after line (mountinfo's text) into *e:
+ * returns where the next line starts, or NULL when there is none. */
+const char *mountinfo_next(const char *line, struct mountinfo_entry *e);
+
 /* The device (maj:min) of the last mount at mountpoint of type fstype in
  * mountinfo's text: the one on top. 0, or -ENOENT if there is none. */
 int mountinfo_dev_of(const char *mountinfo, const char *mountpoint,

@@ -61,8 +61,8 @@ extern struct bfs_stats bfs_stats;
 /* Monotonic microseconds. */
 uint64_t stats_now_us(void);
 
-/* Count one finished request of op: its bytes, its error (0 if none) and
- * its start time. */
+/* Count one finished request of op: its bytes, its errno (positive; 0 if
+ * none) and its start time. */
 void stats_done(enum stats_op op, uint64_t bytes, int err, uint64_t start_us);
 
 static inline void stats_add(atomic_uint_fast64_t *c, uint64_t n)

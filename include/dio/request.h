@@ -31,7 +31,7 @@ struct bfs_request;
 struct request_transport {
 	/* Run fn(arg) in a thread that may block, instead of this one (arg,
 	 * at most REQUEST_DEFER_MAX bytes, is copied). The request's buffer
-	 * stays as it is until the answer. 0, or the errno to answer with. */
+	 * stays as it is until the answer. 0, or the -errno to answer with. */
 	int (*defer)(struct bfs_request *r, void (*fn)(void *arg),
 		     const void *arg, size_t len);
 	/* Is the request the only one its thread has now? */
@@ -76,7 +76,7 @@ void bfs_request_end(void);
 const void *bfs_request_arg(uint32_t opcode, size_t size);
 
 /* The transport's hooks, or what a thread without one does: defer fails
- * with EINVAL, a request is always alone, waits are not noted. */
+ * with -EINVAL, a request is always alone, waits are not noted. */
 int bfs_request_defer(void (*fn)(void *arg), const void *arg, size_t len);
 bool bfs_request_alone(void);
 void bfs_request_note_wait(uint64_t us);

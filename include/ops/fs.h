@@ -57,6 +57,15 @@ static inline struct bfs_fs *fs_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
+/*
+ * Errors: every function of the operations returns 0 or -errno, and this
+ * is where one becomes an answer (0: success with no data).
+ */
+static inline void fs_reply_error(fuse_req_t req, int rc)
+{
+	fuse_reply_err(req, -rc);
+}
+
 /* The inode behind a node id. */
 struct bfs_inode *fs_inode(fuse_req_t req, fuse_ino_t ino);
 
@@ -70,7 +79,7 @@ void fs_fd_name(char buf[16], int fd);
 void fs_fd_path(char buf[40], int fd);
 
 /* chmod of the inode behind an O_PATH fd (which fchmod refuses), through
- * its /proc/self/fd entry. 0 or errno. */
+ * its /proc/self/fd entry. 0 or -errno. */
 int fs_chmod_opath(struct bfs_fs *fs, int fd, mode_t mode);
 
 /* Is the caller of req in group gid (primary or supplementary)? */
@@ -82,7 +91,7 @@ bool fs_caller_in_group(fuse_req_t req, gid_t gid);
  * truncate by a caller without CAP_FSETID does on a local file system. The
  * kernel leaves this to us when it asks (FUSE_HANDLE_KILLPRIV_V2, see
  * device_io.c): the daemon writes as root, which keeps them. fd: the file
- * open, or its O_PATH fd (path true). 0 or errno.
+ * open, or its O_PATH fd (path true). 0 or -errno.
  */
 int fs_kill_suidgid(fuse_req_t req, int fd, bool path);
 
@@ -111,12 +120,12 @@ static inline int fs_file_fd(const struct fuse_file_info *fi)
 	return fs_file(fi)->fd;
 }
 
-/* stat an inode without following symlinks. Returns 0 or an errno. */
+/* stat an inode without following symlinks. Returns 0 or -errno. */
 int fs_stat(struct bfs_fs *fs, struct bfs_inode *inode, struct stat *st);
 
 /*
  * Look up name in parent, take a lookup reference and fill e.
- * Returns 0 or an errno. Never follows a symlink and never leaves the tree.
+ * Returns 0 or -errno. Never follows a symlink and never leaves the tree.
  */
 int fs_lookup_entry(struct bfs_fs *fs, struct bfs_inode *parent,
 		    const char *name, struct fuse_entry_param *e);

@@ -28,7 +28,7 @@ enum creds_mode {
 	CREDS_CALLER,
 };
 
-/* Become the caller of req for the current thread. 0 or an errno. */
+/* Become the caller of req for the current thread. 0 or -errno. */
 int creds_become(fuse_req_t req, enum creds_mode mode);
 
 /* Back to root for the current thread (groups and umask included). */

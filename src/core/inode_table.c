@@ -262,8 +262,8 @@ static bool is_same_inode(const struct bfs_inode *n,
 	return pins_inode(n) || !fh || same_handle(n->handle, fh);
 }
 
-struct bfs_inode *itable_ref(struct inode_table *t, int fd, dev_t dev,
-			     ino_t ino, mode_t mode)
+int itable_ref(struct inode_table *t, int fd, dev_t dev, ino_t ino,
+	       mode_t mode, struct bfs_inode **out)
 {
 	struct bfs_inode *n, *fresh;
 	struct file_handle *fh;
@@ -273,7 +273,8 @@ struct bfs_inode *itable_ref(struct inode_table *t, int fd, dev_t dev,
 	if (dev == t->root.dev && ino == t->root.ino) {
 		close(fd);
 		itable_ref_again(t, &t->root);
-		return &t->root;
+		*out = &t->root;
+		return 0;
 	}
 	pthread_mutex_lock(&t->lock);
 	n = find_locked(t, dev, ino);
@@ -281,7 +282,8 @@ struct bfs_inode *itable_ref(struct inode_table *t, int fd, dev_t dev,
 		n->nlookup++;
 		pthread_mutex_unlock(&t->lock);
 		close(fd);
-		return n;
+		*out = n;
+		return 0;
 	}
 	pthread_mutex_unlock(&t->lock);
 
@@ -289,8 +291,7 @@ struct bfs_inode *itable_ref(struct inode_table *t, int fd, dev_t dev,
 	fresh = calloc(1, sizeof(*fresh));
 	if (!fresh) {
 		close(fd);
-		errno = ENOMEM;
-		return NULL;
+		return -ENOMEM;
 	}
 	fh = t->no_handles ? NULL : make_handle(fd, &mount_id);
 
@@ -303,7 +304,8 @@ struct bfs_inode *itable_ref(struct inode_table *t, int fd, dev_t dev,
 		free(fh);
 		free(fresh);
 		close(fd);
-		return n;
+		*out = n;
+		return 0;
 	}
 	/* A new inode with the number of one the kernel still knows: the old
 	 * entry answers ESTALE from now on (its handle no longer opens), and
@@ -334,7 +336,8 @@ struct bfs_inode *itable_ref(struct inode_table *t, int fd, dev_t dev,
 	pthread_mutex_unlock(&t->lock);
 	for (size_t i = 0; i < nclose; i++)
 		close(closing[i]);
-	return fresh;
+	*out = fresh;
+	return 0;
 }
 
 void itable_ref_again(struct inode_table *t, struct bfs_inode *inode)

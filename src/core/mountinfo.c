@@ -40,28 +40,43 @@ char *mountinfo_read(void)
 	return info;
 }
 
-int mountinfo_dev_of(const char *mountinfo, const char *mountpoint,
-		     const char *fstype, dev_t *dev)
+const char *mountinfo_next(const char *line, struct mountinfo_entry *e)
 {
-	const char *line = mountinfo;
-	int rc = -ENOENT;
-
 	/* Fields: id parent maj:min root mountpoint opts ... - fstype src. */
 	while (line && *line) {
 		const char *end = strchr(line, '\n');
 		const char *dash = strstr(line, " - ");
-		char mp[4096], type[256];
+		const char *next = end ? end + 1 : NULL;
 		unsigned maj, min;
 
 		if (dash && (!end || dash < end) &&
-		    sscanf(line, "%*s %*s %u:%u %*s %4095s", &maj, &min, mp) == 3 &&
-		    sscanf(dash + 3, "%255s", type) == 1 &&
-		    strcmp(type, fstype) == 0 &&
-		    (mountinfo_unescape(mp), strcmp(mp, mountpoint) == 0)) {
-			*dev = makedev(maj, min);
+		    sscanf(line, "%*s %*s %u:%u %*s %4095s", &maj, &min,
+			   e->mountpoint) == 3 &&
+		    sscanf(dash + 3, "%255s %4095s", e->fstype, e->source) == 2) {
+			mountinfo_unescape(e->mountpoint);
+			mountinfo_unescape(e->source);
+			e->dev = makedev(maj, min);
+			return next ? next : line + strlen(line);
+		}
+		line = next;
+	}
+	return NULL;
+}
+
+int mountinfo_dev_of(const char *mountinfo, const char *mountpoint,
+		     const char *fstype, dev_t *dev)
+{
+	struct mountinfo_entry e;
+	const char *at = mountinfo;
+	int rc = -ENOENT;
+
+	/* The last match is the one on top. */
+	while ((at = mountinfo_next(at, &e))) {
+		if (strcmp(e.fstype, fstype) == 0 &&
+		    strcmp(e.mountpoint, mountpoint) == 0) {
+			*dev = e.dev;
 			rc = 0;
 		}
-		line = end ? end + 1 : NULL;
 	}
 	return rc;
 }

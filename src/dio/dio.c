@@ -534,7 +534,7 @@ static void defer_write(const struct dio_write_args *w)
 	int err = bfs_request_defer(run_deferred_write, w, sizeof(*w));
 
 	if (err)
-		fuse_reply_err(w->req, err);
+		fuse_reply_err(w->req, -err);
 }
 
 /* Take the writers' lock on [start, end): a thread that must not block

@@ -39,7 +39,7 @@ const void *bfs_request_arg(uint32_t opcode, size_t size)
 int bfs_request_defer(void (*fn)(void *arg), const void *arg, size_t len)
 {
 	if (!self.transport || !self.transport->defer)
-		return EINVAL;
+		return -EINVAL;
 	return self.transport->defer(&self, fn, arg, len);
 }
 

@@ -40,7 +40,7 @@ int fs_chmod_opath(struct bfs_fs *fs, int fd, mode_t mode)
 	char name[16];
 
 	fs_fd_name(name, fd);
-	return fchmodat(fs->proc_fd, name, mode, 0) ? errno : 0;
+	return fchmodat(fs->proc_fd, name, mode, 0) ? -errno : 0;
 }
 
 bool fs_caller_in_group(fuse_req_t req, gid_t gid)
@@ -65,7 +65,7 @@ int fs_kill_suidgid(fuse_req_t req, int fd, bool path)
 	mode_t mode;
 
 	if (fstat(fd, &st))
-		return errno;
+		return -errno;
 	mode = st.st_mode & 07777 & ~(mode_t)S_ISUID;
 	if ((mode & S_ISGID) &&
 	    ((mode & S_IXGRP) || !fs_caller_in_group(req, st.st_gid)))
@@ -73,7 +73,7 @@ int fs_kill_suidgid(fuse_req_t req, int fd, bool path)
 	if (!S_ISREG(st.st_mode) || mode == (st.st_mode & 07777))
 		return 0;
 	if (!path)
-		return fchmod(fd, mode) ? errno : 0;
+		return fchmod(fd, mode) ? -errno : 0;
 	return fs_chmod_opath(fs_of(req), fd, mode);
 }
 
@@ -82,9 +82,9 @@ int fs_stat(struct bfs_fs *fs, struct bfs_inode *inode, struct stat *st)
 	int fd = fs_get_fd(fs, inode), err = 0;
 
 	if (fd < 0)
-		return -fd;
+		return fd;
 	if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
-		err = errno;
+		err = -errno;
 	fs_put_fd(fs, inode);
 	return err;
 }
@@ -101,14 +101,14 @@ int fs_lookup_entry(struct bfs_fs *fs, struct bfs_inode *parent,
 	memset(e, 0, sizeof(*e));
 	dirfd = fs_get_fd(fs, parent);
 	if (dirfd < 0)
-		return -dirfd;
+		return dirfd;
 	fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	err = errno;
+	err = -errno;
 	fs_put_fd(fs, parent);
 	if (fd < 0)
 		return err;
 	if (fstatat(fd, "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) {
-		int err = errno;
+		int err = -errno;
 
 		close(fd);
 		return err;
@@ -122,12 +122,12 @@ int fs_lookup_entry(struct bfs_fs *fs, struct bfs_inode *parent,
 	     e->attr.st_dev == fs->itab.root.dev &&
 	     e->attr.st_ino == fs->itab.root.ino)) {
 		close(fd);
-		return ELOOP;
+		return -ELOOP;
 	}
-	inode = itable_ref(&fs->itab, fd, e->attr.st_dev, e->attr.st_ino,
-			   e->attr.st_mode);
-	if (!inode)
-		return errno;
+	err = itable_ref(&fs->itab, fd, e->attr.st_dev, e->attr.st_ino,
+			 e->attr.st_mode, &inode);
+	if (err)
+		return err;
 	e->ino = fs_node_id(fs, inode);
 	e->attr_timeout = fs->attr_timeout;
 	e->entry_timeout = fs->entry_timeout;

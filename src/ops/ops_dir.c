@@ -51,24 +51,24 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 	int fd, ifd;
 
 	if (!d) {
-		fuse_reply_err(req, ENOMEM);
+		fs_reply_error(req, -ENOMEM);
 		return;
 	}
 	ifd = fs_get_fd(fs, inode);
 	if (ifd < 0) {
 		free(d);
-		fuse_reply_err(req, -ifd);
+		fs_reply_error(req, ifd);
 		return;
 	}
 	fd = openat(ifd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	fs_put_fd(fs, inode);
 	if (fd < 0 || !(d->dp = fdopendir(fd))) {
-		int err = errno;
+		int err = -errno;
 
 		if (fd >= 0)
 			close(fd);
 		free(d);
-		fuse_reply_err(req, err);
+		fs_reply_error(req, err);
 		return;
 	}
 	fi->fh = (uintptr_t)d;
@@ -95,7 +95,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 	int err = 0;
 
 	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
+		fs_reply_error(req, -ENOMEM);
 		return;
 	}
 	if (offset != d->offset) {
@@ -113,23 +113,23 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 			errno = 0;
 			d->entry = readdir(d->dp);
 			if (!d->entry) {
-				err = errno;
+				err = -errno;
 				break;
 			}
 		}
 		name = d->entry->d_name;
 		next = d->entry->d_off;
 		if (plus) {
-			err = is_dot_or_dotdot(name) ? ELOOP :
+			err = is_dot_or_dotdot(name) ? -ELOOP :
 			      fs_lookup_entry(fs, dir, name, &e);
-			if (err == ENOENT) {
+			if (err == -ENOENT) {
 				/* Gone since readdir saw it. */
 				err = 0;
 				d->entry = NULL;
 				d->offset = next;
 				continue;
 			}
-			if (err == ELOOP) {
+			if (err == -ELOOP) {
 				/* Listed, never looked up, with no node id (the
 				 * kernel makes no dentry): . and .., and the
 				 * mount itself or the backing root seen inside
@@ -166,7 +166,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 	}
 	/* An error after some entries: return those; the error comes again. */
 	if (err && used == 0)
-		fuse_reply_err(req, err);
+		fs_reply_error(req, err);
 	else
 		fuse_reply_buf(req, buf, used);
 	free(buf);
@@ -199,8 +199,8 @@ static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 	int err;
 
 	(void)ino;
-	err = (datasync ? fdatasync(fd) : fsync(fd)) ? errno : 0;
-	fuse_reply_err(req, err);
+	err = (datasync ? fdatasync(fd) : fsync(fd)) ? -errno : 0;
+	fs_reply_error(req, err);
 }
 
 void ops_dir_fill(struct fuse_lowlevel_ops *ops)

@@ -85,7 +85,7 @@ static int direct_fd(struct bfs_fs *fs, struct bfs_file *f, int *dfd)
 		if (fd < 0 && errno == EACCES && mode != O_RDONLY)
 			fd = openat(fs->proc_fd, name, mode | O_DIRECT | O_CLOEXEC);
 		if (fd < 0 && errno != EINVAL) {
-			err = errno;
+			err = -errno;
 		} else if (fd >= 0) {
 			f->align = dio_alignment(fs, fd);
 			if (f->align > dio_max_align(fs->dio)) {
@@ -144,7 +144,7 @@ static void reply_opened(fuse_req_t req, struct fuse_file_info *fi,
 			free_file(f);
 			if (e)
 				itable_forget(&fs->itab, fs_inode(req, e->ino), 1);
-			fuse_reply_err(req, err);
+			fs_reply_error(req, err);
 			return;
 		}
 		fi->direct_io = 1;
@@ -176,7 +176,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	fd = fs_get_fd(fs, inode);
 	if (fd < 0) {
-		fuse_reply_err(req, -fd);
+		fs_reply_error(req, fd);
 		return;
 	}
 	fs_fd_name(name, fd);
@@ -188,7 +188,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		range_lock_acquire(&inode->writers, &lock, 0, RANGE_LOCK_EOF);
 	fd = openat(fs->proc_fd, name, backing_flags(fi->flags) |
 		    (fi->flags & O_TRUNC));
-	err = fd < 0 ? errno : 0;
+	err = fd < 0 ? -errno : 0;
 	/* By a caller without CAP_FSETID, as a truncate by it would. */
 	if (!err && trunc && (in = bfs_request_arg(FUSE_OPEN, sizeof(*in))) &&
 	    (in->open_flags & FUSE_OPEN_KILL_SUIDGID)) {
@@ -200,13 +200,13 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		range_lock_release(&inode->writers, &lock);
 	fs_put_fd(fs, inode);
 	if (err) {
-		fuse_reply_err(req, err);
+		fs_reply_error(req, err);
 		return;
 	}
 	f = new_file(fd, inode);
 	if (!f) {
 		close(fd);
-		fuse_reply_err(req, ENOMEM);
+		fs_reply_error(req, -ENOMEM);
 		return;
 	}
 	reply_opened(req, fi, f, NULL);
@@ -230,23 +230,23 @@ static int open_existing(fuse_req_t req, int dfd, const char *name, int flags)
 
 	err = creds_become(req, CREDS_CALLER);
 	if (err)
-		return -err;
+		return err;
 	pfd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (pfd < 0) {
-		err = errno;
+		err = -errno;
 	} else if (fstat(pfd, &st)) {
-		err = errno;
+		err = -errno;
 	} else if (!S_ISREG(st.st_mode)) {
-		err = S_ISDIR(st.st_mode) ? EISDIR : EEXIST;
+		err = S_ISDIR(st.st_mode) ? -EISDIR : -EEXIST;
 	} else {
 		fs_fd_name(path, pfd);
 		fd = openat(fs->proc_fd, path, flags & ~(O_CREAT | O_NOFOLLOW));
-		err = fd < 0 ? errno : 0;
+		err = fd < 0 ? -errno : 0;
 	}
 	creds_restore();
 	if (pfd >= 0)
 		close(pfd);
-	return err ? -err : fd;
+	return err ? err : fd;
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -263,7 +263,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	dfd = fs_get_fd(fs, dir);
 	if (dfd < 0) {
-		fuse_reply_err(req, -dfd);
+		fs_reply_error(req, dfd);
 		return;
 	}
 	/* Made here, with O_EXCL, as the owner-to-be (the kernel checked the
@@ -274,14 +274,14 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		if (err)
 			break;
 		fd = openat(dfd, name, flags | O_EXCL, mode);
-		err = fd < 0 ? errno : 0;
+		err = fd < 0 ? -errno : 0;
 		creds_restore();
 		created = fd >= 0;
-		if (err != EEXIST || (fi->flags & O_EXCL))
+		if (err != -EEXIST || (fi->flags & O_EXCL))
 			break;
 		fd = open_existing(req, dfd, name, flags);
-		err = fd < 0 ? -fd : 0;
-		if (err != ENOENT)
+		err = fd < 0 ? fd : 0;
+		if (err != -ENOENT)
 			break;
 	}
 	if (!err)
@@ -289,7 +289,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	f = NULL;
 	if (!err && !(f = new_file(fd, fs_inode(req, e.ino)))) {
 		itable_forget(&fs->itab, fs_inode(req, e.ino), 1);
-		err = ENOMEM;
+		err = -ENOMEM;
 	}
 	if (err) {
 		if (fd >= 0) {
@@ -298,7 +298,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 				unlinkat(dfd, name, 0);
 		}
 		fs_put_fd(fs, dir);
-		fuse_reply_err(req, err);
+		fs_reply_error(req, err);
 		return;
 	}
 	fs_put_fd(fs, dir);
@@ -322,7 +322,7 @@ static int wants_direct(fuse_req_t req, struct fuse_file_info *fi)
 	if (!(fi->flags & O_DIRECT) && !atomic_load(&f->inode->direct_seen))
 		return 0;
 	err = direct_fd(fs_of(req), f, &dfd);
-	return err ? -err : dfd >= 0;
+	return err ? err : dfd >= 0;
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -336,7 +336,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	(void)ino;
 	direct = wants_direct(req, fi);
 	if (direct < 0) {
-		fuse_reply_err(req, -direct);
+		fs_reply_error(req, direct);
 		return;
 	}
 	if (direct) {
@@ -405,7 +405,7 @@ static void write_data(fuse_req_t req, const char *buf, size_t size,
 	};
 
 	if (direct < 0) {
-		fuse_reply_err(req, -direct);
+		fs_reply_error(req, direct);
 		return;
 	}
 	if (direct) {
@@ -425,7 +425,7 @@ static void write_data(fuse_req_t req, const char *buf, size_t size,
 		int err = bfs_request_defer(run_deferred_write, &w, sizeof(w));
 
 		if (err)
-			fuse_reply_err(req, err);
+			fs_reply_error(req, err);
 		return;
 	}
 	write_cached(&w, &lock);
@@ -442,7 +442,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		int err = fs_kill_suidgid(req, fs_file_fd(fi), false);
 
 		if (err) {
-			fuse_reply_err(req, err);
+			fs_reply_error(req, err);
 			return;
 		}
 	}
@@ -461,10 +461,10 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	(void)ino;
 	if (fd >= 0 && close(fd)) {
-		err = errno;
-		error_log_file("flush", fs_file_fd(fi), -1, 0, err);
+		err = -errno;
+		error_log_file("flush", fs_file_fd(fi), -1, 0, -err);
 	}
-	fuse_reply_err(req, err);
+	fs_reply_error(req, err);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino,
@@ -484,11 +484,11 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	int err;
 
 	(void)ino;
-	err = (datasync ? fdatasync(fd) : fsync(fd)) ? errno : 0;
+	err = (datasync ? fdatasync(fd) : fsync(fd)) ? -errno : 0;
 	if (err)
-		error_log_file(datasync ? "fdatasync" : "fsync", fd, -1, 0, err);
-	stats_done(STATS_FSYNC, 0, err, start_us);
-	fuse_reply_err(req, err);
+		error_log_file(datasync ? "fdatasync" : "fsync", fd, -1, 0, -err);
+	stats_done(STATS_FSYNC, 0, -err, start_us);
+	fs_reply_error(req, err);
 }
 
 static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
@@ -500,11 +500,11 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 
 	(void)ino;
 	range_lock_acquire(&f->inode->writers, &lock, 0, RANGE_LOCK_EOF);
-	err = fallocate(f->fd, mode, offset, length) ? errno : 0;
+	err = fallocate(f->fd, mode, offset, length) ? -errno : 0;
 	range_lock_release(&f->inode->writers, &lock);
-	if (err && err != EOPNOTSUPP)
-		error_log_file("allocate", f->fd, offset, (uint64_t)length, err);
-	fuse_reply_err(req, err);
+	if (err && err != -EOPNOTSUPP)
+		error_log_file("allocate", f->fd, offset, (uint64_t)length, -err);
+	fs_reply_error(req, err);
 }
 
 static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
@@ -514,7 +514,7 @@ static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 
 	(void)ino;
 	if (res < 0)
-		fuse_reply_err(req, errno);
+		fs_reply_error(req, -errno);
 	else
 		fuse_reply_lseek(req, res);
 }
@@ -542,7 +542,7 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 	 * ENOSYS, leaves copy_file_range on for other files. */
 	if (atomic_load(&in_file->inode->direct_seen) ||
 	    atomic_load(&out_file->inode->direct_seen)) {
-		fuse_reply_err(req, EOPNOTSUPP);
+		fs_reply_error(req, -EOPNOTSUPP);
 		return;
 	}
 	range_lock_acquire(&out_file->inode->writers, &lock, 0, RANGE_LOCK_EOF);
@@ -552,7 +552,7 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 		n = -errno;
 	range_lock_release(&out_file->inode->writers, &lock);
 	if (n < 0)
-		fuse_reply_err(req, (int)-n);
+		fs_reply_error(req, (int)n);
 	else
 		fuse_reply_write(req, (size_t)n);
 }

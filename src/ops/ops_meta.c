@@ -22,7 +22,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int err = fs_lookup_entry(fs_of(req), fs_inode(req, parent), name, &e);
 
 	if (err)
-		fuse_reply_err(req, err);
+		fs_reply_error(req, err);
 	else
 		fuse_reply_entry(req, &e);
 }
@@ -62,11 +62,11 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	int err;
 
 	if (fi)
-		err = fstat(fs_file_fd(fi), &st) ? errno : 0;
+		err = fstat(fs_file_fd(fi), &st) ? -errno : 0;
 	else
 		err = fs_stat(fs_of(req), fs_inode(req, ino), &st);
 	if (err)
-		fuse_reply_err(req, err);
+		fs_reply_error(req, err);
 	else
 		fuse_reply_attr(req, &st, fs_of(req)->attr_timeout);
 }
@@ -84,15 +84,15 @@ static int set_size(struct bfs_fs *fs, struct bfs_inode *inode,
 	int fd, err = 0;
 
 	if (fi)
-		return ftruncate(fs_file_fd(fi), size) ? errno : 0;
+		return ftruncate(fs_file_fd(fi), size) ? -errno : 0;
 	if (inode->type != S_IFREG)
-		return inode->type == S_IFDIR ? EISDIR : EINVAL;
+		return inode->type == S_IFDIR ? -EISDIR : -EINVAL;
 	fd = fs_get_fd(fs, inode);
 	if (fd < 0)
-		return -fd;
+		return fd;
 	fs_fd_path(path, fd);
 	if (truncate(path, size))
-		err = errno;
+		err = -errno;
 	fs_put_fd(fs, inode);
 	return err;
 }
@@ -112,9 +112,9 @@ static int set_times(int fd, struct fuse_file_info *fi,
 	else if (to_set & FUSE_SET_ATTR_MTIME)
 		tv[1] = attr->st_mtim;
 	if (fi)
-		return futimens(fs_file_fd(fi), tv) ? errno : 0;
+		return futimens(fs_file_fd(fi), tv) ? -errno : 0;
 	return utimensat(fd, "", tv,
-			 AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) ? errno : 0;
+			 AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) ? -errno : 0;
 }
 
 /*
@@ -140,7 +140,7 @@ static int clear_sgid(struct bfs_fs *fs, int fd)
 	struct stat st;
 
 	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
-		return errno;
+		return -errno;
 	if (!(st.st_mode & S_ISGID))
 		return 0;
 	return fs_chmod_opath(fs, fd, st.st_mode & 07777 & ~(mode_t)S_ISGID);
@@ -156,7 +156,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	int fd = fs_get_fd(fs, inode);
 
 	if (fd < 0) {
-		fuse_reply_err(req, -fd);
+		fs_reply_error(req, fd);
 		return;
 	}
 	/* Owner first: a chown may clear set-id bits that the mode restates. */
@@ -167,15 +167,15 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 
 		if (fchownat(fd, "", uid, gid,
 			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
-			err = errno;
+			err = -errno;
 		else if (drop_sgid)
 			err = clear_sgid(fs, fd);
 	}
 	if (!err && (to_set & FUSE_SET_ATTR_MODE)) {
 		if (fi) {
-			err = fchmod(fs_file_fd(fi), attr->st_mode) ? errno : 0;
+			err = fchmod(fs_file_fd(fi), attr->st_mode) ? -errno : 0;
 		} else if (inode->type == S_IFLNK) {
-			err = EOPNOTSUPP;
+			err = -EOPNOTSUPP;
 		} else {
 			err = fs_chmod_opath(fs, fd, attr->st_mode);
 		}
@@ -189,7 +189,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			FUSE_SET_ATTR_KILL_SUID | FUSE_SET_ATTR_KILL_SGID)) &&
 	    fchownat(fd, "", (uid_t)-1, (gid_t)-1,
 		     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
-		err = errno;
+		err = -errno;
 	/* A truncate by a caller without CAP_FSETID (the kernel's
 	 * FATTR_KILL_SUIDGID, which libfuse calls FUSE_SET_ATTR_KILL_SUID).
 	 * A chown carries it whoever the caller is; the backing chown above
@@ -213,10 +213,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			       FUSE_SET_ATTR_MTIME_NOW)))
 		err = set_times(fd, fi, attr, to_set);
 	if (!err && fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
-		err = errno;
+		err = -errno;
 	fs_put_fd(fs, inode);
 	if (err)
-		fuse_reply_err(req, err);
+		fs_reply_error(req, err);
 	else
 		fuse_reply_attr(req, &st, fs->attr_timeout);
 }
@@ -230,16 +230,16 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	ssize_t n;
 
 	if (fd < 0) {
-		fuse_reply_err(req, -fd);
+		fs_reply_error(req, fd);
 		return;
 	}
 	n = readlinkat(fd, "", buf, sizeof(buf));
-	err = errno;
+	err = -errno;
 	fs_put_fd(fs, inode);
 	if (n < 0)
-		fuse_reply_err(req, err);
+		fs_reply_error(req, err);
 	else if (n >= (ssize_t)sizeof(buf))
-		fuse_reply_err(req, ENAMETOOLONG);
+		fs_reply_error(req, -ENAMETOOLONG);
 	else {
 		buf[n] = '\0';
 		fuse_reply_readlink(req, buf);
@@ -256,7 +256,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int err, res;
 
 	if (dfd < 0) {
-		fuse_reply_err(req, -dfd);
+		fs_reply_error(req, dfd);
 		return;
 	}
 	err = creds_become(req, CREDS_OWNER);
@@ -267,7 +267,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 			res = mkdirat(dfd, name, mode & 07777);
 		else
 			res = mknodat(dfd, name, mode, rdev);
-		err = res ? errno : 0;
+		err = res ? -errno : 0;
 		creds_restore();
 	}
 	if (!err) {
@@ -283,14 +283,14 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 		unlinkat(dfd, name, S_ISDIR(mode) ? AT_REMOVEDIR : 0);
 	}
 	fs_put_fd(fs, dir);
-	fuse_reply_err(req, err);
+	fs_reply_error(req, err);
 }
 
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode, dev_t rdev)
 {
 	if (S_ISDIR(mode) || S_ISLNK(mode)) {
-		fuse_reply_err(req, EINVAL);
+		fs_reply_error(req, -EINVAL);
 		return;
 	}
 	make_node(req, parent, name, mode, rdev, NULL);
@@ -319,21 +319,21 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 
 	fd = fs_get_fd(fs, inode);
 	if (fd < 0) {
-		fuse_reply_err(req, -fd);
+		fs_reply_error(req, fd);
 		return;
 	}
 	dfd = fs_get_fd(fs, dir);
 	if (dfd < 0)
-		err = -dfd;
+		err = dfd;
 	else if (linkat(fd, "", dfd, newname, AT_EMPTY_PATH))
-		err = errno;
+		err = -errno;
 	if (!err && fstatat(fd, "", &e.attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
-		err = errno;
+		err = -errno;
 	if (dfd >= 0)
 		fs_put_fd(fs, dir);
 	fs_put_fd(fs, inode);
 	if (err) {
-		fuse_reply_err(req, err);
+		fs_reply_error(req, err);
 		return;
 	}
 	itable_ref_again(&fs->itab, inode);
@@ -352,12 +352,12 @@ static void remove_name(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int err;
 
 	if (dfd < 0) {
-		fuse_reply_err(req, -dfd);
+		fs_reply_error(req, dfd);
 		return;
 	}
-	err = unlinkat(dfd, name, flags) ? errno : 0;
+	err = unlinkat(dfd, name, flags) ? -errno : 0;
 	fs_put_fd(fs, dir);
-	fuse_reply_err(req, err);
+	fs_reply_error(req, err);
 }
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -380,23 +380,23 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int ffd, tfd, err = 0;
 
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
-		fuse_reply_err(req, EINVAL);
+		fs_reply_error(req, -EINVAL);
 		return;
 	}
 	ffd = fs_get_fd(fs, from);
 	if (ffd < 0) {
-		fuse_reply_err(req, -ffd);
+		fs_reply_error(req, ffd);
 		return;
 	}
 	tfd = fs_get_fd(fs, to);
 	if (tfd < 0)
-		err = -tfd;
+		err = tfd;
 	else if (renameat2(ffd, name, tfd, newname, flags))
-		err = errno;
+		err = -errno;
 	if (tfd >= 0)
 		fs_put_fd(fs, to);
 	fs_put_fd(fs, from);
-	fuse_reply_err(req, err);
+	fs_reply_error(req, err);
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -407,13 +407,13 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	int fd = fs_get_fd(fs, inode), err;
 
 	if (fd < 0) {
-		fuse_reply_err(req, -fd);
+		fs_reply_error(req, fd);
 		return;
 	}
-	err = fstatvfs(fd, &sv) ? errno : 0;
+	err = fstatvfs(fd, &sv) ? -errno : 0;
 	fs_put_fd(fs, inode);
 	if (err)
-		fuse_reply_err(req, err);
+		fs_reply_error(req, err);
 	else
 		fuse_reply_statfs(req, &sv);
 }
@@ -426,17 +426,17 @@ static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	int fd = fs_get_fd(fs, inode), err;
 
 	if (fd < 0) {
-		fuse_reply_err(req, -fd);
+		fs_reply_error(req, fd);
 		return;
 	}
 	fs_fd_name(name, fd);
 	err = creds_become(req, CREDS_CALLER);
 	if (!err) {
-		err = faccessat(fs->proc_fd, name, mask, AT_EACCESS) ? errno : 0;
+		err = faccessat(fs->proc_fd, name, mask, AT_EACCESS) ? -errno : 0;
 		creds_restore();
 	}
 	fs_put_fd(fs, inode);
-	fuse_reply_err(req, err);
+	fs_reply_error(req, err);
 }
 
 void ops_meta_fill(struct fuse_lowlevel_ops *ops)

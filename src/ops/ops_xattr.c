@@ -75,20 +75,20 @@ static void get_or_list(fuse_req_t req, fuse_ino_t ino, enum xattr_call call,
 		if (size == 0)
 			fuse_reply_xattr(req, len);
 		else if (size < len)
-			fuse_reply_err(req, ERANGE);
+			fs_reply_error(req, -ERANGE);
 		else
 			fuse_reply_buf(req, text, len);
 		return;
 	}
 	if (size && !(a.buf = malloc(size))) {
-		fuse_reply_err(req, ENOMEM);
+		fs_reply_error(req, -ENOMEM);
 		return;
 	}
 	n = xattr_call(req, ino, &a);
 	if (n == -EPERM && fs_inode(req, ino)->type == S_IFLNK)
 		n = call == XA_LIST ? 0 : -ENODATA; /* a symlink has none */
 	if (n < 0)
-		fuse_reply_err(req, (int)-n);
+		fs_reply_error(req, (int)n);
 	else if (size == 0)
 		fuse_reply_xattr(req, (size_t)n);
 	else
@@ -114,7 +114,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 				.size = size, .flags = flags };
 	ssize_t res = xattr_call(req, ino, &a);
 
-	fuse_reply_err(req, res < 0 ? (int)-res : 0);
+	fs_reply_error(req, res < 0 ? (int)res : 0);
 }
 
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
@@ -122,7 +122,7 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	struct xattr_args a = { .call = XA_REMOVE, .name = name };
 	ssize_t res = xattr_call(req, ino, &a);
 
-	fuse_reply_err(req, res < 0 ? (int)-res : 0);
+	fs_reply_error(req, res < 0 ? (int)res : 0);
 }
 
 void ops_xattr_fill(struct fuse_lowlevel_ops *ops)

@@ -44,11 +44,11 @@ static int raise_caps(void)
 	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
 
 	if (syscall(SYS_capget, &hdr, data))
-		return errno;
+		return -errno;
 	for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
 		data[i].effective = data[i].permitted;
 	if (syscall(SYS_capset, &hdr, data))
-		return errno;
+		return -errno;
 	return 0;
 }
 
@@ -56,7 +56,7 @@ static int raise_caps(void)
  * thread of the process, the system call only the caller. */
 static int thread_setgroups(int n, const gid_t *list)
 {
-	return syscall(SYS_setgroups, (size_t)n, list) ? errno : 0;
+	return syscall(SYS_setgroups, (size_t)n, list) ? -errno : 0;
 }
 
 /* The umask lives in the fs_struct that threads share (CLONE_FS): a
@@ -65,7 +65,7 @@ static int thread_umask(mode_t mask)
 {
 	if (!fs_private) {
 		if (unshare(CLONE_FS))
-			return errno;
+			return -errno;
 		fs_private = true;
 	}
 	umask(mask);
@@ -112,7 +112,7 @@ int creds_become(fuse_req_t req, enum creds_mode mode)
 	if ((uid_t)setfsuid((uid_t)-1) != ctx->uid ||
 	    (gid_t)setfsgid((gid_t)-1) != ctx->gid) {
 		creds_restore();
-		return EPERM;
+		return -EPERM;
 	}
 	if (mode == CREDS_OWNER && ctx->uid != 0) {
 		err = raise_caps();

@@ -15,29 +15,20 @@
 /* Find the mount whose device is maj:min: its type and source. */
 static void find_mount(struct bfs_probe *p)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char *line = NULL;
-	size_t cap = 0;
+	char *info = mountinfo_read();
+	const char *at = info;
+	struct mountinfo_entry e;
 
-	if (!f)
-		return;
-	while (getline(&line, &cap, f) > 0) {
-		unsigned maj, min;
-		char *sep, type[64], source[512];
-
-		if (sscanf(line, "%*u %*u %u:%u", &maj, &min) != 2 ||
-		    maj != p->dev_major || min != p->dev_minor)
-			continue;
-		sep = strstr(line, " - ");
-		if (!sep || sscanf(sep + 3, "%63s %511s", type, source) != 2)
-			continue;
-		mountinfo_unescape(source);
-		snprintf(p->fstype, sizeof(p->fstype), "%s", type);
-		snprintf(p->source, sizeof(p->source), "%s", source);
+	while ((at = mountinfo_next(at, &e))) {
 		/* The last match is the one on top. */
+		if (major(e.dev) != p->dev_major || minor(e.dev) != p->dev_minor)
+			continue;
+		snprintf(p->fstype, sizeof(p->fstype), "%.*s",
+			 (int)sizeof(p->fstype) - 1, e.fstype);
+		snprintf(p->source, sizeof(p->source), "%.*s",
+			 (int)sizeof(p->source) - 1, e.source);
 	}
-	free(line);
-	fclose(f);
+	free(info);
 }
 
 static bool is_nvme_namespace(const char *name)

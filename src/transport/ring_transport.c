@@ -220,7 +220,7 @@ struct ring_transport *ring_transport_setup(struct fuse_session *se,
 
 #define ENTRY_OF(w) ((struct ring_entry *)((char *)(w) - offsetof(struct ring_entry, hw)))
 
-/* Queue e for a helper: 0, or the errno to answer with (ENOTCONN once the
+/* Queue e for a helper: 0, or the -errno to answer with (-ENOTCONN once the
  * daemon is stopping, EAGAIN if no helper thread could be started). */
 static int to_helper(struct ring_entry *e, void (*run)(struct helper_work *))
 {
@@ -231,7 +231,7 @@ static int to_helper(struct ring_entry *e, void (*run)(struct helper_work *))
 	if (rc == -EAGAIN)
 		bfs_log(LOG_ERR, "cannot start a helper thread");
 	if (rc)
-		return rc == -ESHUTDOWN ? ENOTCONN : -rc;
+		return rc == -ESHUTDOWN ? -ENOTCONN : rc;
 	stats_add(&bfs_stats.ring_helped, 1);
 	return 0;
 }
@@ -261,7 +261,7 @@ static int hook_defer(struct bfs_request *r, void (*fn)(void *arg),
 	struct ring_entry *e = r->entry;
 
 	if (!e || len > SLOT_SIZE)
-		return EINVAL;
+		return -EINVAL;
 	memcpy(e->slot, arg, len);
 	e->fn = fn;
 	return to_helper(e, run_deferred);
@@ -333,10 +333,10 @@ static void prep_wake(struct ring_queue *q)
 	io_uring_sqe_set_data64(sqe, TAG_WAKE);
 }
 
-static void answer_err(struct ring_entry *e, int err)
+static void answer_err(struct ring_entry *e, int rc)
 {
 	struct fuse_out_header oh = {
-		.len = sizeof(oh), .error = -err,
+		.len = sizeof(oh), .error = rc,
 		.unique = atomic_load(&e->unique),
 	};
 	struct iovec iov = { &oh, sizeof(oh) };
@@ -404,7 +404,7 @@ static void serve(struct ring_queue *q, struct ring_entry *e)
 	    (arg0 = ih.len - sizeof(ih) - psz) > RING_OP_SZ) {
 		bfs_log(LOG_WARNING, "FUSE ring %u: malformed request (opcode %u)",
 			q->qid, ih.opcode);
-		answer_err(e, EIO);
+		answer_err(e, -EIO);
 		return;
 	}
 	start = e->payload - arg0 - sizeof(ih);

@@ -21,6 +21,16 @@
 #include "core/inode_table.h"
 
 #define NFILES 10
+
+/* itable_ref's entry, or NULL if it failed. */
+static struct bfs_inode *ref_or_null(struct inode_table *t, int fd, dev_t dev,
+				     ino_t ino, mode_t mode)
+{
+	struct bfs_inode *n = NULL;
+
+	return itable_ref(t, fd, dev, ino, mode, &n) == 0 ? n : NULL;
+}
+
 static char dir[64];
 
 static bool fd_open(int fd)
@@ -51,7 +61,7 @@ static struct bfs_inode *ref_file(struct inode_table *t, int i)
 	struct stat st;
 
 	assert_int_equal(fstat(fd, &st), 0);
-	return itable_ref(t, fd, st.st_dev, st.st_ino, st.st_mode);
+	return ref_or_null(t, fd, st.st_dev, st.st_ino, st.st_mode);
 }
 
 static int setup(void **state)
@@ -95,7 +105,7 @@ static void test_ref_and_forget(void **state)
 	struct bfs_inode *a, *b;
 
 	assert_int_equal(fstat(fd1, &st), 0);
-	a = itable_ref(t, fd1, st.st_dev, st.st_ino, st.st_mode);
+	a = ref_or_null(t, fd1, st.st_dev, st.st_ino, st.st_mode);
 	assert_non_null(a);
 	assert_int_equal(a->fd, fd1);
 	assert_int_equal(a->nlookup, 1);
@@ -104,7 +114,7 @@ static void test_ref_and_forget(void **state)
 	assert_int_equal(itable_count(t), 1);
 
 	/* The same inode again: same entry, the new fd is closed. */
-	b = itable_ref(t, fd2, st.st_dev, st.st_ino, st.st_mode);
+	b = ref_or_null(t, fd2, st.st_dev, st.st_ino, st.st_mode);
 	assert_ptr_equal(a, b);
 	assert_int_equal(a->nlookup, 2);
 	assert_false(fd_open(fd2));
@@ -139,7 +149,7 @@ static void test_root_is_never_freed(void **state)
 	struct bfs_inode *r;
 
 	assert_int_equal(fstat(fd, &st), 0);
-	r = itable_ref(t, fd, st.st_dev, st.st_ino, st.st_mode);
+	r = ref_or_null(t, fd, st.st_dev, st.st_ino, st.st_mode);
 	assert_ptr_equal(r, &t->root);
 	assert_false(fd_open(fd));
 	itable_forget(t, r, 1000000);
@@ -232,14 +242,14 @@ static void test_growth(void **state)
 
 	assert_non_null(e);
 	for (int i = 0; i < N; i++) {
-		e[i] = itable_ref(t, dup(fd0), 77, (ino_t)i + 1, S_IFREG);
+		e[i] = ref_or_null(t, dup(fd0), 77, (ino_t)i + 1, S_IFREG);
 		assert_non_null(e[i]);
 	}
 	assert_int_equal(itable_count(t), N);
 	assert_true(t->nbuckets >= N / 2);
 	assert_int_equal(itable_idle_fds(t), 4);
 	for (int i = 0; i < N; i++) {
-		assert_ptr_equal(itable_ref(t, dup(fd0), 77, (ino_t)i + 1, S_IFREG),
+		assert_ptr_equal(ref_or_null(t, dup(fd0), 77, (ino_t)i + 1, S_IFREG),
 				 e[i]);
 		assert_int_equal(itable_forget(t, e[i], 2), 0);
 	}
@@ -260,7 +270,7 @@ static void *hammer(void *p)
 
 	for (int round = 0; round < 3000; round++) {
 		ino_t ino = (ino_t)((round * 7 + a->seed) % 37) + 100;
-		struct bfs_inode *n = itable_ref(a->t, dup(a->base_fd), 5, ino,
+		struct bfs_inode *n = ref_or_null(a->t, dup(a->base_fd), 5, ino,
 						 S_IFREG);
 		int fd;
 
