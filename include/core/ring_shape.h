@@ -3,7 +3,9 @@
 #define BOUNCEFS_RING_SHAPE_H
 
 #define RING_MAX_PER_QUEUE 32   /* entries a queue, at most */
-#define RING_MAX_THREADS 64     /* queue threads in all, up to 64 CPUs (then one a queue) */
+/* Queue threads in all while each queue keeps two or more; past 32 CPUs
+ * a queue has one, so N > 64 CPUs have N. */
+#define RING_MAX_THREADS 64
 #define RING_PER_THREAD_SPREAD 8 /* entries a queue thread holds, at most */
 
 struct ring_shape {

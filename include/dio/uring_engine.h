@@ -4,7 +4,9 @@
  * reaps that ring's I/Os and calls each I/O's callback there. A ring's
  * submissions are serialised (by us and by the kernel), so workers spread
  * over the lanes; two completion threads also copy large read replies in
- * parallel. A completion thread blocks on nothing but its ring.
+ * parallel. A completion thread waits for nothing but its ring: what its
+ * callbacks call takes only leaf locks held for a moment (docs/
+ * architecture.md, "Threads").
  */
 #ifndef BOUNCEFS_URING_ENGINE_H
 #define BOUNCEFS_URING_ENGINE_H

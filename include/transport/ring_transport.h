@@ -16,9 +16,12 @@
  * keeps to its queue's CPU while requests come one at a time. Each
  * entry's payload buffer is a pool buffer (see dio.h): a WRITE payload
  * lands aligned and is written from there, and a READ is read into it and
- * answered from there. Requests that may block (everything but READ and
- * WRITE, and writes to files that also have cached opens) go to helper
- * threads, so a queue thread never waits for anything but its ring; the
+ * answered from there. Requests that may block (everything but READ,
+ * WRITE and the attribute reads GETATTR, GETXATTR and LISTXATTR; and of
+ * those, read-modify-writes, writes whose blocks are locked and writes to
+ * files that also have cached opens) go to helper threads, through the
+ * request context's defer (request.h), so a queue thread never waits for
+ * anything but its ring; the
  * page-cache invalidation such a write needs goes on to the invalidator
  * (invalidator.h), so no helper waits for another request either.
  *
