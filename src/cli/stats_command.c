@@ -42,14 +42,14 @@ static double now_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Read and parse the counters; 0 or an errno. */
+/* Read and parse the counters; 0 or -errno. */
 static int fetch(const char *mnt, struct counters *c)
 {
 	char buf[16384], *line, *save = NULL;
 	ssize_t n = getxattr(mnt, BFS_STATS_XATTR, buf, sizeof(buf) - 1);
 
 	if (n < 0)
-		return errno;
+		return -errno;
 	buf[n] = '\0';
 	c->n = 0;
 	c->taken = now_s();
@@ -227,8 +227,8 @@ int stats_command(int argc, char **argv)
 	err = fetch(mnt, &cur);
 	if (err) {
 		fprintf(stderr, "bouncefs: cannot read the counters of '%s': %s\n",
-			mnt, err == ENODATA || err == ENOTSUP || err == EOPNOTSUPP ?
-			"not a bouncefs mount" : strerror(err));
+			mnt, err == -ENODATA || err == -ENOTSUP || err == -EOPNOTSUPP ?
+			"not a bouncefs mount" : strerror(-err));
 		return BFS_EXIT_FAILURE;
 	}
 	if (watch) {
@@ -256,7 +256,7 @@ int stats_command(int argc, char **argv)
 		err = fetch(mnt, &cur);
 		if (err) {
 			fprintf(stderr, "bouncefs: cannot read the counters of '%s': %s\n",
-				mnt, strerror(err));
+				mnt, strerror(-err));
 			return BFS_EXIT_FAILURE;
 		}
 		if (!json)

@@ -101,8 +101,9 @@ static void lane_stop(struct uring_lane *lane)
 	if (!lane->started)
 		return;
 	pthread_mutex_lock(&lane->sq_lock);
-	while (!(sqe = io_uring_get_sqe(&lane->ring)))
-		io_uring_submit(&lane->ring);
+	/* (The SQ empties as the kernel takes what was submitted.) */
+	while (!(sqe = engine_get_sqe(&lane->ring)))
+		continue;
 	io_uring_prep_nop(sqe);
 	io_uring_sqe_set_data(sqe, NULL);
 	io_uring_submit(&lane->ring);
