@@ -93,11 +93,11 @@ void dio_read_cached(struct bfs_dio *d, fuse_req_t req, struct bfs_file *f,
 /*
  * The one answer to a write: n bytes of it reached the file at
  * [off, off + reached) (n may be less than reached: an image's padding),
- * else the -errno err (EIO if none). A direct write to a file with cached
+ * or, if none did, the -errno err. A direct write to a file with cached
  * opens drops their pages first, through the invalidator, so that this
- * thread never waits for a page. Call with no range lock held (a cached
- * writer holding those pages may be waiting for one). d may be NULL for a
- * write that never needs that.
+ * thread never waits for a page (reached 0: nothing to drop). Call with
+ * no range lock held (a cached writer holding those pages may be waiting
+ * for one). d may be NULL for a write that never needs that.
  */
 void dio_answer_write(struct bfs_dio *d, fuse_req_t req, struct bfs_file *f,
 		      uint64_t off, size_t reached, size_t n, int err,

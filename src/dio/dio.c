@@ -193,8 +193,8 @@ void dio_answer_write(struct bfs_dio *d, fuse_req_t req, struct bfs_file *f,
 		      uint64_t off, size_t reached, size_t n, int err,
 		      bool writeback)
 {
-	if (n == 0) {
-		fuse_reply_err(req, err ? -err : EIO);
+	if (n == 0 && err) {
+		fuse_reply_err(req, -err);
 		return;
 	}
 	if (!reached || !must_invalidate(f, writeback)) {
@@ -298,14 +298,13 @@ static void write_done(struct uring_io *uio, int res)
 		if (err)
 			error_log_file("write", io->uio.fd, (int64_t)io->uio.off,
 				       io->uio.len, -err);
+		struct bfs_file *f = io->file;
+
 		finish(io);
-		if (err && done == 0) {
-			stats_done(STATS_WRITE, 0, -err, start_us);
-			fuse_reply_err(req, -err);
-		} else {
-			stats_done(STATS_WRITE, n, -err, start_us);
-			fuse_reply_write(req, n);
-		}
+		stats_done(STATS_WRITE, n, -err, start_us);
+		/* Sent through the ring: no cached open to drop pages of
+		 * (must_invalidate), so nothing reached to invalidate. */
+		dio_answer_write(NULL, req, f, 0, 0, n, n ? 0 : err, false);
 	}
 }
 
