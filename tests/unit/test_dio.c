@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <linux/fuse.h>
 
 #include "dio/dio.h"
 #include "dio/request.h"
@@ -697,6 +698,45 @@ static void test_defer_without_transport_fails(void **state)
 	r->may_block = true;
 }
 
+/* ---- the request context itself --------------------------------- */
+
+static void nothing(void *arg)
+{
+	(void)arg;
+}
+
+static void test_request_context(void **state)
+{
+	struct {
+		struct fuse_in_header h;
+		struct fuse_write_in w;
+	} msg = { .h = { .opcode = FUSE_WRITE, .len = sizeof(msg) },
+		  .w = { .write_flags = 7 } };
+	const struct fuse_write_in *w;
+
+	(void)state;
+	/* Outside a request: nothing to read, defer fails, always alone. */
+	assert_null(bfs_request_arg(FUSE_WRITE, sizeof(*w)));
+	assert_int_equal(bfs_request_defer(NULL, NULL, 0), -EINVAL);
+	assert_true(bfs_request_alone());
+	bfs_request_begin(&msg, sizeof(msg));
+	w = bfs_request_arg(FUSE_WRITE, sizeof(*w));
+	assert_non_null(w);
+	assert_int_equal(w->write_flags, 7);
+	/* Another opcode, or more than the request holds. */
+	assert_null(bfs_request_arg(FUSE_OPEN, sizeof(*w)));
+	assert_null(bfs_request_arg(FUSE_WRITE, sizeof(*w) + 1));
+	bfs_request_end();
+	assert_null(bfs_request_arg(FUSE_WRITE, sizeof(*w)));
+	/* A transport's hooks answer instead. */
+	bfs_request_self()->transport = &busy;
+	assert_false(bfs_request_alone());
+	assert_int_equal(bfs_request_defer(nothing, "x", 2), 0);
+	assert_ptr_equal(deferred_fn, nothing);
+	assert_int_equal(deferrals, 1);
+	assert_string_equal(deferred_arg, "x");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -718,6 +758,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_locked_range_defers_then_completes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rmw_is_deferred_from_a_nonblocking_thread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defer_without_transport_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_request_context, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
