@@ -52,6 +52,7 @@ struct bfs_options {
 	bool allow_other;         /* explicitly asked for */
 	bool ro;
 	unsigned max_write;       /* bytes, multiple of 4096 */
+	unsigned max_read;        /* bytes, or 0 for the kernel's default */
 	unsigned queue_depth;     /* direct-I/O requests in flight */
 	unsigned max_threads;     /* worker threads at most */
 	enum bfs_uring_mode uring;

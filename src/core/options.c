@@ -15,21 +15,39 @@
 static const char *const fuse_flag_opts[] = {
 	"allow_other", "allow_root", "auto_unmount", "default_permissions",
 	"ro", "rw", "dev", "nodev", "suid", "nosuid", "exec", "noexec",
-	"atime", "noatime", "diratime", "nodiratime", "relatime",
-	"norelatime", "strictatime", "nostrictatime", "sync", "async",
-	"dirsync", "lazytime", "nolazytime", "debug", NULL,
+	"atime", "noatime", "relatime", "sync", "async", "dirsync", "debug",
+	NULL,
+};
+
+/*
+ * mount(8)'s file-system-independent access-time options that libfuse
+ * refuses: accepted and left alone. Over FUSE the kernel updates no access
+ * time itself (the backing file system keeps its own), so they would
+ * change nothing; refusing them broke fstab lines such as
+ * "defaults,noatime,nodiratime".
+ */
+static const char *const atime_opts[] = {
+	"diratime", "nodiratime", "norelatime", "strictatime",
+	"nostrictatime", "lazytime", "nolazytime", NULL,
 };
 
 /* FUSE options that take a value. */
 static const char *const fuse_value_opts[] = {
-	"fsname", "subtype", "max_read", "blksize", "context", "fscontext",
-	"defcontext", "rootcontext", NULL,
+	"fsname", "max_read", "context", "fscontext", "defcontext",
+	"rootcontext", NULL,
 };
 
-/* Options of mount(8), fstab and systemd that do not concern the daemon. */
+/* Options of mount(8), fstab and systemd that do not concern the daemon,
+ * and take no value. */
 static const char *const ignored_opts[] = {
-	"defaults", "auto", "noauto", "nofail", "_netdev", "user", "nouser",
-	"users", "owner", "group", "comment", NULL,
+	"defaults", "auto", "noauto", "nofail", "_netdev", "nouser", "users",
+	"owner", "group", NULL,
+};
+
+/* ... and those that may take one ("user=NAME" is what mount(8) hands a
+ * helper for a user mount). */
+static const char *const ignored_value_opts[] = {
+	"user", "comment", NULL,
 };
 
 static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
@@ -146,8 +164,20 @@ static int parse_one(struct bfs_options *o, const char *opt,
 	memcpy(name, opt, nlen);
 	name[nlen] = '\0';
 
-	if (strncmp(name, "x-", 2) == 0 || in_list(ignored_opts, name))
+	if (strncmp(name, "x-", 2) == 0 || in_list(ignored_value_opts, name))
 		return BFS_EXIT_OK;
+	if (in_list(ignored_opts, name) || in_list(atime_opts, name)) {
+		if (val)
+			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+				    "mount option '%s' takes no value", name);
+		return BFS_EXIT_OK;
+	}
+	if (strcmp(name, "subtype") == 0)
+		return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+			    "mount option 'subtype' is not for bouncefs: its mounts are always of type fuse.bouncefs");
+	if (strcmp(name, "blksize") == 0)
+		return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+			    "mount option 'blksize' is for FUSE block-device mounts (fuseblk); bouncefs mounts a directory");
 
 	if (strcmp(name, "max_write") == 0) {
 		if (!val || !parse_size(val, &n) || n < 4096 || n > (1u << 20) ||
@@ -240,12 +270,14 @@ static int parse_one(struct bfs_options *o, const char *opt,
 		if (!val || !*val || strchr(val, ','))
 			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
 				    "mount option '%s' needs a value", name);
-		if ((strcmp(name, "max_read") == 0 ||
-		     strcmp(name, "blksize") == 0) &&
-		    (!parse_size(val, &n) || n == 0))
-			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
-				    "bad value for %s: '%s' (want a positive number)",
-				    name, val);
+		if (strcmp(name, "max_read") == 0) {
+			if (!parse_size(val, &n) || n == 0)
+				return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+					    "bad value for max_read: '%s' (want a positive number)",
+					    val);
+			/* Told to the kernel again at INIT (ops_table.c). */
+			o->max_read = (unsigned)n;
+		}
 		return append_fuse_opt(o, opt, err, errlen);
 	}
 	return fail(err, errlen, BFS_EXIT_UNKNOWN_OPTION,
@@ -371,6 +403,11 @@ int options_check_paths(const struct bfs_options *o, char *err, size_t errlen)
 			    "mountpoint '%s': %s (a dead mount is left there: umount it first)" :
 			    "mountpoint '%s': %s", o->mountpoint,
 			    strerror(errno));
+	/* (A /dev/fd/N mountpoint is a /dev/fuse fd a parent mounted.) */
+	if (!S_ISDIR(st.st_mode) &&
+	    !(S_ISCHR(st.st_mode) && strncmp(o->mountpoint, "/dev/fd/", 8) == 0))
+		return fail(err, errlen, BFS_EXIT_BAD_MOUNTPOINT,
+			    "mountpoint '%s' is not a directory", o->mountpoint);
 	if (!realpath(o->backing_dir, back))
 		return fail(err, errlen, BFS_EXIT_BAD_BACKING,
 			    "backing dir '%s': %s", o->backing_dir,
@@ -410,7 +447,7 @@ void options_print_help(const char *prog)
 {
 	printf("usage: %s [options] BACKING_DIR MOUNTPOINT\n"
 	       "       %s --probe [--json] PATH\n"
-	       "       %s stat MOUNTPOINT\n"
+	       "       %s stat [--json] [--watch N] MOUNTPOINT\n"
 	       "\n"
 	       "Mount BACKING_DIR at MOUNTPOINT. Direct I/O is staged in the daemon's\n"
 	       "own buffers, so the pages that reach a PI device never change in flight.\n"
@@ -420,8 +457,9 @@ void options_print_help(const char *prog)
 	       "    -V, --version          print the version and exit\n"
 	       "    --probe PATH           report the storage under PATH: device chain,\n"
 	       "                           block sizes, stable pages, integrity (PI),\n"
-	       "                           the NVMe format, and whether the kernel\n"
-	       "                           bounces direct I/O by itself\n"
+	       "                           the NVMe format, whether the kernel\n"
+	       "                           bounces direct I/O by itself, and whether\n"
+	       "                           bouncefs is needed there\n"
 	       "    --json                 with --probe: one JSON object\n"
 	       "    -f                     stay in the foreground\n"
 	       "    -d                     debug output (implies -f)\n"
@@ -444,15 +482,28 @@ void options_print_help(const char *prog)
 	       "FUSE and mount options (-o):\n"
 	       "    allow_other            let other users in (default when run as root;\n"
 	       "                           permissions are always checked by the kernel)\n"
+	       "    default_permissions    accepted: always on (the kernel checks access)\n"
+	       "    debug                  as -d\n"
+	       "    context=, fscontext=, defcontext=, rootcontext=\n"
+	       "                           SELinux labels, as for any mount\n"
 	       "    allow_root, auto_unmount, ro, rw, [no]dev, [no]suid, [no]exec,\n"
-	       "    [no]atime, relatime, sync, async, dirsync, fsname=, subtype=,\n"
-	       "    max_read=, blksize=, debug\n"
-	       "    defaults, auto, noauto, nofail, _netdev, user, users, x-*   ignored\n"
+	       "    [no]atime, relatime, sync, async, dirsync, fsname=, max_read=\n"
+	       "                           as for any FUSE mount\n"
+	       "    [no]diratime, [no]strictatime, norelatime, [no]lazytime\n"
+	       "                           accepted and left alone: over FUSE the\n"
+	       "                           backing file system keeps access times\n"
+	       "    defaults, auto, noauto, nofail, _netdev, user, nouser, users,\n"
+	       "    owner, group, comment=, x-*   ignored (fstab)\n"
+	       "\n"
+	       "stat options:\n"
+	       "    --json                 one JSON object per sample\n"
+	       "    --watch N              a sample every N seconds until interrupted\n"
 	       "\n"
 	       "exit status:\n"
 	       "    0 success, 1 mount or runtime failure, 2 bad command line,\n"
 	       "    3 unknown -o option, 4 malformed -o value,\n"
-	       "    5 backing dir missing or not a directory, 6 mountpoint missing,\n"
+	       "    5 backing dir missing or not a directory, 6 mountpoint missing\n"
+	       "    or not a directory,\n"
 	       "    7 backing dir and mountpoint overlap,\n"
 	       "    8 mountpoint already a bouncefs mount\n",
 	       prog, prog, prog);

@@ -12,6 +12,9 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 
 	if (conn->max_write > fs->opts->max_write)
 		conn->max_write = fs->opts->max_write;
+	/* libfuse ends the session unless the INIT says again what the
+	 * mount option max_read said (0: none given). */
+	conn->max_read = fs->opts->max_read;
 	/* Async direct I/O travels as background requests. */
 	conn->max_background = qd > 65535 ? 65535 : qd;
 	conn->congestion_threshold = conn->max_background * 3 / 4;

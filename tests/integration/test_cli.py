@@ -49,6 +49,8 @@ def test_backing_dir():
 
 def test_mountpoint():
     expect(6, "No such file or directory", back, os.path.join(top, "nope"))
+    # A regular file: mounted, every access failed with EIO.
+    expect(6, "is not a directory", back, os.path.join(top, "file"))
 
 
 def test_unknown_option():
@@ -62,6 +64,35 @@ def test_malformed_value():
     expect(4, "bad value for max_write", back, mnt, "-o", "max_write=")
     expect(4, "takes no value", back, mnt, "-o", "allow_other=yes")
     expect(4, "needs a value", back, mnt, "-o", "fsname=")
+    # Ignored options take no value; subtype would make another type of
+    # mount (past the already-mounted check); blksize is for fuseblk.
+    expect(4, "takes no value", back, mnt, "-o", "nofail=ON")
+    expect(4, "fuse.bouncefs", back, mnt, "-o", "subtype=other")
+    expect(4, "fuseblk", back, mnt, "-o", "blksize=4096")
+
+
+def mounts_and_serves(opts):
+    m = Mount(back, mnt, opts)
+    data = os.urandom(1 << 20)
+    with open(os.path.join(mnt, "big"), "wb") as f:
+        f.write(data)
+    with open(os.path.join(mnt, "big"), "rb") as f:
+        assert f.read() == data
+    assert m.stop() == 0, m.output()
+    assert not is_mounted(mnt)
+
+
+def test_mount8_access_time_options():
+    """The fstab idiom "defaults,noatime,nodiratime" and the rest of
+    mount(8)'s access-time options mount (libfuse refused them)."""
+    mounts_and_serves("defaults,noatime,nodiratime,strictatime,"
+                      "nostrictatime,norelatime,lazytime,nolazytime")
+
+
+def test_max_read():
+    """-o max_read=N mounts and serves (the INIT failed, exit 0 with
+    nothing mounted)."""
+    mounts_and_serves("max_read=131072")
 
 
 def test_overlap():
@@ -84,6 +115,54 @@ def test_help_and_version():
     assert rc == 0 and out.startswith("bouncefs ") and "libfuse 3." in out
     rc2, out2, _ = bfs("-V")
     assert rc2 == 0 and out2 == out
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# Refused with a message of their own; documented in the man page only.
+REFUSED = {"subtype", "blksize"}
+
+
+def accepted_options():
+    """Every option name the parser accepts, from its source: the -o
+    tables and the names it compares, the command-line flags, and the stat
+    command's."""
+    import re
+    names = set()
+    with open(os.path.join(ROOT, "src", "core", "options.c")) as f:
+        src = f.read()
+    for body in re.findall(r"static const char \*const \w+\[\] = \{(.*?)\};",
+                           src, re.S):
+        names |= set(re.findall(r'"([^"]+)"', body))
+    names |= set(re.findall(r'strcmp\(name, "([^"]+)"\)', src))
+    names |= set(re.findall(r'strn?cmp\(a, "(-[^"]+)"', src))
+    with open(os.path.join(ROOT, "src", "cli", "stats_command.c")) as f:
+        names |= set(re.findall(r'strcmp\(argv\[i\], "(--[^"]+)"\)', f.read()))
+    names.discard("--")
+    return names - REFUSED
+
+
+def documents(text, name):
+    import re
+    return re.search(r"(?<![\w-])" + re.escape(name) + r"(?![\w-])", text)
+
+
+def test_help_and_man_page_agree():
+    """--help and the man page list the same options, every one the parser
+    takes."""
+    import re
+    rc, help_text, _ = bfs("--help")
+    assert rc == 0
+    # "[no]dev" in --help stands for dev and nodev.
+    help_text = re.sub(r"\[no\](\w+)", r"\1 no\1", help_text)
+    with open(os.path.join(ROOT, "man", "bouncefs.8")) as f:
+        man = f.read().replace("\\-", "-").replace("\\&", "")
+    names = accepted_options()
+    assert len(names) > 50, sorted(names)
+    missing_help = sorted(n for n in names if not documents(help_text, n))
+    missing_man = sorted(n for n in names if not documents(man, n))
+    assert not missing_help and not missing_man, \
+        "not in --help: %s; not in the man page: %s" % (missing_help,
+                                                         missing_man)
 
 
 def test_second_mount_is_refused():

@@ -99,6 +99,52 @@ static void test_ignored_mount_options(void **state)
 	assert_string_equal(o.fuse_opts, "");
 }
 
+/* mount(8)'s options: the access-time family that libfuse refuses is
+ * accepted and not handed on; mount(8)'s "user=NAME" and comment= take a
+ * value, the other ignored ones none. */
+static void test_mount8_options(void **state)
+{
+	static const char *const bad[] = {
+		"nofail=ON", "defaults=1", "nodiratime=0", "_netdev=yes",
+	};
+	struct bfs_options o;
+	const char *argv[] = { "bouncefs", "-o",
+			       "defaults,noatime,nodiratime,diratime,strictatime,"
+			       "nostrictatime,norelatime,lazytime,nolazytime,"
+			       "user=alice,nouser,comment=x-gvfs-show,group,owner",
+			       "a", "b" };
+
+	(void)state;
+	assert_int_equal(parse(&o, 5, argv), BFS_EXIT_OK);
+	assert_string_equal(o.fuse_opts, "noatime");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *a[] = { "bouncefs", "-o", bad[i], "a", "b" };
+
+		assert_int_equal(parse(&o, 5, a), BFS_EXIT_BAD_VALUE);
+		assert_non_null(strstr(err, "takes no value"));
+	}
+}
+
+/* subtype would make the mount another type (and slip past the
+ * already-mounted check); blksize is for fuseblk; max_read is kept, to be
+ * said again at INIT. */
+static void test_fuse_value_options(void **state)
+{
+	struct bfs_options o;
+	const char *sub[] = { "bouncefs", "-o", "subtype=other", "a", "b" };
+	const char *blk[] = { "bouncefs", "-o", "blksize=4096", "a", "b" };
+	const char *mr[] = { "bouncefs", "-o", "max_read=128k", "a", "b" };
+
+	(void)state;
+	assert_int_equal(parse(&o, 5, sub), BFS_EXIT_BAD_VALUE);
+	assert_non_null(strstr(err, "fuse.bouncefs"));
+	assert_int_equal(parse(&o, 5, blk), BFS_EXIT_BAD_VALUE);
+	assert_non_null(strstr(err, "fuseblk"));
+	assert_int_equal(parse(&o, 5, mr), BFS_EXIT_OK);
+	assert_int_equal(o.max_read, 128 * 1024);
+	assert_string_equal(o.fuse_opts, "max_read=128k");
+}
+
 static void test_unknown_o_option(void **state)
 {
 	struct bfs_options o;
@@ -302,6 +348,9 @@ static void test_paths(void **state)
 	assert_int_equal(check("file", "mnt"), BFS_EXIT_BAD_BACKING);
 	assert_non_null(strstr(err, "not a directory"));
 	assert_int_equal(check("back", "nothere"), BFS_EXIT_BAD_MOUNTPOINT);
+	/* A regular file as the mountpoint: every access would fail. */
+	assert_int_equal(check("back", "file"), BFS_EXIT_BAD_MOUNTPOINT);
+	assert_non_null(strstr(err, "not a directory"));
 	assert_int_equal(check("back", "back"), BFS_EXIT_OVERLAP);
 	assert_int_equal(check("back", "back/../back/"), BFS_EXIT_OVERLAP);
 	assert_int_equal(check("mnt/inner", "mnt"), BFS_EXIT_OVERLAP);
@@ -352,6 +401,8 @@ int main(void)
 		cmocka_unit_test(test_uring_modes),
 		cmocka_unit_test(test_seccomp_modes),
 		cmocka_unit_test(test_already_mounted),
+		cmocka_unit_test(test_mount8_options),
+		cmocka_unit_test(test_fuse_value_options),
 		cmocka_unit_test_setup_teardown(test_paths, make_tree, remove_tree),
 	};
 
