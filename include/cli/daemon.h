@@ -9,6 +9,7 @@
 
 #include <fuse_lowlevel.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "core/options.h"
@@ -35,6 +36,9 @@ struct bfs_daemon {
 	struct invalidator inval;
 	struct ring_transport *ring;
 	unsigned threads;
+	/* Detached: where the start-up's outcome goes (detach.h), once. */
+	_Atomic int report_fd;      /* -1: reported, or in the foreground */
+	int null_fd;                /* /dev/null, for stdio once reported */
 };
 
 /*

@@ -52,6 +52,12 @@ struct dio_write_args {
 int dio_init(struct bfs_dio *d, unsigned queue_depth, unsigned max_threads,
 	     uint32_t min_align, unsigned ring_buffers);
 
+/* What dio_init would take: *count buffers of *each bytes; returns the
+ * total. */
+size_t dio_pool_bytes(unsigned queue_depth, unsigned max_threads,
+		      uint32_t min_align, unsigned ring_buffers,
+		      unsigned *count, size_t *each);
+
 /* Wait for all I/O in flight, stop the completion thread, free all. */
 void dio_destroy(struct bfs_dio *d);
 

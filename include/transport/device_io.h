@@ -26,6 +26,9 @@ struct device_io_hooks {
 		      ssize_t *written);
 	/* The kernel has taken the INIT reply and offers FUSE over io_uring. */
 	void (*ring_offered)(void *ctx);
+	/* The INIT reply went out: ok if it accepted the connection (the
+	 * mount serves from now on), false if it refused it. */
+	void (*init_done)(void *ctx, bool ok);
 	void *ctx;
 };
 

@@ -1,7 +1,9 @@
 /* The daemon object: mount, serve, tear down in reverse order. */
 #include "cli/daemon.h"
+#include "cli/detach.h"
 #include "core/error_log.h"
 #include "core/log.h"
+#include "core/mountinfo.h"
 #include "core/stats.h"
 #include "ops/ops.h"
 #include "privilege/creds.h"
@@ -93,6 +95,23 @@ static void hook_ring_offered(void *ctx)
 		ring_transport_start(d->ring);
 }
 
+/* Tell the command how start-up ended (detached only), once. */
+static void report_once(struct bfs_daemon *d, int status)
+{
+	int fd = atomic_exchange(&d->report_fd, -1);
+
+	if (fd >= 0)
+		detach_report(fd, status, d->null_fd);
+}
+
+/* The INIT reply went out: a mount that serves, the command may return
+ * 0. (A refused INIT ends the session; the end of daemon_run reports.) */
+static void hook_init_done(void *ctx, bool ok)
+{
+	if (ok)
+		report_once(ctx, BFS_EXIT_OK);
+}
+
 /* The backing tree, the file system context and the probe. */
 static int make_fs(struct bfs_daemon *d)
 {
@@ -132,6 +151,7 @@ static int make_mount(struct bfs_daemon *d, const char *argv0)
 	const struct device_io_hooks hooks = {
 		.reply = hook_reply,
 		.ring_offered = hook_ring_offered,
+		.init_done = hook_init_done,
 		.ctx = d,
 	};
 	struct fuse_lowlevel_ops ops;
@@ -215,23 +235,55 @@ static int make_data_path(struct bfs_daemon *d, bool ring_wanted)
 				rc = -ENOMEM;
 		}
 	}
-	if (rc)
+	if (rc == -ENOMEM || rc == -EAGAIN) {
+		unsigned count;
+		size_t each, total = dio_pool_bytes(qd, d->threads,
+						    d->fs.min_align, ring_bufs,
+						    &count, &each);
+
+		/* Pinned for io_uring: the address-space limit, a memory
+		 * cgroup or (without CAP_IPC_LOCK) RLIMIT_MEMLOCK must allow
+		 * it. */
+		bfs_log(LOG_ERR, "cannot set up direct I/O: %s: the staging pool needs %zu MiB (%u buffers of %zu KiB; fewer with a smaller queue_depth or max_threads), pinned in memory: check ulimit -v and -l and the memory cgroup",
+			strerror(-rc), total >> 20, count, each >> 10);
+	} else if (rc) {
 		bfs_log(LOG_ERR, "cannot set up direct I/O: %s", strerror(-rc));
+	}
 	return rc;
+}
+
+/* Is our mount still at the mountpoint? */
+static bool still_mounted(const struct bfs_daemon *d)
+{
+	char *info;
+	dev_t dev;
+	bool there;
+
+	if (!d->fs.self_dev || !d->mountpoint[0] || !(info = mountinfo_read()))
+		return false;
+	there = mountinfo_dev_of(info, d->mountpoint, "fuse.bouncefs",
+				 &dev) == 0 && dev == d->fs.self_dev;
+	free(info);
+	return there;
 }
 
 /* Undo what was made, in reverse order. Every I/O in flight is answered
  * before the mount goes: first the writes waiting for their invalidations
- * (which the ring's queue threads may be waiting for). */
-static void daemon_teardown(struct bfs_daemon *d)
+ * (which the ring's queue threads may be waiting for). Returns false if
+ * the mount could not be undone (it is still there). */
+static bool daemon_teardown(struct bfs_daemon *d)
 {
+	bool unmounted = true;
+
 	invalidator_stop(&d->inval);
 	ring_transport_stop(d->ring);
 	dio_destroy(&d->dio);
 	ring_transport_free(d->ring);
 	d->ring = NULL;
-	if (d->mounted)
+	if (d->mounted) {
 		fuse_session_unmount(d->se);
+		unmounted = !still_mounted(d);
+	}
 	d->mounted = false;
 	if (d->se)
 		fuse_session_destroy(d->se);
@@ -241,6 +293,7 @@ static void daemon_teardown(struct bfs_daemon *d)
 		fs_destroy(&d->fs);
 	}
 	d->fs_made = false;
+	return unmounted;
 }
 
 int daemon_run(struct bfs_daemon *d, const struct bfs_options *opts,
@@ -250,6 +303,8 @@ int daemon_run(struct bfs_daemon *d, const struct bfs_options *opts,
 	int rc;
 
 	d->opts = opts;
+	d->report_fd = -1;
+	d->null_fd = -1;
 	snprintf(d->backing, sizeof(d->backing), "%s", backing);
 	rc = make_fs(d);
 	if (rc != BFS_EXIT_OK)
@@ -258,13 +313,20 @@ int daemon_run(struct bfs_daemon *d, const struct bfs_options *opts,
 	rc = make_mount(d, argv0);
 	if (rc != BFS_EXIT_OK)
 		goto out;
-	/* The parent returns only now that the mount exists. */
-	if (fuse_daemonize(opts->foreground) != 0) {
-		rc = BFS_EXIT_FAILURE;
-		goto out;
+	/* Detached, the command returns only once the mount serves (the
+	 * first INIT answered), or has failed and is gone: what can fail
+	 * after this (the staging buffers, their pinning, the rings) is
+	 * reported back. */
+	if (!opts->foreground) {
+		d->null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		rc = detach_fork(opts->mountpoint, d->fs.self_dev);
+		if (rc < 0) {
+			bfs_log_startup("cannot detach: %s", strerror(-rc));
+			rc = BFS_EXIT_FAILURE;
+			goto out;
+		}
+		d->report_fd = rc;
 	}
-	if (!opts->foreground)
-		log_use_syslog();
 	d->threads = opts->single_thread ? 1 : opts->max_threads;
 	/* Threads only now: after the fork of fuse_daemonize. */
 	rc = confine(d);
@@ -285,10 +347,18 @@ int daemon_run(struct bfs_daemon *d, const struct bfs_options *opts,
 	}
 	if (rc)
 		bfs_log(LOG_ERR, "stopped on an error: %s", strerror(-rc));
-	daemon_teardown(d);
+	if (!daemon_teardown(d)) {
+		bfs_log(LOG_ERR, "cannot unmount %s: it is still mounted (umount it)",
+			opts->mountpoint);
+		report_once(d, BFS_EXIT_FAILURE);
+		return BFS_EXIT_FAILURE;
+	}
 	bfs_log(LOG_INFO, "unmounted %s", opts->mountpoint);
+	/* Ended before it served: the command fails, with nothing mounted. */
+	report_once(d, BFS_EXIT_FAILURE);
 	return rc ? BFS_EXIT_FAILURE : BFS_EXIT_OK;
 out:
 	daemon_teardown(d);
+	report_once(d, rc);
 	return rc;
 }

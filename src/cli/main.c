@@ -87,6 +87,7 @@ int main(int argc, char **argv)
 	struct bfs_options opts;
 	char err[512];
 	char backing[PATH_MAX];
+	static char mountpoint[PATH_MAX];
 	int rc;
 
 	if (argc >= 2 && strcmp(argv[1], "stat") == 0)
@@ -121,6 +122,17 @@ int main(int argc, char **argv)
 		bfs_log_startup("backing dir '%s': %s",
 			opts.backing_dir, strerror(errno));
 		return BFS_EXIT_BAD_BACKING;
+	}
+	/* Both paths absolute from here on: the daemon leaves its working
+	 * directory when it detaches, and a relative mountpoint could not be
+	 * unmounted then. (Not a /dev/fd/N, whose fd is the mount.) */
+	if (strncmp(opts.mountpoint, "/dev/fd/", 8) != 0) {
+		if (!realpath(opts.mountpoint, mountpoint)) {
+			bfs_log_startup("mountpoint '%s': %s", opts.mountpoint,
+					strerror(errno));
+			return BFS_EXIT_BAD_MOUNTPOINT;
+		}
+		opts.mountpoint = mountpoint;
 	}
 	return daemon_run(&daemon, &opts, backing, argv[0]);
 }

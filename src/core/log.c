@@ -3,11 +3,13 @@
 
 #include <fuse_log.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <unistd.h>
 
-static bool to_syslog;
+/* Set once, by whichever thread reports the start-up (detach.c). */
+static _Atomic bool to_syslog;
 
 static void vlog(int priority, const char *fmt, va_list ap)
 {

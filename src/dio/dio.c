@@ -47,27 +47,48 @@ struct dio_io {
 	uint64_t start_us;
 };
 
-int dio_init(struct bfs_dio *d, unsigned queue_depth, unsigned max_threads,
-	     uint32_t min_align, unsigned ring_buffers)
+/* The header room H for a device block of min_align. */
+static size_t header_room_for(uint32_t min_align)
 {
-	unsigned count = (ring_buffers > queue_depth ? ring_buffers : queue_depth) +
-			 max_threads;
 	size_t h = (size_t)sysconf(_SC_PAGESIZE);
-	struct iovec *iov;
-	unsigned entries = 1;
-	int rc;
 
-	memset(d, 0, sizeof(*d));
 	if (h < 4096)
 		h = 4096;
 	/* Payloads land aligned to the header room: at least the device's
 	 * block (a 16 KiB-block device gets 16 KiB). */
 	while (h < min_align && h < DIO_MAX_REQUEST)
 		h <<= 1;
-	d->header_room = h;
+	return h;
+}
+
+size_t dio_pool_bytes(unsigned queue_depth, unsigned max_threads,
+		      uint32_t min_align, unsigned ring_buffers,
+		      unsigned *count, size_t *each)
+{
+	size_t h = header_room_for(min_align);
+
+	*count = (ring_buffers > queue_depth ? ring_buffers : queue_depth) +
+		 max_threads;
 	/* Header room, the largest request with a block either side (an
 	 * RMW image starts a block early), and the scratch block. */
-	rc = pool_init(&d->pool, count, h + DIO_MAX_REQUEST + 3 * h, h);
+	*each = h + DIO_MAX_REQUEST + 3 * h;
+	return *count * *each;
+}
+
+int dio_init(struct bfs_dio *d, unsigned queue_depth, unsigned max_threads,
+	     uint32_t min_align, unsigned ring_buffers)
+{
+	unsigned count;
+	size_t each;
+	struct iovec *iov;
+	unsigned entries = 1;
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	dio_pool_bytes(queue_depth, max_threads, min_align, ring_buffers,
+		       &count, &each);
+	d->header_room = header_room_for(min_align);
+	rc = pool_init(&d->pool, count, each, d->header_room);
 	if (rc)
 		return rc;
 	rc = -ENOMEM;

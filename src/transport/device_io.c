@@ -93,6 +93,9 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 	if (init_reply && n > 0 && atomic_exchange(&init_offers_ring, false) &&
 	    hooks.ring_offered)
 		hooks.ring_offered(hooks.ctx);
+	if (init_reply && hooks.init_done)
+		hooks.init_done(hooks.ctx, n > 0 &&
+				((const struct fuse_out_header *)iov[0].iov_base)->error == 0);
 	return n;
 }
 

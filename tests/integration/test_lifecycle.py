@@ -96,6 +96,118 @@ def test_sigint_exits_0():
     stop_by("SIGINT")
 
 
+def relative_mount(foreground, sig):
+    """bouncefs given BACKING_DIR and MOUNTPOINT relative to its working
+    directory, then stopped by sig: it unmounts and exits 0, and leaves no
+    dead mount (the daemon leaves its working directory when it
+    detaches)."""
+    back, mnt = scratch()
+    top = os.path.dirname(mnt)
+    rel_back = os.path.relpath(back, top)
+    cmd = [BOUNCEFS, rel_back, "mnt"] + (["-f"] if foreground else [])
+    proc = subprocess.Popen(cmd, cwd=top, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    on_exit(lambda: proc.poll() is None and proc.kill())
+    deadline = time.time() + 15
+    while not is_mounted(mnt):
+        assert time.time() < deadline, "mount did not appear"
+        if not foreground:
+            assert proc.poll() in (None, 0), proc.stdout.read()
+        time.sleep(0.02)
+    if foreground:
+        pid = proc.pid
+    else:
+        assert proc.wait(timeout=15) == 0
+        pids = daemon_pids("mnt")
+        assert len(pids) == 1, pids
+        pid = pids[0]
+    with open(os.path.join(mnt, "f"), "w") as f:
+        f.write("relative")
+    os.kill(pid, sig)
+    assert wait_gone(pid), "daemon still running after %s" % sig
+    if foreground:
+        assert proc.wait(timeout=5) == 0
+        out = proc.stdout.read()
+        assert "failed to unmount" not in out, out
+        assert "unmounted " + mnt in out, out
+    assert not is_mounted(mnt)
+    assert os.listdir(mnt) == []  # no dead mount: ENOTCONN otherwise
+    assert open(os.path.join(back, "f")).read() == "relative"
+
+
+def test_relative_paths_sigterm_detached():
+    relative_mount(False, signal.SIGTERM)
+
+
+def test_relative_paths_sigint_foreground():
+    relative_mount(True, signal.SIGINT)
+
+
+SANITIZED = os.environ.get("BOUNCEFS_SANITIZED", "none") != "none"
+
+
+def startup_fails_cleanly(preexec, fragment=None):
+    """A detached start whose staging buffers cannot be had: the command
+    fails, says why, and leaves no mount (it exited 0 before, with nothing
+    or a dead mount left)."""
+    back, mnt = scratch()
+    r = subprocess.run([BOUNCEFS, "-o", "queue_depth=512", back, mnt],
+                       preexec_fn=preexec, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    if fragment:
+        assert fragment in r.stderr, r.stderr
+    deadline = time.time() + 5
+    while is_mounted(mnt) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not is_mounted(mnt), "a mount is left after a failed start"
+    assert os.listdir(mnt) == []
+    assert daemon_pids(mnt) == []
+
+
+def test_startup_out_of_address_space_is_reported():
+    """ulimit -v below what the pool takes (512 + 16 buffers of 1 MiB +
+    16 KiB: 536 MiB)."""
+    if SANITIZED:
+        print("skipped: the sanitizers' shadow memory needs no ulimit -v")
+        return
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (400 << 20, 400 << 20))
+    startup_fails_cleanly(limit, "the staging pool needs 536 MiB")
+
+
+def test_startup_killed_in_memory_cgroup_leaves_no_mount():
+    """In a 200 MiB memory cgroup, pinning 536 MiB of staging buffers gets
+    the daemon killed while it starts (or refused): the command fails and
+    takes the mount down."""
+    if SANITIZED:
+        print("skipped: the sanitizers' own memory would be what the limit hits")
+        return
+    cg = "/sys/fs/cgroup/memory/bfs-test-%d" % os.getpid()
+    if not os.path.isdir("/sys/fs/cgroup/memory"):
+        print("skipped: no cgroup-v1 memory controller")
+        return
+    os.mkdir(cg)
+
+    def remove():
+        for _ in range(50):
+            try:
+                os.rmdir(cg)
+                return
+            except OSError:
+                time.sleep(0.1)
+    on_exit(remove)
+    with open(os.path.join(cg, "memory.limit_in_bytes"), "w") as f:
+        f.write(str(200 << 20))
+
+    def join():
+        with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+    startup_fails_cleanly(join)
+
+
 def test_sigterm_with_open_files():
     back, mnt = scratch()
     m = Mount(back, mnt)
