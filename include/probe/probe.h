@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <stdio.h>
 
 struct bfs_probe {
@@ -30,8 +31,22 @@ struct bfs_probe {
 	struct nvme_format nvme_fmt;
 	char kernel[65];
 	unsigned kernel_major, kernel_minor;
-	bool kernel_bounces;        /* Linux >= 7.0 and XFS */
+	bool kernel_bounces;        /* probe_kernel_bounces */
 };
+
+/* Does this kernel bounce direct I/O to stable-page devices by itself on
+ * this file system? Linux 7.0 does for XFS, 7.3 for btrfs too. */
+bool probe_kernel_bounces(const char *fstype, unsigned major, unsigned minor);
+
+/*
+ * The verdict: is bouncefs needed for direct I/O here? Yes where a device
+ * of the chain checks pages in flight (an integrity profile, or stable
+ * pages) and the kernel does not bounce direct I/O for the file system by
+ * itself. why gets the reason, one sentence.
+ */
+bool probe_needed(const struct block_chain *chain, int block_err,
+		  const char *fstype, const char *kernel, bool kernel_bounces,
+		  char *why, size_t len);
 
 /* Probe path (on a file system, or a block device node itself). Returns 0, or -errno if path itself cannot be examined
  * (everything below it is reported in the result, not as an error). */

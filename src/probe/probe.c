@@ -69,7 +69,54 @@ static void probe_kernel(struct bfs_probe *p)
 	snprintf(p->kernel, sizeof(p->kernel), "%s", u.release);
 	if (sscanf(u.release, "%u.%u", &p->kernel_major, &p->kernel_minor) != 2)
 		p->kernel_major = p->kernel_minor = 0;
-	p->kernel_bounces = p->kernel_major >= 7 && strcmp(p->fstype, "xfs") == 0;
+	p->kernel_bounces = probe_kernel_bounces(p->fstype, p->kernel_major,
+						 p->kernel_minor);
+}
+
+bool probe_kernel_bounces(const char *fstype, unsigned major, unsigned minor)
+{
+	if (strcmp(fstype, "xfs") == 0)
+		return major >= 7;
+	if (strcmp(fstype, "btrfs") == 0)
+		return major > 7 || (major == 7 && minor >= 3);
+	return false;
+}
+
+bool probe_needed(const struct block_chain *chain, int block_err,
+		  const char *fstype, const char *kernel, bool kernel_bounces,
+		  char *why, size_t len)
+{
+	const struct block_dev *integ = block_err ? NULL :
+		block_chain_integrity(chain);
+	const struct block_dev *stable = NULL;
+
+	for (unsigned i = 0; !block_err && i < chain->count; i++)
+		if (chain->devs[i].stable_writes == 1) {
+			stable = &chain->devs[i];
+			break;
+		}
+	if (block_err) {
+		snprintf(why, len, "not on a block device, so nothing checks the pages of a direct I/O in flight");
+		return false;
+	}
+	if (!integ && !stable) {
+		snprintf(why, len, "no device below has an integrity profile or stable pages: a page changed in flight is written as it is, as on any disk");
+		return false;
+	}
+	if (kernel_bounces) {
+		snprintf(why, len, "%s %s, but Linux %s bounces direct I/O on %s by itself",
+			 integ ? integ->name : stable->name,
+			 integ ? "checks a guard per block (integrity profile)" :
+				 "wants stable pages",
+			 kernel, fstype[0] ? fstype : "this file system");
+		return false;
+	}
+	snprintf(why, len, "%s %s, and Linux %s does not bounce direct I/O on %s by itself (7.0 and later do for XFS, 7.3 and later for btrfs): an application changing a buffer in flight gets EILSEQ",
+		 integ ? integ->name : stable->name,
+		 integ ? "checks a guard per block (integrity profile)" :
+			 "wants stable pages",
+		 kernel[0] ? kernel : "(unknown)", fstype[0] ? fstype : "this file system");
+	return true;
 }
 
 /* Largest of the chain's logical block, the NVMe data size and statx's

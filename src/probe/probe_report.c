@@ -64,8 +64,11 @@ void probe_print_text(FILE *out, const struct bfs_probe *p)
 			fprintf(out, "\n");
 		}
 	}
-	fprintf(out, "direct-I/O align:  memory %u, offset %u (statx)\n",
-		p->dio_mem_align, p->dio_offset_align);
+	if (p->dio_mem_align || p->dio_offset_align)
+		fprintf(out, "direct-I/O align:  memory %u, offset %u (statx)\n",
+			p->dio_mem_align, p->dio_offset_align);
+	else
+		fprintf(out, "direct-I/O align:  not reported (statx)\n");
 	if (p->nvme) {
 		const struct nvme_format *f = &p->nvme_fmt;
 
@@ -91,10 +94,17 @@ void probe_print_text(FILE *out, const struct bfs_probe *p)
 	fprintf(out, "staging alignment: %u\n", p->staging_align ? p->staging_align : 4096);
 	fprintf(out, "kernel:            %s: %s\n", p->kernel,
 		p->kernel_bounces ?
-		"bounces direct I/O to stable-page devices by itself (7.0 or newer, XFS)" :
-		p->kernel_major >= 7 ?
-		"bounces direct I/O by itself only for XFS" :
-		"does not bounce direct I/O by itself (that needs 7.0 or newer, and XFS)");
+		"bounces direct I/O to stable-page devices by itself on this file system" :
+		"does not bounce direct I/O by itself on this file system (7.0 and later do for XFS, 7.3 and later for btrfs)");
+	{
+		char why[512];
+		bool need = probe_needed(&p->chain, p->block_err, p->fstype,
+					 p->kernel, p->kernel_bounces, why,
+					 sizeof(why));
+
+		fprintf(out, "bouncefs needed:   %s, because %s\n",
+			need ? "yes" : "no", why);
+	}
 }
 
 /* ,"name":v for a sysfs value: a number, or true/false for a flag, and
@@ -144,8 +154,12 @@ void probe_print_json(FILE *out, const struct bfs_probe *p)
 			    strerror(-p->block_err));
 	else
 		fputs("null", out);
-	fprintf(out, ",\"dio_mem_align\":%u,\"dio_offset_align\":%u",
-		p->dio_mem_align, p->dio_offset_align);
+	/* statx's 0: not reported. */
+	if (p->dio_mem_align || p->dio_offset_align)
+		fprintf(out, ",\"dio_mem_align\":%u,\"dio_offset_align\":%u",
+			p->dio_mem_align, p->dio_offset_align);
+	else
+		fputs(",\"dio_mem_align\":null,\"dio_offset_align\":null", out);
 	fputs(",\"nvme\":", out);
 	if (p->nvme) {
 		const struct nvme_format *f = &p->nvme_fmt;
@@ -181,8 +195,19 @@ void probe_print_json(FILE *out, const struct bfs_probe *p)
 	fprintf(out, ",\"staging_align\":%u,\"kernel\":",
 		p->staging_align ? p->staging_align : 4096);
 	json_write_string(out, p->kernel);
-	fprintf(out, ",\"kernel_bounces_direct_io\":%s}\n",
+	fprintf(out, ",\"kernel_bounces_direct_io\":%s",
 		p->kernel_bounces ? "true" : "false");
+	{
+		char why[512];
+		bool need = probe_needed(&p->chain, p->block_err, p->fstype,
+					 p->kernel, p->kernel_bounces, why,
+					 sizeof(why));
+
+		fprintf(out, ",\"bouncefs_needed\":%s,\"because\":",
+			need ? "true" : "false");
+		json_write_string(out, why);
+	}
+	fputs("}\n", out);
 }
 
 void probe_summary(const struct bfs_probe *p, char *buf, size_t size)

@@ -38,8 +38,12 @@ def test_loop_xfs():
     text = probe(fs.path).stdout
     for want in ("file system:       xfs", "device chain:      %s (disk)" % loop,
                  "logical block 512", "integrity none", "staging alignment:",
-                 "kernel:            " + os.uname().release):
+                 "kernel:            " + os.uname().release,
+                 "bouncefs needed:   no, because no device below"):
         assert want in text, "%r not in:\n%s" % (want, text)
+    # The verdict: a loop device over a file checks nothing in flight.
+    assert j["bouncefs_needed"] is False, j
+    assert "integrity profile or stable pages" in j["because"], j
 
 
 def test_loop_4k_sectors_raise_staging():
@@ -85,6 +89,10 @@ def test_tmpfs_and_pseudo():
     assert j["block_error"] == "not on a block device", j
     assert j["staging_align"] == 4096, j
     assert "not on a block device" in probe("/dev/shm").stdout
+    assert j["bouncefs_needed"] is False, j
+    # tmpfs reports no direct-I/O alignment: "not reported", null.
+    if j["dio_mem_align"] is None:
+        assert "direct-I/O align:  not reported" in probe("/dev/shm").stdout
     for path in ("/proc/self", "/sys/kernel", "/dev/null", "/"):
         probe_json(path)  # valid JSON, exit 0
 

@@ -125,6 +125,11 @@ def main():
          "%s+%s, PI type %s, %s-bit guard, staging %s" %
          (nv.get("lba_data_size"), nv.get("metadata_size"), nv.get("pi_type"),
           nv.get("guard_bits"), probe.get("staging_align"))),
+        ("(c) probe: bouncefs is needed on the PI namespace under 6.1, not on the other",
+         probe.get("bouncefs_needed") is True and nopi.get("bouncefs_needed") is False,
+         "PI: %s (%s); no PI: %s (%s)" %
+         (probe.get("bouncefs_needed"), probe.get("because"),
+          nopi.get("bouncefs_needed"), nopi.get("because"))),
         ("(c) probe: a namespace without PI says so",
          nv2.get("lba_data_size") == 4096 and nv2.get("metadata_size") == 0 and
          nv2.get("pi_type") == 0 and nopi.get("integrity_format") == "none",

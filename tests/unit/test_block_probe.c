@@ -5,6 +5,7 @@
  * NVMe namespace, the partition alone, and the disk alone.
  */
 #include "probe/block_probe.h"
+#include "probe/probe.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -187,12 +188,57 @@ static void test_512_format_and_missing_device(void **state)
 	teardown_tree();
 }
 
+/* The probe's verdict on the fixtures' chains: needed where the chain
+ * checks pages in flight and the kernel does not bounce for the file
+ * system itself. */
+static void test_verdict(void **state)
+{
+	struct block_chain c;
+	char why[512];
+
+	(void)state;
+	assert_true(probe_kernel_bounces("xfs", 7, 0));
+	assert_false(probe_kernel_bounces("xfs", 6, 12));
+	assert_false(probe_kernel_bounces("btrfs", 7, 2));
+	assert_true(probe_kernel_bounces("btrfs", 7, 3));
+	assert_true(probe_kernel_bounces("btrfs", 8, 0));
+	assert_false(probe_kernel_bounces("ext4", 9, 9));
+
+	build("4096+8-pi1-g16");
+	assert_int_equal(block_probe(root, makedev(253, 0), &c), 0);
+	assert_true(probe_needed(&c, 0, "ext4", "6.12.0", false, why, sizeof(why)));
+	assert_non_null(strstr(why, "integrity profile"));
+	assert_non_null(strstr(why, "6.12.0"));
+	assert_true(probe_needed(&c, 0, "xfs", "6.1.0", false, why, sizeof(why)));
+	assert_false(probe_needed(&c, 0, "xfs", "7.0.0", true, why, sizeof(why)));
+	assert_non_null(strstr(why, "by itself"));
+	teardown_tree();
+
+	/* The controller inserts and strips PI: nothing on the host checks. */
+	build("4096+8-pi1-g16-extlba");
+	assert_int_equal(block_probe(root, makedev(259, 0), &c), 0);
+	assert_false(probe_needed(&c, 0, "ext4", "6.1.0", false, why, sizeof(why)));
+	teardown_tree();
+
+	build("4096+0-nopi");
+	assert_int_equal(block_probe(root, makedev(259, 0), &c), 0);
+	assert_false(probe_needed(&c, 0, "xfs", "6.1.0", false, why, sizeof(why)));
+	assert_non_null(strstr(why, "no device below"));
+	teardown_tree();
+
+	memset(&c, 0, sizeof(c));
+	assert_false(probe_needed(&c, -ENODEV, "tmpfs", "6.1.0", false, why,
+				  sizeof(why)));
+	assert_non_null(strstr(why, "not on a block device"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dm_on_partition_of_pi_namespace),
 		cmocka_unit_test(test_partition_and_disk_without_pi),
 		cmocka_unit_test(test_512_format_and_missing_device),
+		cmocka_unit_test(test_verdict),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
