@@ -27,7 +27,7 @@ enum stats_op { STATS_READ, STATS_WRITE, STATS_FSYNC, STATS_OPS };
 	X(copied_bytes, "payload bytes the daemon copied") \
 	X(ring_requests, "received over FUSE io_uring") \
 	X(ring_helped, "of those, served by helpers") \
-	X(inflight, "direct I/Os in flight on an io_uring now") \
+	X(inflight, "direct I/Os in flight now (through io_uring or served synchronously)") \
 	X(inflight_max, "high-water mark of inflight")
 
 /* Errors are counted per errno below this (Linux's go up to 133). */

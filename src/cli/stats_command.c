@@ -1,10 +1,12 @@
 /* bouncefs stat: the counters of a running mount, for people and scripts. */
 #include "cli/stats_command.h"
 #include "core/json_write.h"
+#include "core/mountinfo.h"
 #include "core/options.h"
 #include "core/stats.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -105,8 +107,8 @@ static void print_human(const char *mnt, const struct counters *c,
 {
 	bool any = false;
 
-	printf("bouncefs %s: up %.0f s; rates %s\n", mnt,
-	       get(c, "uptime_us") / 1e6,
+	printf("bouncefs %s: up %.0f s; counts since the mount, rates (req/s, MiB/s) %s\n",
+	       mnt, get(c, "uptime_us") / 1e6,
 	       prev ? "over the last interval" : "since the mount started");
 	printf("  %-6s %12s %10s %12s %8s %9s %9s %9s %7s\n", "op",
 	       "requests", "req/s", "bytes", "MiB/s", "p50 us", "p99 us",
@@ -123,7 +125,8 @@ static void print_human(const char *mnt, const struct counters *c,
 	printf("  requests received over FUSE io_uring %llu (%llu served by helper threads)\n",
 	       get(c, "ring_requests"), get(c, "ring_helped"));
 	printf("  read-modify-write cycles %llu\n", get(c, "rmw_cycles"));
-	printf("  bytes copied by the daemon %llu (0 for aligned direct writes)\n",
+	printf("  bytes copied by the daemon %llu (0 for aligned direct writes; the\n"
+	       "    kernel's copy of each request into the staging buffers is the bounce)\n",
 	       get(c, "copied_bytes"));
 	printf("  in flight %llu, high-water mark %llu\n", get(c, "inflight"),
 	       get(c, "inflight_max"));
@@ -164,10 +167,32 @@ static void print_json(const char *mnt, const struct counters *c,
 	for (unsigned i = 0; i < c->n; i++) {
 		if (strncmp(c->name[i], "errno_", 6))
 			continue;
-		printf("%s\"%s\":%llu", first ? "" : ",", c->name[i] + 6, c->value[i]);
+		if (!first)
+			putchar(',');
+		json_write_string(stdout, c->name[i] + 6);
+		printf(":%llu", c->value[i]);
 		first = false;
 	}
 	printf("}}\n");
+}
+
+/* Is mnt the root of a bouncefs mount (the mount on top there)? The
+ * counters are an xattr, which any file could carry. */
+static bool is_bouncefs_mount(const char *mnt)
+{
+	static struct mountinfo_entry e;
+	char real[PATH_MAX];
+	char *info;
+	const char *at;
+	bool top_is_ours = false;
+
+	if (!realpath(mnt, real) || !(info = mountinfo_read()))
+		return false;
+	for (at = info; (at = mountinfo_next(at, &e));)
+		if (strcmp(e.mountpoint, real) == 0)
+			top_is_ours = strcmp(e.fstype, "fuse.bouncefs") == 0;
+	free(info);
+	return top_is_ours;
 }
 
 static volatile sig_atomic_t interrupted;
@@ -224,6 +249,11 @@ int stats_command(int argc, char **argv)
 	}
 	if (!mnt)
 		return usage("missing MOUNTPOINT");
+	if (!is_bouncefs_mount(mnt)) {
+		fprintf(stderr, "bouncefs: '%s' is not a bouncefs mount (give its mountpoint)\n",
+			mnt);
+		return BFS_EXIT_FAILURE;
+	}
 	err = fetch(mnt, &cur);
 	if (err) {
 		fprintf(stderr, "bouncefs: cannot read the counters of '%s': %s\n",

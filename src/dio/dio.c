@@ -388,9 +388,11 @@ static void read_request(struct bfs_dio *d, fuse_req_t req, struct bfs_file *f,
 		char *img = recv_buffer(d) + d->header_room;
 		uint64_t start_us = stats_now_us();
 		size_t got = 0;
-		int err = sys_pread_all(fd, img, plan.len, (off_t)plan.start, a,
-					&got);
+		int err;
 
+		stats_inflight_inc();
+		err = sys_pread_all(fd, img, plan.len, (off_t)plan.start, a, &got);
+		stats_inflight_dec();
 		release_sync(d, start_us);
 		if (err)
 			error_log_file("read", fd, (int64_t)(plan.start + got),
@@ -598,8 +600,10 @@ static void write_here(struct bfs_dio *d, const struct dio_write_args *w,
 		defer_write(w);
 		return;
 	}
+	stats_inflight_inc();
 	err = sys_pwrite_all(f->dfd, w->buf, w->size, w->off,
 			     rw_flags_for(w->flags), &done);
+	stats_inflight_dec();
 	range_lock_release(&f->inode->writers, &lock);
 	if (claimed)
 		release_sync(d, start_us);

@@ -107,12 +107,19 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	get_or_list(req, ino, XA_LIST, NULL, size);
 }
 
+/* The root's counters are ours, not the backing directory's: they can be
+ * read, never set or removed (that would store a real xattr there). */
+static bool is_stats_xattr(fuse_ino_t ino, const char *name)
+{
+	return ino == FUSE_ROOT_ID && strcmp(name, BFS_STATS_XATTR) == 0;
+}
+
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
 	struct xattr_args a = { .call = XA_SET, .name = name, .value = value,
 				.size = size, .flags = flags };
-	ssize_t res = xattr_call(req, ino, &a);
+	ssize_t res = is_stats_xattr(ino, name) ? -EPERM : xattr_call(req, ino, &a);
 
 	fs_reply_error(req, res < 0 ? (int)res : 0);
 }
@@ -120,7 +127,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	struct xattr_args a = { .call = XA_REMOVE, .name = name };
-	ssize_t res = xattr_call(req, ino, &a);
+	ssize_t res = is_stats_xattr(ino, name) ? -EPERM : xattr_call(req, ino, &a);
 
 	fs_reply_error(req, res < 0 ? (int)res : 0);
 }

@@ -377,6 +377,9 @@ def test_stat_command():
     assert j["read_requests"] == 1 and j["copied_bytes"] == 0, j
     assert j["write_bytes_per_s"] > 0 and j["uptime_s"] > 0, j
     assert j["eilseq_errors"] == 0, j
+    # One writer at a time: served synchronously, and counted in flight
+    # all the same (the high-water mark showed 0).
+    assert j["inflight_max"] >= 1 and j["inflight"] == 0, j
     for op in ("read", "write"):
         assert 0 < j[op + "_p50_us"] <= j[op + "_p99_us"] <= j[op + "_max_us"], j
     # --watch: a sample at once, then one a second, until interrupted.
@@ -395,6 +398,25 @@ def test_stat_command():
                      ([], "missing MOUNTPOINT")):
         r = run([BOUNCEFS, "stat"] + bad, check=False)
         assert r.returncode == 2 and why in r.stderr, (bad, r.returncode, r.stderr)
+    # The counters xattr is the mount root's own: it cannot be set or
+    # removed there (that stored a real xattr on the backing directory).
+    for call in (lambda: os.setxattr(mnt, "user.bouncefs.stats", b"x 1\n"),
+                 lambda: os.removexattr(mnt, "user.bouncefs.stats")):
+        try:
+            call()
+            raise AssertionError("the stats xattr was changed")
+        except OSError as e:
+            assert e.errno == errno.EPERM, e
+    assert "user.bouncefs.stats" not in os.listxattr(back)
+    # Only a bouncefs mount's counters are printed: not a file inside it,
+    # nor any other path that happens to carry the xattr.
+    other = os.path.join(fs.top, "impostor")
+    os.mkdir(other)
+    os.setxattr(other, "user.bouncefs.stats", b"read_requests 999\n")
+    for path in (other, os.path.join(mnt, "s")):
+        r = run([BOUNCEFS, "stat", path], check=False)
+        assert r.returncode == 1 and "not a bouncefs mount" in r.stderr, \
+            (path, r.returncode, r.stdout, r.stderr)
     assert m.stop() == 0
 
 
