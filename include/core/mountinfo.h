@@ -24,6 +24,10 @@ struct mountinfo_entry {
  * returns where the next line starts, or NULL when there is none. */
 const char *mountinfo_next(const char *line, struct mountinfo_entry *e);
 
+/* mountinfo_dev_of on /proc/self/mountinfo as it is now: 0, -ENOENT, or
+ * -errno if it cannot be read. */
+int mountinfo_dev_at(const char *mountpoint, const char *fstype, dev_t *dev);
+
 /* The device (maj:min) of the last mount at mountpoint of type fstype in
  * mountinfo's text: the one on top. 0, or -ENOENT if there is none. */
 int mountinfo_dev_of(const char *mountinfo, const char *mountpoint,

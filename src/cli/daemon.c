@@ -255,16 +255,11 @@ static int make_data_path(struct bfs_daemon *d, bool ring_wanted)
 /* Is our mount still at the mountpoint? */
 static bool still_mounted(const struct bfs_daemon *d)
 {
-	char *info;
 	dev_t dev;
-	bool there;
 
-	if (!d->fs.self_dev || !d->mountpoint[0] || !(info = mountinfo_read()))
-		return false;
-	there = mountinfo_dev_of(info, d->mountpoint, "fuse.bouncefs",
-				 &dev) == 0 && dev == d->fs.self_dev;
-	free(info);
-	return there;
+	return d->fs.self_dev && d->mountpoint[0] &&
+	       mountinfo_dev_at(d->mountpoint, "fuse.bouncefs", &dev) == 0 &&
+	       dev == d->fs.self_dev;
 }
 
 /* Undo what was made, in reverse order. Every I/O in flight is answered

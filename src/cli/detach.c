@@ -1,5 +1,6 @@
 /* Detaching, with the start-up's outcome reported back to the command. */
 #include "cli/detach.h"
+#include "core/fusectl.h"
 #include "core/log.h"
 #include "core/mountinfo.h"
 #include "core/options.h"
@@ -10,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,28 +18,16 @@
  * left, so that no dead mount stays. */
 static void undo_mount(const char *mountpoint, dev_t mount_dev)
 {
-	char *info = mountinfo_read();
-	char path[96];
 	dev_t dev;
-	int fd;
+	int rc;
 
-	if (!info)
+	if (mountinfo_dev_at(mountpoint, "fuse.bouncefs", &dev) != 0 ||
+	    (mount_dev && dev != mount_dev))
 		return;
-	if (mountinfo_dev_of(info, mountpoint, "fuse.bouncefs", &dev) != 0 ||
-	    (mount_dev && dev != mount_dev)) {
-		free(info);
-		return;
-	}
-	free(info);
-	snprintf(path, sizeof(path), "/sys/fs/fuse/connections/%u/abort",
-		 minor(dev));
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		if (write(fd, "1", 1) < 0)
-			bfs_log_startup("cannot abort the connection of '%s': %s",
-					mountpoint, strerror(errno));
-		close(fd);
-	}
+	rc = fusectl_abort(dev);
+	if (rc)
+		bfs_log_startup("cannot abort the connection of '%s': %s",
+				mountpoint, strerror(-rc));
 	if (umount2(mountpoint, MNT_DETACH) != 0)
 		bfs_log_startup("cannot unmount '%s': %s", mountpoint,
 				strerror(errno));

@@ -80,3 +80,15 @@ int mountinfo_dev_of(const char *mountinfo, const char *mountpoint,
 	}
 	return rc;
 }
+
+int mountinfo_dev_at(const char *mountpoint, const char *fstype, dev_t *dev)
+{
+	char *info = mountinfo_read();
+	int rc;
+
+	if (!info)
+		return -errno;
+	rc = mountinfo_dev_of(info, mountpoint, fstype, dev);
+	free(info);
+	return rc;
+}

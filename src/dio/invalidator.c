@@ -1,14 +1,13 @@
 /* Page-cache invalidations and the answers that follow them, on one
  * thread (see invalidator.h). */
 #include "dio/invalidator.h"
+#include "core/fusectl.h"
 #include "core/log.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -119,17 +118,11 @@ void invalidator_write_done(struct invalidator *v, fuse_req_t req,
  * encoding of the device number). */
 static void abort_mount(dev_t dev)
 {
-	char path[64];
-	int fd;
+	int rc = fusectl_abort(dev);
 
-	snprintf(path, sizeof(path), "/sys/fs/fuse/connections/%u/abort",
-		 (major(dev) << 20) | minor(dev));
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, "1", 1) != 1)
-		bfs_log(LOG_ERR, "cannot abort the connection (%s): %s", path,
-			strerror(errno));
-	if (fd >= 0)
-		close(fd);
+	if (rc)
+		bfs_log(LOG_ERR, "cannot abort the mount's FUSE connection: %s",
+			strerror(-rc));
 }
 
 void invalidator_stop(struct invalidator *v)

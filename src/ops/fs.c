@@ -163,12 +163,8 @@ int fs_init(struct bfs_fs *fs, const struct bfs_options *opts, int root_fd)
 
 void fs_note_self(struct bfs_fs *fs, const char *mountpoint)
 {
-	char *info = mountinfo_read();
-
-	if (!info || mountinfo_dev_of(info, mountpoint, "fuse.bouncefs",
-				      &fs->self_dev) != 0)
+	if (mountinfo_dev_at(mountpoint, "fuse.bouncefs", &fs->self_dev) != 0)
 		fs->self_dev = 0;
-	free(info);
 }
 
 int fs_open_proc(struct bfs_fs *fs)

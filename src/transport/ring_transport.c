@@ -415,8 +415,7 @@ static void serve(struct ring_queue *q, struct ring_entry *e)
 	if (served_here(ih.opcode)) {
 		struct bfs_request *r = bfs_request_self();
 
-		r->buf_idx = e->buf_idx;
-		r->buf_taken = false;
+		use_entry(e);
 		r->entry = e;
 		process(e);
 		r->entry = NULL;
