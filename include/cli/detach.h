@@ -21,8 +21,8 @@ int detach_fork(const char *mountpoint, dev_t mount_dev);
 
 /*
  * In the child: tell the parent status (BFS_EXIT_*), then stdio becomes
- * null_fd (an fd on /dev/null opened before, or -1) and messages go to
- * syslog. Call once.
+ * null_fd (an fd on /dev/null opened before, or -1; stderr stays with
+ * -o log=stderr) and messages go to their target (log_started). Call once.
  */
 void detach_report(int fd, int status, int null_fd);
 

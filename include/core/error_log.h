@@ -5,6 +5,7 @@
  *   cannot write 'images/vm.img' at offset 4096 (65536 bytes): input/output error
  * Each kind (operation and errno) is rate-limited, so that a failing disk
  * cannot flood syslog; what was held back is counted in the next message.
+ * At -o log_level=debug nothing is held back: one line per failure.
  */
 #ifndef BOUNCEFS_ERROR_LOG_H
 #define BOUNCEFS_ERROR_LOG_H

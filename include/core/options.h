@@ -2,6 +2,8 @@
 #ifndef BOUNCEFS_OPTIONS_H
 #define BOUNCEFS_OPTIONS_H
 
+#include "core/log.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -32,6 +34,18 @@ enum bfs_uring_mode {
 	BFS_URING_ON,    /* enable it (fuse.enable_uring) when the kernel has it */
 };
 
+/* The daemon's options given on the command line, as bits of
+ * bfs_options.given (a remount compares them with the running mount's). */
+enum bfs_given {
+	BFS_GIVEN_MAX_WRITE = 1u << 0,
+	BFS_GIVEN_QUEUE_DEPTH = 1u << 1,
+	BFS_GIVEN_MAX_THREADS = 1u << 2,
+	BFS_GIVEN_URING = 1u << 3,
+	BFS_GIVEN_SECCOMP = 1u << 4,
+	BFS_GIVEN_ATTR_TIMEOUT = 1u << 5,
+	BFS_GIVEN_ENTRY_TIMEOUT = 1u << 6,
+};
+
 /* The system-call filter installed once mounted (-o seccomp=). */
 enum bfs_seccomp_mode {
 	BFS_SECCOMP_KILL,  /* a call outside the allow-list kills the daemon */
@@ -59,6 +73,20 @@ struct bfs_options {
 	enum bfs_seccomp_mode seccomp;
 	double attr_timeout;      /* seconds */
 	double entry_timeout;     /* seconds */
+	unsigned given;           /* enum bfs_given bits */
+	bool remount;             /* -o remount: change a running mount's flags */
+	bool sloppy;              /* ignore unknown -o options (mount -s) */
+	/* The per-mount flags (MS_*) the options name, set and cleared: what
+	 * a remount applies to the mount's present flags. */
+	unsigned long mnt_set, mnt_clear;
+	bool mnt_atime_named;     /* an access-time option was given */
+	/* The first of the kernel's own FUSE options (user_id=, group_id=,
+	 * rootmode=, fd=) given: mount(8) hands them back on a remount,
+	 * from mountinfo; refused otherwise. */
+	char kernel_opt[16];
+	enum log_target log_target; /* -o log= */
+	char log_file[1024];      /* -o log=FILE: absolute */
+	int log_level;            /* syslog priority: LOG_ERR .. LOG_DEBUG */
 	/* Comma-separated FUSE options handed to libfuse (mount and session). */
 	char fuse_opts[BFS_FUSE_OPTS_MAX];
 };

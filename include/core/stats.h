@@ -84,8 +84,33 @@ uint64_t stats_percentile(enum stats_op op, double q);
 /* Note the start of the mount (for the uptime in the counters). */
 void stats_start(void);
 
+/*
+ * The running mount's configuration, shown with the counters as
+ * config_<name> lines, so that bouncefs stat and a remount can read it.
+ * The modes are the numbers of enum bfs_uring_mode and bfs_seccomp_mode.
+ */
+#define STATS_CONFIG(X) \
+	X(queue_depth) \
+	X(max_write) \
+	X(max_threads) \
+	X(uring_mode) \
+	X(seccomp_mode) \
+	X(staging_align) \
+	X(attr_timeout_ms) \
+	X(entry_timeout_ms)
+
+struct stats_config {
+#define STATS_CONFIG_FIELD(name) uint64_t name;
+	STATS_CONFIG(STATS_CONFIG_FIELD)
+#undef STATS_CONFIG_FIELD
+};
+
+/* Set once, before the threads start. */
+void stats_set_config(const struct stats_config *config);
+
 /* Render every counter as "name value" lines: per operation, the totals,
- * uptime_us, and errno_<NAME> for each errno seen. Returns the length. */
+ * uptime_us, errno_<NAME> for each errno seen, and the config_ lines.
+ * Returns the length. */
 size_t stats_format(char *buf, size_t size);
 
 #endif

@@ -301,6 +301,13 @@ int daemon_run(struct bfs_daemon *d, const struct bfs_options *opts,
 	d->report_fd = -1;
 	d->null_fd = -1;
 	snprintf(d->backing, sizeof(d->backing), "%s", backing);
+	rc = log_configure(opts->log_target, opts->log_file, opts->log_level,
+			   !opts->foreground);
+	if (rc) {
+		bfs_log_startup("cannot open the log file '%s': %s",
+				opts->log_file, strerror(-rc));
+		return BFS_EXIT_BAD_VALUE;
+	}
 	rc = make_fs(d);
 	if (rc != BFS_EXIT_OK)
 		return rc;
@@ -334,10 +341,28 @@ int daemon_run(struct bfs_daemon *d, const struct bfs_options *opts,
 			.done = dio_recv_done,
 		};
 
+		const struct stats_config config = {
+			.queue_depth = opts->queue_depth,
+			.max_write = opts->max_write,
+			.max_threads = opts->max_threads,
+			.uring_mode = opts->uring,
+			.seccomp_mode = opts->seccomp,
+			.staging_align = d->fs.min_align,
+			.attr_timeout_ms = (uint64_t)(opts->attr_timeout * 1000 + 0.5),
+			.entry_timeout_ms = (uint64_t)(opts->entry_timeout * 1000 + 0.5),
+		};
+
+		stats_set_config(&config);
 		stats_start();
-		bfs_log(LOG_INFO, "mounted %s at %s", d->backing, opts->mountpoint);
+		bfs_log(LOG_INFO, "mounted %s at %s; messages go to %s (level %s)",
+			d->backing, opts->mountpoint, log_where(),
+			log_level_name(opts->log_level));
+		if (log_lost())
+			bfs_log(LOG_WARNING, "no syslog here (no /dev/log): messages after the start-up are lost; use -o log=FILE or log=stderr");
 		if (d->probe_line[0])
 			bfs_log(LOG_INFO, "%s", d->probe_line);
+		if (opts->foreground)
+			log_started();
 		rc = session_loop_run(d->se, d->threads, &bufs);
 	}
 	if (rc)

@@ -1,5 +1,6 @@
 /* Detaching, with the start-up's outcome reported back to the command. */
 #include "cli/detach.h"
+#include "cli/mount_helper.h"
 #include "core/fusectl.h"
 #include "core/log.h"
 #include "core/mountinfo.h"
@@ -66,7 +67,7 @@ int detach_fork(const char *mountpoint, dev_t mount_dev)
 	while (n < 0 && errno == EINTR);
 	close(p[0]);
 	if (n == 1)
-		_exit(status);
+		_exit(mount_helper_status(status));
 	/* No report: the child has ended (its status says how). */
 	{
 		int wstatus = 0;
@@ -83,7 +84,7 @@ int detach_fork(const char *mountpoint, dev_t mount_dev)
 					mountpoint);
 	}
 	undo_mount(mountpoint, mount_dev);
-	_exit(BFS_EXIT_FAILURE);
+	_exit(mount_helper_status(BFS_EXIT_FAILURE));
 }
 
 void detach_report(int fd, int status, int null_fd)
@@ -92,8 +93,8 @@ void detach_report(int fd, int status, int null_fd)
 
 	if (fd < 0)
 		return;
-	/* Messages to syslog first: stderr is about to go. */
-	log_use_syslog();
+	/* Messages to their target first: stderr is about to go. */
+	log_started();
 	if (write(fd, &b, 1) != 1)
 		bfs_log(LOG_WARNING, "cannot report the start-up: %s",
 			strerror(errno));
@@ -101,6 +102,7 @@ void detach_report(int fd, int status, int null_fd)
 	if (null_fd >= 0) {
 		dup2(null_fd, STDIN_FILENO);
 		dup2(null_fd, STDOUT_FILENO);
-		dup2(null_fd, STDERR_FILENO);
+		if (!log_keeps_stderr())
+			dup2(null_fd, STDERR_FILENO);
 	}
 }

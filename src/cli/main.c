@@ -1,5 +1,7 @@
 /* bouncefs: parse the command line, then run the daemon (daemon.c). */
 #include "cli/daemon.h"
+#include "cli/mount_helper.h"
+#include "cli/remount.h"
 #include "cli/stats_command.h"
 #include "core/log.h"
 #include "core/mountinfo.h"
@@ -80,19 +82,100 @@ static int probe_command(const char *path, bool json)
 	return fflush(stdout) == 0 ? BFS_EXIT_OK : BFS_EXIT_FAILURE;
 }
 
-int main(int argc, char **argv)
+/* After the command line: remount, or check the paths and mount. fake:
+ * check only (mount -f). */
+static int mount_command(struct bfs_options *opts, bool fake,
+			 const char *argv0)
 {
 	/* Static: its threads may answer until the end (daemon.h). */
 	static struct bfs_daemon daemon;
-	struct bfs_options opts;
+	static char mountpoint[PATH_MAX];
 	char err[512];
 	char backing[PATH_MAX];
-	static char mountpoint[PATH_MAX];
+	int rc;
+
+	if (opts->remount) {
+		rc = fake ? BFS_EXIT_OK : remount_run(opts, err, sizeof(err));
+		if (rc != BFS_EXIT_OK)
+			bfs_log_startup("%s", err);
+		return rc;
+	}
+	rc = options_check_paths(opts, err, sizeof(err));
+	if (rc == BFS_EXIT_OK)
+		rc = check_not_mounted(opts->mountpoint, err, sizeof(err));
+	if (rc != BFS_EXIT_OK) {
+		bfs_log_startup("%s", err);
+		return rc;
+	}
+	if (!realpath(opts->backing_dir, backing)) {
+		bfs_log_startup("backing dir '%s': %s",
+			opts->backing_dir, strerror(errno));
+		return BFS_EXIT_BAD_BACKING;
+	}
+	/* Both paths absolute from here on: the daemon leaves its working
+	 * directory when it detaches, and a relative mountpoint could not be
+	 * unmounted then. (Not a /dev/fd/N, whose fd is the mount.) */
+	if (strncmp(opts->mountpoint, "/dev/fd/", 8) != 0) {
+		if (!realpath(opts->mountpoint, mountpoint)) {
+			bfs_log_startup("mountpoint '%s': %s", opts->mountpoint,
+					strerror(errno));
+			return BFS_EXIT_BAD_MOUNTPOINT;
+		}
+		opts->mountpoint = mountpoint;
+	}
+	if (fake)
+		return BFS_EXIT_OK;
+	return daemon_run(&daemon, opts, backing, argv0);
+}
+
+/* Run by mount(8) as mount.bouncefs or mount.fuse.bouncefs. */
+static int helper_main(int argc, char **argv)
+{
+	static struct bfs_options opts;
+	struct mount_helper_args a;
+	char err[512];
+	char *args[6];
+	int n = 0, rc;
+
+	mount_helper_begin();
+	rc = mount_helper_parse(argc, argv, &a, err, sizeof(err));
+	if (rc != BFS_EXIT_OK) {
+		bfs_log_startup("%s", err);
+		return rc;
+	}
+	/* mount -a mounts many: every message names its mountpoint. */
+	log_set_prefix(a.dir);
+	if (a.verbose)
+		log_set_verbose();
+	options_init(&opts);
+	opts.sloppy = a.sloppy;
+	args[n++] = argv[0];
+	if (a.opts) {
+		args[n++] = "-o";
+		args[n++] = (char *)a.opts;
+	}
+	args[n++] = "--";
+	args[n++] = (char *)a.spec;
+	args[n++] = (char *)a.dir;
+	rc = options_parse(&opts, n, args, err, sizeof(err));
+	if (rc != BFS_EXIT_OK) {
+		bfs_log_startup("%s", err);
+		return rc;
+	}
+	return mount_command(&opts, a.fake, argv[0]);
+}
+
+int main(int argc, char **argv)
+{
+	static struct bfs_options opts;
+	char err[512];
 	int rc;
 
 	if (argc >= 2 && strcmp(argv[1], "stat") == 0)
 		return stats_command(argc, argv);
 	privileges_close_inherited(inherited_fuse_fd(argc, argv));
+	if (mount_helper_invoked(argv[0]))
+		return mount_helper_status(helper_main(argc, argv));
 
 	options_init(&opts);
 	rc = options_parse(&opts, argc, argv, err, sizeof(err));
@@ -111,28 +194,5 @@ int main(int argc, char **argv)
 	}
 	if (opts.probe)
 		return probe_command(opts.backing_dir, opts.json);
-	rc = options_check_paths(&opts, err, sizeof(err));
-	if (rc == BFS_EXIT_OK)
-		rc = check_not_mounted(opts.mountpoint, err, sizeof(err));
-	if (rc != BFS_EXIT_OK) {
-		bfs_log_startup("%s", err);
-		return rc;
-	}
-	if (!realpath(opts.backing_dir, backing)) {
-		bfs_log_startup("backing dir '%s': %s",
-			opts.backing_dir, strerror(errno));
-		return BFS_EXIT_BAD_BACKING;
-	}
-	/* Both paths absolute from here on: the daemon leaves its working
-	 * directory when it detaches, and a relative mountpoint could not be
-	 * unmounted then. (Not a /dev/fd/N, whose fd is the mount.) */
-	if (strncmp(opts.mountpoint, "/dev/fd/", 8) != 0) {
-		if (!realpath(opts.mountpoint, mountpoint)) {
-			bfs_log_startup("mountpoint '%s': %s", opts.mountpoint,
-					strerror(errno));
-			return BFS_EXIT_BAD_MOUNTPOINT;
-		}
-		opts.mountpoint = mountpoint;
-	}
-	return daemon_run(&daemon, &opts, backing, argv[0]);
+	return mount_command(&opts, false, argv[0]);
 }

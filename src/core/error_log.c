@@ -113,7 +113,9 @@ void error_log_file(const char *action, int fd, int64_t off, uint64_t len,
 	char path[PATH_MAX], where[96] = "", why[128], more[96] = "";
 	unsigned long held;
 
-	if (!admit(action, err, &held))
+	/* At log_level=debug every failure has its line. */
+	held = 0;
+	if (!log_enabled(LOG_DEBUG) && !admit(action, err, &held))
 		return;
 	relative_path(fd, path, sizeof(path));
 	if (off >= 0 && len)

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <syslog.h>
 
 /* FUSE options that libfuse handles; handed through as they are. */
 static const char *const fuse_flag_opts[] = {
@@ -44,11 +46,60 @@ static const char *const ignored_opts[] = {
 	"owner", "group", NULL,
 };
 
+/* The kernel's FUSE options, which libfuse sets: mountinfo shows them,
+ * and mount(8) passes them back on a remount. */
+static const char *const kernel_opts[] = {
+	"user_id", "group_id", "rootmode", "fd", NULL,
+};
+
 /* ... and those that may take one ("user=NAME" is what mount(8) hands a
  * helper for a user mount). */
 static const char *const ignored_value_opts[] = {
 	"user", "comment", NULL,
 };
+
+/* The per-mount flags each option sets and clears: what a remount
+ * changes (remount.c). The others stay as the mount has them. */
+static const struct {
+	const char *name;
+	unsigned long set, clear;
+	bool atime;
+} mnt_flag_opts[] = {
+	{ "ro", MS_RDONLY, 0, false },
+	{ "rw", 0, MS_RDONLY, false },
+	{ "nosuid", MS_NOSUID, 0, false },
+	{ "suid", 0, MS_NOSUID, false },
+	{ "nodev", MS_NODEV, 0, false },
+	{ "dev", 0, MS_NODEV, false },
+	{ "noexec", MS_NOEXEC, 0, false },
+	{ "exec", 0, MS_NOEXEC, false },
+	{ "sync", MS_SYNCHRONOUS, 0, false },
+	{ "async", 0, MS_SYNCHRONOUS, false },
+	{ "dirsync", MS_DIRSYNC, 0, false },
+	{ "lazytime", MS_LAZYTIME, 0, false },
+	{ "nolazytime", 0, MS_LAZYTIME, false },
+	{ "noatime", MS_NOATIME, MS_RELATIME | MS_STRICTATIME, true },
+	{ "atime", 0, MS_NOATIME, true },
+	{ "relatime", MS_RELATIME, MS_NOATIME | MS_STRICTATIME, true },
+	{ "norelatime", 0, MS_RELATIME, true },
+	{ "strictatime", MS_STRICTATIME, MS_NOATIME | MS_RELATIME, true },
+	{ "nostrictatime", 0, MS_STRICTATIME, true },
+	{ "nodiratime", MS_NODIRATIME, 0, true },
+	{ "diratime", 0, MS_NODIRATIME, true },
+};
+
+static void note_mnt_flag(struct bfs_options *o, const char *name)
+{
+	for (size_t i = 0; i < sizeof(mnt_flag_opts) / sizeof(mnt_flag_opts[0]); i++) {
+		if (strcmp(mnt_flag_opts[i].name, name) != 0)
+			continue;
+		o->mnt_set = (o->mnt_set & ~mnt_flag_opts[i].clear) |
+			     mnt_flag_opts[i].set;
+		o->mnt_clear = (o->mnt_clear & ~mnt_flag_opts[i].set) |
+			       mnt_flag_opts[i].clear;
+		o->mnt_atime_named |= mnt_flag_opts[i].atime;
+	}
+}
 
 static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -73,6 +124,7 @@ void options_init(struct bfs_options *o)
 	o->seccomp = BFS_SECCOMP_KILL;
 	o->attr_timeout = BFS_DEFAULT_TIMEOUT;
 	o->entry_timeout = BFS_DEFAULT_TIMEOUT;
+	o->log_level = LOG_INFO;
 }
 
 static bool in_list(const char *const *list, const char *name)
@@ -137,11 +189,12 @@ static int append_fuse_opt(struct bfs_options *o, const char *opt,
 	return BFS_EXIT_OK;
 }
 
-/* The index of val among words (an option's keyword values), or -1. */
+/* The index of val among words (an option's keyword values; NULL ones
+ * are gaps), or -1. */
 static int keyword(const char *val, const char *const words[], size_t n)
 {
 	for (size_t i = 0; val && i < n; i++)
-		if (strcmp(val, words[i]) == 0)
+		if (words[i] && strcmp(val, words[i]) == 0)
 			return (int)i;
 	return -1;
 }
@@ -166,10 +219,52 @@ static int parse_one(struct bfs_options *o, const char *opt,
 
 	if (strncmp(name, "x-", 2) == 0 || in_list(ignored_value_opts, name))
 		return BFS_EXIT_OK;
-	if (in_list(ignored_opts, name) || in_list(atime_opts, name)) {
+	if (in_list(ignored_opts, name) || in_list(atime_opts, name) ||
+	    strcmp(name, "remount") == 0) {
 		if (val)
 			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
 				    "mount option '%s' takes no value", name);
+		note_mnt_flag(o, name);
+		if (strcmp(name, "remount") == 0)
+			o->remount = true;
+		return BFS_EXIT_OK;
+	}
+	if (in_list(kernel_opts, name)) {
+		if (!o->kernel_opt[0])
+			snprintf(o->kernel_opt, sizeof(o->kernel_opt), "%.15s", name);
+		return BFS_EXIT_OK;
+	}
+	if (strcmp(name, "log") == 0) {
+		static const char *const targets[] = {
+			[LOG_TARGET_SYSLOG] = "syslog",
+			[LOG_TARGET_STDERR] = "stderr",
+		};
+		int k = keyword(val, targets, sizeof(targets) / sizeof(targets[0]));
+
+		if (k > 0) {
+			o->log_target = (enum log_target)k;
+			return BFS_EXIT_OK;
+		}
+		if (!val || val[0] != '/' || strlen(val) >= sizeof(o->log_file))
+			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+				    "bad value for log: '%s' (want syslog, stderr or an absolute FILE)",
+				    val ? val : "");
+		o->log_target = LOG_TARGET_FILE;
+		strcpy(o->log_file, val);
+		return BFS_EXIT_OK;
+	}
+	if (strcmp(name, "log_level") == 0) {
+		static const char *const levels[] = {
+			[LOG_ERR] = "error", [LOG_WARNING] = "warn",
+			[LOG_INFO] = "info", [LOG_DEBUG] = "debug",
+		};
+		int k = keyword(val, levels, sizeof(levels) / sizeof(levels[0]));
+
+		if (k < 0 || !levels[k])
+			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+				    "bad value for log_level: '%s' (want error, warn, info or debug)",
+				    val ? val : "");
+		o->log_level = k;
 		return BFS_EXIT_OK;
 	}
 	if (strcmp(name, "subtype") == 0)
@@ -186,6 +281,7 @@ static int parse_one(struct bfs_options *o, const char *opt,
 				    "bad value for max_write: '%s' (want a multiple of 4096 from 4096 to 1M)",
 				    val ? val : "");
 		o->max_write = (unsigned)n;
+		o->given |= BFS_GIVEN_MAX_WRITE;
 		return BFS_EXIT_OK;
 	}
 	if (strcmp(name, "queue_depth") == 0) {
@@ -194,6 +290,7 @@ static int parse_one(struct bfs_options *o, const char *opt,
 				    "bad value for queue_depth: '%s' (want 1 to 4096)",
 				    val ? val : "");
 		o->queue_depth = (unsigned)n;
+		o->given |= BFS_GIVEN_QUEUE_DEPTH;
 		return BFS_EXIT_OK;
 	}
 	if (strcmp(name, "uring") == 0) {
@@ -208,6 +305,7 @@ static int parse_one(struct bfs_options *o, const char *opt,
 				    "bad value for uring: '%s' (want on, auto or off)",
 				    val ? val : "");
 		o->uring = (enum bfs_uring_mode)k;
+		o->given |= BFS_GIVEN_URING;
 		return BFS_EXIT_OK;
 	}
 	if (strcmp(name, "seccomp") == 0) {
@@ -222,6 +320,7 @@ static int parse_one(struct bfs_options *o, const char *opt,
 				    "bad value for seccomp: '%s' (want kill, log or none)",
 				    val ? val : "");
 		o->seccomp = (enum bfs_seccomp_mode)k;
+		o->given |= BFS_GIVEN_SECCOMP;
 		return BFS_EXIT_OK;
 	}
 	if (strcmp(name, "max_threads") == 0) {
@@ -230,6 +329,7 @@ static int parse_one(struct bfs_options *o, const char *opt,
 				    "bad value for max_threads: '%s' (want 1 to 1024)",
 				    val ? val : "");
 		o->max_threads = (unsigned)n;
+		o->given |= BFS_GIVEN_MAX_THREADS;
 		return BFS_EXIT_OK;
 	}
 	if (strcmp(name, "attr_timeout") == 0 ||
@@ -240,10 +340,14 @@ static int parse_one(struct bfs_options *o, const char *opt,
 			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
 				    "bad value for %s: '%s' (want seconds, 0 or more)",
 				    name, val ? val : "");
-		if (name[0] != 'e')
+		if (name[0] != 'e') {
 			o->attr_timeout = s;
-		if (name[0] != 'a')
+			o->given |= BFS_GIVEN_ATTR_TIMEOUT;
+		}
+		if (name[0] != 'a') {
 			o->entry_timeout = s;
+			o->given |= BFS_GIVEN_ENTRY_TIMEOUT;
+		}
 		return BFS_EXIT_OK;
 	}
 
@@ -251,6 +355,7 @@ static int parse_one(struct bfs_options *o, const char *opt,
 		if (val)
 			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
 				    "mount option '%s' takes no value", name);
+		note_mnt_flag(o, name);
 		if (strcmp(name, "allow_other") == 0)
 			o->allow_other = true;
 		if (strcmp(name, "ro") == 0)
@@ -280,6 +385,8 @@ static int parse_one(struct bfs_options *o, const char *opt,
 		}
 		return append_fuse_opt(o, opt, err, errlen);
 	}
+	if (o->sloppy)
+		return BFS_EXIT_OK;   /* mount -s: tolerated */
 	return fail(err, errlen, BFS_EXIT_UNKNOWN_OPTION,
 		    "unknown mount option '%s'", name);
 }
@@ -356,6 +463,10 @@ int options_parse(struct bfs_options *o, int argc, char **argv,
 	}
 	if (o->show_help || o->show_version)
 		return BFS_EXIT_OK;
+	if (o->kernel_opt[0] && !o->remount)
+		return fail(err, errlen, BFS_EXIT_UNKNOWN_OPTION,
+			    "mount option '%s' is set by FUSE itself (accepted only with remount)",
+			    o->kernel_opt);
 	if (o->json && !o->probe)
 		return fail(err, errlen, BFS_EXIT_USAGE,
 			    "--json goes with --probe (usage: bouncefs --probe [--json] PATH)");
@@ -478,6 +589,13 @@ void options_print_help(const char *prog)
 	       "    attr_timeout=S         seconds the kernel caches attributes (default 1)\n"
 	       "    entry_timeout=S        seconds the kernel caches names (default 1)\n"
 	       "    timeout=S              sets both timeouts\n"
+	       "    log=syslog|stderr|FILE where messages go once started (default\n"
+	       "                           syslog when detached, stderr with -f);\n"
+	       "                           an absolute FILE is appended to\n"
+	       "    log_level=error|warn|info|debug\n"
+	       "                           the least serious message written\n"
+	       "                           (default info; debug: a line for every\n"
+	       "                           failed request, none held back)\n"
 	       "\n"
 	       "FUSE and mount options (-o):\n"
 	       "    allow_other            let other users in (default when run as root;\n"
@@ -492,6 +610,13 @@ void options_print_help(const char *prog)
 	       "    [no]diratime, [no]strictatime, norelatime, [no]lazytime\n"
 	       "                           accepted and left alone: over FUSE the\n"
 	       "                           backing file system keeps access times\n"
+	       "    remount                change a running mount's flags: ro, rw,\n"
+	       "                           [no]suid, [no]dev, [no]exec, access times,\n"
+	       "                           sync, async, dirsync (mount -o remount);\n"
+	       "                           bouncefs options cannot change\n"
+	       "    user_id=, group_id=, rootmode=, fd=\n"
+	       "                           the kernel's FUSE options, which FUSE sets:\n"
+	       "                           accepted with remount only\n"
 	       "    defaults, auto, noauto, nofail, _netdev, user, nouser, users,\n"
 	       "    owner, group, comment=, x-*   ignored (fstab)\n"
 	       "\n"
@@ -505,6 +630,8 @@ void options_print_help(const char *prog)
 	       "    5 backing dir missing or not a directory, 6 mountpoint missing\n"
 	       "    or not a directory,\n"
 	       "    7 backing dir and mountpoint overlap,\n"
-	       "    8 mountpoint already a bouncefs mount\n",
+	       "    8 mountpoint already a bouncefs mount\n"
+	       "    Run by mount(8) as mount.bouncefs or mount.fuse.bouncefs, its\n"
+	       "    statuses instead: 0 success, 1 bad invocation, 32 mount failure.\n",
 	       prog, prog, prog);
 }

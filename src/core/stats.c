@@ -123,6 +123,13 @@ static const struct {
 	{ "eilseq_errors", &bfs_stats.errno_count[EILSEQ] },
 };
 
+static struct stats_config config;
+
+void stats_set_config(const struct stats_config *c)
+{
+	config = *c;
+}
+
 size_t stats_format(char *buf, size_t size)
 {
 	size_t n = 0;
@@ -160,6 +167,10 @@ size_t stats_format(char *buf, size_t size)
 		if (v && name)
 			OUT("errno_%s %llu\n", name, (unsigned long long)v);
 	}
+#define STATS_CONFIG_OUT(name) \
+	OUT("config_" #name " %llu\n", (unsigned long long)config.name);
+	STATS_CONFIG(STATS_CONFIG_OUT)
+#undef STATS_CONFIG_OUT
 #undef OUT
 	return n;
 }

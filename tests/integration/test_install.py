@@ -59,6 +59,10 @@ def test_meson_install_destdir():
     man = installed("/usr/local/share/man/man8/bouncefs.8")
     assert os.access(binary, os.X_OK), binary
     assert os.path.isfile(man), man
+    # mount(8)'s helpers, in /sbin whatever the prefix.
+    for helper in ("mount.bouncefs", "mount.fuse.bouncefs"):
+        link = installed("/sbin/" + helper)
+        assert os.readlink(link) == "/usr/local/sbin/bouncefs", link
     assert run([binary, "--version"]).stdout.startswith("bouncefs ")
     r = run(["groff", "-man", "-ww", "-z", man])
     assert r.stdout == "" and r.stderr == "", r.stderr

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "core/options.h"
@@ -122,6 +124,76 @@ static void test_mount8_options(void **state)
 
 		assert_int_equal(parse(&o, 5, a), BFS_EXIT_BAD_VALUE);
 		assert_non_null(strstr(err, "takes no value"));
+	}
+}
+
+/* A remount's flags: what the options name, set and cleared, the last
+ * word winning; the access-time family noted; the kernel's own FUSE
+ * options (mountinfo's, handed back by mount(8)) only with remount. */
+static void test_remount_flags(void **state)
+{
+	struct bfs_options o;
+	const char *argv[] = { "bouncefs", "-o",
+			       "rw,nosuid,nodev,relatime,user_id=0,group_id=0,"
+			       "default_permissions,allow_other,remount,ro,exec",
+			       "a", "b" };
+	const char *plain[] = { "bouncefs", "-o", "remount,suid", "a", "b" };
+	const char *kernel[] = { "bouncefs", "-o", "rootmode=040000", "a", "b" };
+	const char *given[] = { "bouncefs", "-o", "remount,queue_depth=8,timeout=2",
+				"a", "b" };
+
+	(void)state;
+	assert_int_equal(parse(&o, 5, argv), BFS_EXIT_OK);
+	assert_true(o.remount);
+	assert_int_equal(o.mnt_set, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_RELATIME);
+	assert_int_equal(o.mnt_clear, MS_NOEXEC | MS_NOATIME | MS_STRICTATIME);
+	assert_true(o.mnt_atime_named);
+	assert_int_equal(parse(&o, 5, plain), BFS_EXIT_OK);
+	assert_int_equal(o.mnt_set, 0);
+	assert_int_equal(o.mnt_clear, MS_NOSUID);
+	assert_false(o.mnt_atime_named);
+	assert_int_equal(parse(&o, 5, kernel), BFS_EXIT_UNKNOWN_OPTION);
+	assert_non_null(strstr(err, "'rootmode' is set by FUSE itself"));
+	assert_int_equal(parse(&o, 5, given), BFS_EXIT_OK);
+	assert_int_equal(o.given, BFS_GIVEN_QUEUE_DEPTH | BFS_GIVEN_ATTR_TIMEOUT |
+			 BFS_GIVEN_ENTRY_TIMEOUT);
+}
+
+/* -o log= and log_level=, and mount -s's sloppiness. */
+static void test_log_options(void **state)
+{
+	struct bfs_options o;
+	const char *file[] = { "bouncefs", "-o", "log=/var/log/b.log,log_level=debug",
+			       "a", "b" };
+	const char *err_level[] = { "bouncefs", "-o", "log=stderr,log_level=error",
+				    "a", "b" };
+	static const char *const bad[] = {
+		"log=b.log", "log=", "log", "log_level=", "log_level=notice",
+		"log_level=7",
+	};
+
+	(void)state;
+	assert_int_equal(parse(&o, 5, file), BFS_EXIT_OK);
+	assert_int_equal(o.log_target, LOG_TARGET_FILE);
+	assert_string_equal(o.log_file, "/var/log/b.log");
+	assert_int_equal(o.log_level, LOG_DEBUG);
+	assert_int_equal(parse(&o, 5, err_level), BFS_EXIT_OK);
+	assert_int_equal(o.log_target, LOG_TARGET_STDERR);
+	assert_int_equal(o.log_level, LOG_ERR);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *a[] = { "bouncefs", "-o", bad[i], "a", "b" };
+
+		assert_int_equal(parse(&o, 5, a), BFS_EXIT_BAD_VALUE);
+	}
+	{
+		const char *a[] = { "bouncefs", "-o", "frobnicate,queue_depth=8",
+				    "a", "b" };
+
+		options_init(&o);
+		o.sloppy = true;
+		assert_int_equal(options_parse(&o, 5, (char **)a, err, sizeof(err)),
+				 BFS_EXIT_OK);
+		assert_int_equal(o.queue_depth, 8);
 	}
 }
 
@@ -403,6 +475,8 @@ int main(void)
 		cmocka_unit_test(test_already_mounted),
 		cmocka_unit_test(test_mount8_options),
 		cmocka_unit_test(test_fuse_value_options),
+		cmocka_unit_test(test_remount_flags),
+		cmocka_unit_test(test_log_options),
 		cmocka_unit_test_setup_teardown(test_paths, make_tree, remove_tree),
 	};
 
