@@ -1,5 +1,6 @@
 /* FUSE over io_uring: queue threads, ring entries, helpers. */
 #include "transport/ring_transport.h"
+#include "transport/closing.h"
 #include "dio/dio.h"
 #include "dio/request.h"
 #include "core/helper_pool.h"
@@ -349,9 +350,11 @@ static void process(struct ring_entry *e)
 {
 	struct fuse_buf fb = { .mem = e->req, .size = e->req_len };
 
+	closing_hold();
 	bfs_request_begin(e->req, e->req_len);
 	fuse_session_process_buf(e->q->rt->se, &fb);
 	bfs_request_end();
+	closing_release();
 }
 
 static void run_process(struct helper_work *w)
@@ -360,6 +363,7 @@ static void run_process(struct helper_work *w)
 
 	use_entry(e);
 	process(e);
+	closing_release();   /* held since serve() queued it */
 }
 
 /*
@@ -412,6 +416,10 @@ static void serve(struct ring_queue *q, struct ring_entry *e)
 	memcpy(start + sizeof(ih), e->hdr->op_in, arg0);
 	e->req = start;
 	e->req_len = ih.len;
+	if (closing_refuses(start, ih.len)) {
+		answer_err(e, -ENOTCONN);
+		return;
+	}
 	if (served_here(ih.opcode)) {
 		struct bfs_request *r = bfs_request_self();
 
@@ -421,9 +429,12 @@ static void serve(struct ring_queue *q, struct ring_entry *e)
 		r->entry = NULL;
 		return;
 	}
+	closing_hold();
 	rc = to_helper(e, run_process);
-	if (rc)
+	if (rc) {
+		closing_release();
 		answer_err(e, rc);
+	}
 }
 
 /* Commits staged by other threads. */

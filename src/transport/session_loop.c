@@ -1,5 +1,6 @@
 /* Worker threads serving /dev/fuse, and the main thread that stops them. */
 #include "transport/session_loop.h"
+#include "transport/closing.h"
 #include "dio/request.h"
 #include "core/log.h"
 
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define SIG_WORKER_ENDED SIGUSR1  /* a worker tells the main thread */
 /* READ and WRITE are handed to the ring and return at once: more workers
@@ -74,6 +76,19 @@ static bool is_io(const struct fuse_buf *b)
 	return opcode == FUSE_READ || opcode == FUSE_WRITE;
 }
 
+/* Answer a request with -ENOTCONN: the stop has begun (closing.h). */
+static void refuse(struct fuse_session *se, const void *in)
+{
+	struct fuse_in_header h;
+	struct fuse_out_header oh = { .len = sizeof(oh), .error = -ENOTCONN };
+
+	memcpy(&h, in, sizeof(h));
+	oh.unique = h.unique;
+	if (write(fuse_session_fd(se), &oh, sizeof(oh)) < 0) {
+		/* The connection is gone: nothing to answer. */
+	}
+}
+
 static void *worker(void *arg)
 {
 	struct loop *l = arg;
@@ -113,9 +128,16 @@ static void *worker(void *arg)
 			}
 			break;
 		}
+		if (!(fbuf.flags & FUSE_BUF_IS_FD) &&
+		    closing_refuses(fbuf.mem, (size_t)res)) {
+			refuse(l->se, fbuf.mem);
+			continue;
+		}
+		closing_hold();
 		bfs_request_begin(fbuf.mem, (size_t)res);
 		fuse_session_process_buf(l->se, &fbuf);
 		bfs_request_end();
+		closing_release();
 		/* A handler may have kept the buffer for I/O in flight. */
 		mem = l->bufs->next(l->bufs->ctx, mem);
 	}
@@ -200,8 +222,11 @@ int session_loop_run(struct fuse_session *se, unsigned max_threads,
 	sigaddset(&wait, SIGHUP);
 	sigaddset(&wait, SIG_WORKER_ENDED);
 	sigwait(&wait, &sig);
-	if (sig != SIG_WORKER_ENDED)
-		bfs_log(LOG_INFO, "%s received, unmounting", strsignal(sig));
+	if (sig != SIG_WORKER_ENDED) {
+		bfs_log(LOG_INFO, "%s received: finishing the requests held, then unmounting",
+			strsignal(sig));
+		closing_drain();
+	}
 
 	fuse_session_exit(se);
 	stop_workers(l);

@@ -312,6 +312,130 @@ def test_abort_with_io_in_flight_dev_fuse():
     stop_with_io_in_flight("uring=off", "abort")
 
 
+def clean_stop_errno(opts):
+    """SIGTERM with 8 threads doing direct I/O: each thread's first failure
+    is ENOTCONN, what the man page says (not the ECANCELED of a cancelled
+    I/O, nor the kernel's ECONNABORTED for requests left unanswered)."""
+    back, mnt = scratch()
+    m = Mount(back, mnt, opts)
+    seen = []
+
+    def loop(i):
+        try:
+            fd = os.open(os.path.join(mnt, "stop%d" % i),
+                         os.O_RDWR | os.O_CREAT | os.O_DIRECT, 0o644)
+            buf = mmap.mmap(-1, 1 << 20)
+            buf.write(bytes([i]) * (1 << 20))
+            n = 0
+            while True:
+                os.pwritev(fd, [buf], (n % 8) << 20)
+                os.preadv(fd, [buf], (n % 8) << 20)
+                n += 1
+        except OSError as e:
+            seen.append(e.errno)
+    threads = [threading.Thread(target=loop, args=(i,), daemon=True)
+               for i in range(8)]
+    for t in threads:
+        t.start()
+    deadline = time.time() + 10
+    while stats(mnt)["write_requests"] < 20:
+        assert time.time() < deadline, "no I/O reached the mount"
+        time.sleep(0.05)
+    m.proc.send_signal(signal.SIGTERM)
+    assert m.proc.wait(timeout=15) == 0, m.output()
+    for t in threads:
+        t.join(15)
+    assert len(seen) == 8, seen
+    assert set(seen) == {errno.ENOTCONN}, [errno.errorcode[e] for e in seen]
+
+
+def test_clean_stop_answers_enotconn():
+    clean_stop_errno(None)
+
+
+def test_clean_stop_answers_enotconn_dev_fuse():
+    clean_stop_errno("uring=off")
+
+
+def clean_stop_finishes_held_io(opts):
+    """A direct write the daemon holds when SIGTERM comes (slowed to 512 KiB/s
+    by blkio throttling of the backing device) completes and is kept; a
+    request that arrives during the stop gets ENOTCONN (at once over
+    /dev/fuse; over the ring, a queue thread that writes synchronously, as
+    it does a lone request, answers its queue's next one after). One
+    request: of a write larger than max_write, the parts the kernel sends
+    after the stop began get ENOTCONN, a short write."""
+    fs = ScratchFS("1G")
+    back = os.path.join(fs.path, "back")
+    os.mkdir(back)
+    mnt = os.path.join(fs.top, "mnt")
+    on_exit(lambda: force_unmount(mnt))
+    m = Mount(back, mnt, opts)
+    rdev = os.stat(fs.loop).st_rdev
+    cg = "/sys/fs/cgroup/blkio/bfs-test-%d" % os.getpid()
+    os.mkdir(cg)
+
+    def drop_cgroup():
+        for p in open(os.path.join(cg, "cgroup.procs")).read().split():
+            try:
+                with open("/sys/fs/cgroup/blkio/cgroup.procs", "w") as f:
+                    f.write(p)
+            except OSError:
+                pass
+        os.rmdir(cg)
+    on_exit(drop_cgroup)
+    with open(os.path.join(cg, "blkio.throttle.write_bps_device"), "w") as f:
+        f.write("%d:%d %d" % (os.major(rdev), os.minor(rdev), 512 << 10))
+    with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+        f.write(str(m.pid))
+    path = os.path.join(mnt, "held")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_DIRECT, 0o644)
+    buf = mmap.mmap(-1, 1 << 20)
+    buf.write(b"h" * (1 << 20))
+    result = {}
+
+    def write():
+        try:
+            result["n"] = os.pwritev(fd, [buf], 0)
+        except OSError as e:
+            result["err"] = e.errno
+    t = threading.Thread(target=write, daemon=True)
+    t.start()
+    # 1 MiB at 512 KiB/s: held for about 2 s.
+    time.sleep(0.5)
+    assert t.is_alive(), "the write was not held: %r" % result
+    m.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.2)
+    assert t.is_alive(), "the held write ended before the test could look"
+    start = time.monotonic()
+    try:
+        os.stat(os.path.join(mnt, "never-looked-up"))
+        raise AssertionError("a lookup was served during the stop")
+    except OSError as e:
+        assert e.errno == errno.ENOTCONN, e
+    if opts and "uring=off" in opts:
+        assert time.monotonic() - start < 1, \
+            "the refusal waited %.2f s" % (time.monotonic() - start)
+    t.join(15)
+    assert result.get("n") == 1 << 20, result
+    assert m.proc.wait(timeout=15) == 0, m.output()
+    try:
+        os.close(fd)
+    except OSError as e:   # its FLUSH: the daemon is gone
+        assert e.errno == errno.ENOTCONN, e
+    force_unmount(mnt)
+    with open(os.path.join(back, "held"), "rb") as f:
+        assert f.read() == b"h" * (1 << 20)
+
+
+def test_clean_stop_finishes_held_io():
+    clean_stop_finishes_held_io(None)
+
+
+def test_clean_stop_finishes_held_io_dev_fuse():
+    clean_stop_finishes_held_io("uring=off")
+
+
 def sigterm_with_mixed_writers(opts):
     """SIGTERM while direct and cached opens write the same blocks (direct
     writes then wait for page-cache invalidations, which may wait for
