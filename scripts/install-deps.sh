@@ -1,16 +1,33 @@
 #!/bin/bash
-# Install what bouncefs needs to build, test and demo on Debian 12, from
-# Debian's own packages. Skips apt entirely when everything is present.
+# Install what bouncefs needs on Debian 12, from Debian's own packages.
+# Skips apt entirely when everything is present.
+#
+#   install-deps.sh build   to build and run it (no qemu, no fio)
+#   install-deps.sh deb     that, and what dpkg-buildpackage needs
+#   install-deps.sh         everything: build, package, demo and all tests
 set -euo pipefail
 
-PACKAGES=(
-	gcc meson ninja-build pkg-config
-	libfuse3-dev fuse3 liburing-dev libnvme-dev libjson-c-dev libcmocka-dev libseccomp-dev
-	python3 xfsprogs fio attr acl util-linux e2fsprogs procps
+BUILD=(
+	gcc meson ninja-build pkg-config python3
+	libfuse3-dev fuse3 liburing-dev libnvme-dev libseccomp-dev libcmocka-dev
+)
+DEB=(build-essential debhelper dpkg-dev)
+TEST=(
+	libjson-c-dev
+	xfsprogs fio attr acl util-linux e2fsprogs procps
+	# mount -a through systemd's eyes (systemd-fstab-generator)
+	systemd
 	# The PI end-to-end test: a QEMU guest booting Debian's own kernel
 	# (fetched by apt-get download, unpacked, never installed).
 	qemu-system-x86 qemu-utils busybox-static kmod cpio
 )
+
+case "${1:-all}" in
+build) PACKAGES=("${BUILD[@]}") ;;
+deb) PACKAGES=("${BUILD[@]}" "${DEB[@]}") ;;
+all) PACKAGES=("${BUILD[@]}" "${DEB[@]}" "${TEST[@]}") ;;
+*) echo "usage: install-deps.sh [build|deb]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -6,6 +6,8 @@ mountpoint, mount -f, and remount (ro/rw, flags kept, the daemon's own
 options fixed)."""
 import errno
 import os
+import re
+import shutil
 import sys
 import tempfile
 
@@ -14,6 +16,8 @@ from harness import (BOUNCEFS, force_unmount, is_mounted, main,  # noqa: E402
                      on_exit, run)
 
 HELPERS = ["/sbin/mount.bouncefs", "/sbin/mount.fuse.bouncefs"]
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+GENERATOR = "/lib/systemd/system-generators/systemd-fstab-generator"
 
 top = tempfile.mkdtemp(prefix="bfs-mount-", dir="/var/tmp")
 on_exit(lambda: run(["rm", "-rf", top], check=False), per_test=False)
@@ -214,6 +218,87 @@ def test_remount_ro_rw():
     r = run([BOUNCEFS, "-o", "remount,ro", back, top], check=False)
     assert r.returncode == 6 and "not a bouncefs mount" in r.stderr, r.stderr
 
+
+def man_fstab_lines():
+    """The fstab lines of the man page's FSTAB section."""
+    with open(os.path.join(ROOT, "man", "bouncefs.8")) as f:
+        man = f.read().replace("\\-", "-")
+    section = man[man.index(".SH FSTAB"):man.index(".SH VIRTUAL MACHINES")]
+    return [ln for ln in section.splitlines()
+            if re.match(r"^/\S+ /\S+ (fuse\.)?bouncefs ", ln)]
+
+
+def generate(fstab_text):
+    """systemd-fstab-generator's units for an fstab: {file: text}."""
+    d = tempfile.mkdtemp(prefix="gen-", dir=top)
+    with open(os.path.join(d, "fstab"), "w") as f:
+        f.write(fstab_text)
+    out = os.path.join(d, "out")
+    for sub in ("n", "e", "l"):
+        os.makedirs(os.path.join(out, sub))
+    env = dict(os.environ, SYSTEMD_FSTAB=os.path.join(d, "fstab"))
+    run([GENERATOR] + [os.path.join(out, x) for x in ("n", "e", "l")],
+        env=env)
+    units = {}
+    for dirpath, _, files in os.walk(os.path.join(out, "n")):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            rel = os.path.relpath(path, os.path.join(out, "n"))
+            units[rel] = open(path).read() if not os.path.islink(path) else ""
+    return units
+
+
+def test_boot_order_of_the_documented_fstab_lines():
+    """The man page's fstab lines order the mount after the backing file
+    system and before libvirtd (systemd-fstab-generator makes the units),
+    _netdev makes it a remote-fs.target mount, and each line mounts."""
+    lines = man_fstab_lines()
+    assert len(lines) >= 2, lines
+    units = generate("\n".join(lines[:1]) + "\n")
+    unit = units["var-lib-libvirt-images.mount"]
+    assert "RequiresMountsFor=/srv/pi" in unit, unit
+    assert "Before=libvirtd.service" in unit, unit
+    assert "local-fs.target.requires/var-lib-libvirt-images.mount" in units
+    netdev = lines[0].replace(" defaults,", " defaults,_netdev,")
+    units = generate(netdev + "\n")
+    assert "remote-fs.target.requires/var-lib-libvirt-images.mount" in units, \
+        sorted(units)
+    assert "local-fs.target.requires/var-lib-libvirt-images.mount" not in units
+    # Every documented line mounts (on scratch paths) through mount(8).
+    install_helpers()
+    for i, line in enumerate(lines):
+        fields = line.split()
+        mnt = new_mountpoint("doc-%d" % i)
+        fields[0], fields[1] = back, mnt
+        fstab = os.path.join(top, "fstab-doc-%d" % i)
+        with open(fstab, "w") as f:
+            f.write(" ".join(fields) + "\n")
+        r = mount("--fstab", fstab, mnt)
+        assert r.returncode == 0, (line, r.returncode, r.stderr)
+        assert fstype(mnt) == "fuse.bouncefs"
+        run(["umount", mnt])
+
+
+def test_libvirt_host_notes_are_documented():
+    """The man page carries what a libvirt host needs: a whole <disk> with
+    cache='none' io='native', the SELinux boolean and label, AppArmor."""
+    with open(os.path.join(ROOT, "man", "bouncefs.8")) as f:
+        man = f.read()
+    vm = man[man.index(".SH VIRTUAL MACHINES"):man.index(".SH WHEN IT IS NEEDED")]
+    for want in ("<disk type='file' device='disk'>",
+                 "<driver name='qemu' type='qcow2' cache='none' io='native'/>",
+                 "<source file='/var/lib/libvirt/images/vm.qcow2'/>",
+                 "virt_use_fusefs", "context=system_u:object_r:virt_image_t:s0",
+                 "AppArmor", "fusefs_t"):
+        assert want in vm, want
+    for want in ("x\\-systemd.requires\\-mounts\\-for=", "x\\-systemd.before=",
+                 "remote\\-fs.target", "_netdev"):
+        assert want in man, want
+
+
+if shutil.which(GENERATOR) is None:
+    raise SystemExit("systemd-fstab-generator is missing: install systemd "
+                     "(scripts/install-deps.sh does)")
 
 if __name__ == "__main__":
     main()
