@@ -24,7 +24,8 @@ enum stats_op { STATS_READ, STATS_WRITE, STATS_FSYNC, STATS_OPS };
 	X(direct_requests, "served by the direct path") \
 	X(buffered_requests, "served by the page cache") \
 	X(rmw_cycles, "read-modify-write cycles") \
-	X(copied_bytes, "payload bytes the daemon copied") \
+	X(copied_bytes, "payload bytes the daemon copied to align a direct write") \
+	X(ring_moved_bytes, "read replies moved to the start of a FUSE ring entry's buffer") \
 	X(ring_requests, "received over FUSE io_uring") \
 	X(ring_helped, "of those, served by helpers") \
 	X(inflight, "direct I/Os in flight now (through io_uring or served synchronously)") \

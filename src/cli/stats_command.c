@@ -128,6 +128,9 @@ static void print_human(const char *mnt, const struct counters *c,
 	printf("  bytes copied by the daemon %llu (0 for aligned direct writes; the\n"
 	       "    kernel's copy of each request into the staging buffers is the bounce)\n",
 	       get(c, "copied_bytes"));
+	printf("  bytes of read replies moved within FUSE ring buffers %llu (reads that\n"
+	       "    start inside a block; over /dev/fuse they are sent from where they lie)\n",
+	       get(c, "ring_moved_bytes"));
 	printf("  in flight %llu, high-water mark %llu\n", get(c, "inflight"),
 	       get(c, "inflight_max"));
 	printf("  errors by errno:");

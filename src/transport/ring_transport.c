@@ -878,13 +878,16 @@ bool ring_transport_reply(void *ctx, const struct iovec *iov, int count,
 		((struct fuse_out_header *)e->hdr->in_out)->error = -EIO;
 	}
 	/* Data already at the payload's start (a READ answered from where it
-	 * was read) stays; anything else moves there. */
+	 * was read) stays; anything else moves there. A move within the
+	 * buffer (a read that did not start on a block) is the ring's own
+	 * cost, counted apart from the bounce: over /dev/fuse the same reply
+	 * is written from where it lies. */
 	for (int i = 1; i < count && total; i++) {
 		if (iov[i].iov_base != e->payload + n) {
 			memmove(e->payload + n, iov[i].iov_base, iov[i].iov_len);
 			if ((char *)iov[i].iov_base > e->payload &&
 			    (char *)iov[i].iov_base < e->payload + e->payload_len)
-				stats_add(&bfs_stats.copied_bytes, iov[i].iov_len);
+				stats_add(&bfs_stats.ring_moved_bytes, iov[i].iov_len);
 		}
 		n += iov[i].iov_len;
 	}

@@ -36,8 +36,13 @@ def installed_status():
 def source_copy(dest):
     """The source tree as git has it (with what is not committed yet), no
     build directories."""
-    files = run(["git", "-C", ROOT, "ls-files", "-co", "--exclude-standard"]
-                ).stdout.splitlines()
+    r = run(["git", "-C", ROOT, "ls-files", "-co", "--exclude-standard"],
+            check=False)
+    if r.returncode != 0:   # not a git checkout: all but the builds
+        shutil.copytree(ROOT, dest, symlinks=True, ignore=shutil.ignore_patterns(
+            "build*", "__pycache__", "*.pyc", ".git"))
+        return
+    files = r.stdout.splitlines()
     for rel in files:
         src = os.path.join(ROOT, rel)
         if not os.path.lexists(src):
