@@ -13,7 +13,7 @@ BUILD=(
 )
 DEB=(build-essential debhelper dpkg-dev)
 TEST=(
-	libjson-c-dev
+	libjson-c-dev python3-prometheus-client
 	xfsprogs fio attr acl util-linux e2fsprogs procps
 	# mount -a through systemd's eyes (systemd-fstab-generator)
 	systemd

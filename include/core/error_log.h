@@ -10,6 +10,7 @@
 #ifndef BOUNCEFS_ERROR_LOG_H
 #define BOUNCEFS_ERROR_LOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Messages of one kind per window, and the window in seconds. */
@@ -18,6 +19,10 @@
 
 /* The backing directory (canonical), to make paths relative to it. */
 void error_log_init(const char *backing_root);
+
+/* The path of the file open as fd, relative to the backing directory
+ * ("?" if unknown). */
+void error_log_path(int fd, char *out, size_t size);
 
 /* Log that action ("read", "write", "fsync"...) on the file open as fd
  * failed with err. off < 0: no offset to name; len 0: no length. */

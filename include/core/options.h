@@ -24,6 +24,7 @@ enum bfs_exit {
 #define BFS_DEFAULT_QUEUE_DEPTH 64u
 #define BFS_DEFAULT_MAX_THREADS 16u
 #define BFS_DEFAULT_TIMEOUT 1.0
+#define BFS_DEFAULT_METRICS_INTERVAL 15u
 
 #define BFS_FUSE_OPTS_MAX 4096
 
@@ -87,6 +88,8 @@ struct bfs_options {
 	enum log_target log_target; /* -o log= */
 	char log_file[1024];      /* -o log=FILE: absolute */
 	int log_level;            /* syslog priority: LOG_ERR .. LOG_DEBUG */
+	char metrics_file[1024];  /* -o metrics=FILE: absolute, or "" */
+	unsigned metrics_interval; /* seconds between its rewrites */
 	/* Comma-separated FUSE options handed to libfuse (mount and session). */
 	char fuse_opts[BFS_FUSE_OPTS_MAX];
 };

@@ -52,6 +52,7 @@ struct bfs_stats {
 #undef STATS_FIELD
 	atomic_uint_fast64_t errno_count[STATS_ERRNO_MAX]; /* failed requests by errno */
 	uint64_t started_us;                    /* when the mount started */
+	_Atomic uint64_t counted_from_us;       /* the mount's start, or the last reset */
 };
 
 extern struct bfs_stats bfs_stats;
@@ -84,6 +85,16 @@ uint64_t stats_percentile(enum stats_op op, double q);
 
 /* Note the start of the mount (for the uptime in the counters). */
 void stats_start(void);
+
+/* Start counting again from zero (bouncefs stat --reset): every counter
+ * but inflight, which is a level; the high-water mark starts from it.
+ * counted_us in the counters says since when. */
+void stats_reset(void);
+
+/* The mount root's virtual xattrs: the files' figures (file_stats.h),
+ * and the one a reset is asked through (set it, to any value). */
+#define BFS_FILES_XATTR "user.bouncefs.files"
+#define BFS_RESET_XATTR "user.bouncefs.reset"
 
 /*
  * The running mount's configuration, shown with the counters as

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/file_stats.h"
 #include "core/inode_table.h"
 #include "core/open_handles.h"
 
@@ -21,6 +22,7 @@ struct bfs_file {
 	uint32_t align;      /* its direct-I/O alignment */
 	struct bfs_inode *inode;
 	bool cached;         /* opened through the kernel's page cache */
+	struct file_counters counters; /* its direct I/O and fsyncs */
 	pthread_mutex_t lock; /* guards opening dfd (dfd and align are then
 			       * published with a release store: readers
 			       * load dfd with acquire and take no lock) */

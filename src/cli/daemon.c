@@ -1,6 +1,7 @@
 /* The daemon object: mount, serve, tear down in reverse order. */
 #include "cli/daemon.h"
 #include "cli/detach.h"
+#include "cli/metrics_file.h"
 #include "core/error_log.h"
 #include "core/log.h"
 #include "core/mountinfo.h"
@@ -270,6 +271,7 @@ static bool daemon_teardown(struct bfs_daemon *d)
 {
 	bool unmounted = true;
 
+	metrics_file_stop();
 	invalidator_stop(&d->inval);
 	ring_transport_stop(d->ring);
 	dio_destroy(&d->dio);
@@ -335,12 +337,6 @@ int daemon_run(struct bfs_daemon *d, const struct bfs_options *opts,
 	if (rc == 0)
 		rc = make_data_path(d, ring_wanted);
 	if (rc == 0) {
-		const struct session_buffers bufs = {
-			.ctx = &d->dio,
-			.next = dio_recv_next,
-			.done = dio_recv_done,
-		};
-
 		const struct stats_config config = {
 			.queue_depth = opts->queue_depth,
 			.max_write = opts->max_write,
@@ -354,6 +350,22 @@ int daemon_run(struct bfs_daemon *d, const struct bfs_options *opts,
 
 		stats_set_config(&config);
 		stats_start();
+		if (opts->metrics_file[0]) {
+			rc = metrics_file_start(opts->metrics_file,
+						opts->metrics_interval,
+						opts->mountpoint);
+			if (rc)
+				bfs_log(LOG_ERR, "cannot write the metrics file '%s': %s",
+					opts->metrics_file, strerror(-rc));
+		}
+	}
+	if (rc == 0) {
+		const struct session_buffers bufs = {
+			.ctx = &d->dio,
+			.next = dio_recv_next,
+			.done = dio_recv_done,
+		};
+
 		bfs_log(LOG_INFO, "mounted %s at %s; messages go to %s (level %s)",
 			d->backing, opts->mountpoint, log_where(),
 			log_level_name(opts->log_level));

@@ -4,6 +4,8 @@
 #include "core/mountinfo.h"
 #include "core/options.h"
 #include "core/stats.h"
+#include "core/stats_prometheus.h"
+#include "core/stats_sample.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -14,18 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
+#include <linux/limits.h>
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_COUNTERS 256
-
-struct counters {
-	unsigned n;
-	char name[MAX_COUNTERS][48];
-	unsigned long long value[MAX_COUNTERS];
-	double taken;             /* monotonic seconds */
-};
-
+#define counters stats_sample
 static const char *const ops[] = STATS_OP_NAMES;
 
 /* The plain totals, as stats.h lists them. */
@@ -36,53 +31,36 @@ static const char *const totals[] = {
 	"eilseq_errors",
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Read and parse the counters; 0 or -errno. */
 static int fetch(const char *mnt, struct counters *c)
 {
-	char buf[16384], *line, *save = NULL;
+	char buf[16384];
 	ssize_t n = getxattr(mnt, BFS_STATS_XATTR, buf, sizeof(buf) - 1);
 
 	if (n < 0)
 		return -errno;
 	buf[n] = '\0';
-	c->n = 0;
-	c->taken = now_s();
-	for (line = strtok_r(buf, "\n", &save); line && c->n < MAX_COUNTERS;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char name[48];
-		unsigned long long v;
-
-		if (sscanf(line, "%47s %llu", name, &v) != 2)
-			continue;
-		snprintf(c->name[c->n], sizeof(c->name[c->n]), "%s", name);
-		c->value[c->n++] = v;
-	}
+	stats_sample_parse(buf, c);
 	return 0;
 }
 
 static unsigned long long get(const struct counters *c, const char *name)
 {
-	for (unsigned i = 0; i < c->n; i++)
-		if (strcmp(c->name[i], name) == 0)
-			return c->value[i];
-	return 0;
+	return stats_sample_get(c, name);
 }
 
 static unsigned long long get_op(const struct counters *c, const char *op,
 				 const char *what)
 {
-	char name[48];
+	return stats_sample_get_op(c, op, what);
+}
 
-	snprintf(name, sizeof(name), "%s_%s", op, what);
-	return get(c, name);
+/* Seconds the counts cover: since the mount or the last reset (a daemon
+ * from before resets existed: since the mount). */
+static double counted_s(const struct counters *c)
+{
+	return (stats_sample_has(c, "counted_us") ? get(c, "counted_us") :
+		get(c, "uptime_us")) / 1e6;
 }
 
 /* Rate of a counter per second: since the last sample, else since the
@@ -97,7 +75,7 @@ static double rate(const struct counters *c, const struct counters *prev,
 		secs = c->taken - prev->taken;
 		before = get_op(prev, op, what);
 	} else {
-		secs = get(c, "uptime_us") / 1e6;
+		secs = counted_s(c);
 	}
 	return secs > 0 && now >= before ? (double)(now - before) / secs : 0;
 }
@@ -107,9 +85,13 @@ static void print_human(const char *mnt, const struct counters *c,
 {
 	bool any = false;
 
-	printf("bouncefs %s: up %.0f s; counts since the mount, rates (req/s, MiB/s) %s\n",
-	       mnt, get(c, "uptime_us") / 1e6,
-	       prev ? "over the last interval" : "since the mount started");
+	bool reset = stats_sample_has(c, "counted_us") &&
+		     get(c, "counted_us") + 1000000 < get(c, "uptime_us");
+
+	printf("bouncefs %s: up %.0f s; counts since the %s (%.0f s), rates (req/s, MiB/s) %s\n",
+	       mnt, get(c, "uptime_us") / 1e6, reset ? "last reset" : "mount",
+	       counted_s(c), prev ? "over the last interval" :
+	       reset ? "since the last reset" : "since the mount started");
 	printf("  %-6s %12s %10s %12s %8s %9s %9s %9s %7s\n", "op",
 	       "requests", "req/s", "bytes", "MiB/s", "p50 us", "p99 us",
 	       "max us", "errors");
@@ -146,14 +128,54 @@ static void print_human(const char *mnt, const struct counters *c,
 	       get(c, "eilseq_errors") ? "  <-- the device rejected a PI guard or tag" : "");
 }
 
+/* The running mount's settings, from its config_ counters. */
+static void print_json_config(const struct counters *c)
+{
+	static const char *const uring[] = { "off", "auto", "on" };
+	static const char *const seccomp[] = { "kill", "log", "none" };
+	unsigned long long um = get(c, "config_uring_mode");
+	unsigned long long sm = get(c, "config_seccomp_mode");
+
+	if (!stats_sample_has(c, "config_queue_depth")) {
+		printf("null");
+		return;
+	}
+	printf("{\"queue_depth\":%llu,\"max_write\":%llu,\"max_threads\":%llu,"
+	       "\"uring\":\"%s\",\"seccomp\":\"%s\",\"staging_align\":%llu,"
+	       "\"attr_timeout_s\":%.3f,\"entry_timeout_s\":%.3f}",
+	       get(c, "config_queue_depth"), get(c, "config_max_write"),
+	       get(c, "config_max_threads"), um < 3 ? uring[um] : "?",
+	       sm < 3 ? seccomp[sm] : "?", get(c, "config_staging_align"),
+	       get(c, "config_attr_timeout_ms") / 1e3,
+	       get(c, "config_entry_timeout_ms") / 1e3);
+}
+
 static void print_json(const char *mnt, const struct counters *c,
 		       const struct counters *prev)
 {
 	bool first = true;
+	char stamp[64];
+	time_t secs = (time_t)c->taken_real;
+	struct tm tm;
 
+	gmtime_r(&secs, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
 	printf("{\"mountpoint\":");
 	json_write_string(stdout, mnt);
-	printf(",\"uptime_s\":%.3f,\"ops\":{", get(c, "uptime_us") / 1e6);
+	printf(",\"timestamp\":\"%s.%03dZ\",\"unix_time\":%.3f", stamp,
+	       (int)((c->taken_real - (double)secs) * 1000), c->taken_real);
+	/* The rates' interval: since the last sample, or null when they are
+	 * since counting began (counted_s). */
+	if (prev)
+		printf(",\"interval_s\":%.3f", c->taken - prev->taken);
+	else
+		printf(",\"interval_s\":null");
+	printf(",\"version\":");
+	json_write_string(stdout, c->version[0] ? c->version : "unknown");
+	printf(",\"command_version\":\"%s\",\"config\":", BOUNCEFS_VERSION);
+	print_json_config(c);
+	printf(",\"uptime_s\":%.3f,\"counted_s\":%.3f,\"ops\":{",
+	       get(c, "uptime_us") / 1e6, counted_s(c));
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		printf("%s\"%s\":{\"requests\":%llu,\"bytes\":%llu,\"errors\":%llu,"
 		       "\"p50_us\":%llu,\"p99_us\":%llu,\"max_us\":%llu,"
@@ -206,24 +228,146 @@ static void on_interrupt(int sig)
 	interrupted = 1;
 }
 
+#define STAT_USAGE \
+	"bouncefs stat [--json | --prometheus | --files [--json] | --reset] [--watch N] MOUNTPOINT"
+
 static int usage(const char *why)
 {
-	fprintf(stderr, "bouncefs: %s (usage: bouncefs stat [--json] [--watch N] MOUNTPOINT)\n",
-		why);
+	fprintf(stderr, "bouncefs: %s (usage: " STAT_USAGE ")\n", why);
 	return BFS_EXIT_USAGE;
+}
+
+/* One "file PATH name value ..." line of the files xattr, printed. */
+static void print_file_line(char *line, bool json, bool first)
+{
+	char *save = NULL, *tok, *path;
+	unsigned long long v[2 * STATS_OPS] = { 0 }, errors = 0, last = 0;
+	char errnos[256] = "", last_op[16] = "";
+	static const char *const names[] = STATS_OP_NAMES;
+
+	if (strncmp(line, "file ", 5))
+		return;
+	path = strtok_r(line + 5, " ", &save);
+	if (!path)
+		return;
+	mountinfo_unescape(path);
+	while ((tok = strtok_r(NULL, " ", &save))) {
+		char *val = strtok_r(NULL, " ", &save);
+
+		if (!val)
+			break;
+		for (int op = 0; op < STATS_OPS; op++) {
+			char n1[32], n2[32];
+
+			snprintf(n1, sizeof(n1), "%s_requests", names[op]);
+			snprintf(n2, sizeof(n2), "%s_bytes", names[op]);
+			if (strcmp(tok, n1) == 0)
+				v[2 * op] = strtoull(val, NULL, 10);
+			if (strcmp(tok, n2) == 0)
+				v[2 * op + 1] = strtoull(val, NULL, 10);
+		}
+		if (strcmp(tok, "errors") == 0)
+			errors = strtoull(val, NULL, 10);
+		else if (strcmp(tok, "last_error_s") == 0)
+			last = strtoull(val, NULL, 10);
+		else if (strcmp(tok, "last_error_op") == 0)
+			snprintf(last_op, sizeof(last_op), "%s", val);
+		else if (strncmp(tok, "errno_", 6) == 0) {
+			size_t n = strlen(errnos);
+
+			/* errno names are letters and digits: no escaping. */
+			snprintf(errnos + n, sizeof(errnos) - n,
+				 json ? "%s\"%s\":%s" : "%s%s:%s", n ? "," : "",
+				 tok + 6, val);
+		}
+	}
+	if (json) {
+		printf("%s{\"path\":", first ? "" : ",");
+		json_write_string(stdout, path);
+		for (int op = 0; op < STATS_OPS; op++)
+			printf(",\"%s_requests\":%llu,\"%s_bytes\":%llu", names[op],
+			       v[2 * op], names[op], v[2 * op + 1]);
+		printf(",\"errors\":%llu,\"errors_by_errno\":{%s}", errors, errnos);
+		if (errors)
+			printf(",\"last_error_unix\":%llu,\"last_error_op\":\"%s\"",
+			       last, last_op);
+		printf("}");
+		return;
+	}
+	printf("  %-32s %9llu %9.1f %9llu %9.1f %7llu %6llu  %s", path,
+	       v[0], v[1] / 1048576.0, v[2], v[3] / 1048576.0, v[4], errors,
+	       errnos[0] ? errnos : "-");
+	if (errors) {
+		char when[32];
+		time_t t = (time_t)last;
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		printf("  (last: %s %s)", last_op, when);
+	}
+	printf("\n");
+}
+
+/* bouncefs stat --files: the files with the most errors, then the most
+ * I/O, since counting began. */
+static int files_command(const char *mnt, bool json)
+{
+	char *buf = malloc(XATTR_SIZE_MAX + 1), *line, *save = NULL;
+	ssize_t n;
+	bool first = true;
+
+	if (!buf)
+		return BFS_EXIT_FAILURE;
+	n = getxattr(mnt, BFS_FILES_XATTR, buf, XATTR_SIZE_MAX);
+	if (n < 0) {
+		fprintf(stderr, "bouncefs: cannot read the files' counters of '%s': %s\n",
+			mnt, errno == EPERM ? "only root may (they name files)" :
+			strerror(errno));
+		free(buf);
+		return BFS_EXIT_FAILURE;
+	}
+	buf[n] = '\0';
+	if (json) {
+		printf("{\"mountpoint\":");
+		json_write_string(stdout, mnt);
+		printf(",\"files\":[");
+	} else {
+		printf("bouncefs %s: files with the most errors, then the most direct I/O,\n"
+		       "since counting began (paths relative to the backing directory)\n", mnt);
+		printf("  %-32s %9s %9s %9s %9s %7s %6s  %s\n", "path", "reads",
+		       "read MiB", "writes", "write MiB", "fsyncs", "errors", "by errno");
+	}
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		print_file_line(line, json, first);
+		first = false;
+	}
+	if (json)
+		printf("]}\n");
+	else if (first)
+		printf("  (none yet)\n");
+	free(buf);
+	return fflush(stdout) == 0 ? BFS_EXIT_OK : BFS_EXIT_FAILURE;
 }
 
 int stats_command(int argc, char **argv)
 {
 	static struct counters cur, prev;
+	static char real_mnt[PATH_MAX];
 	const char *mnt = NULL;
-	bool json = false;
+	bool json = false, prometheus = false, files = false, reset = false;
 	long watch = 0;
 	int err;
 
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
 			json = true;
+		} else if (strcmp(argv[i], "--prometheus") == 0) {
+			prometheus = true;
+		} else if (strcmp(argv[i], "--files") == 0) {
+			files = true;
+		} else if (strcmp(argv[i], "--reset") == 0) {
+			reset = true;
 		} else if (strcmp(argv[i], "--watch") == 0) {
 			char *end;
 
@@ -234,10 +378,14 @@ int stats_command(int argc, char **argv)
 			if (errno || *end || end == argv[i] || watch < 1 || watch > 86400)
 				return usage("--watch takes whole seconds from 1 to 86400");
 		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			printf("usage: bouncefs stat [--json] [--watch N] MOUNTPOINT\n"
+			printf("usage: " STAT_USAGE "\n"
 			       "Print the data-path counters of a bouncefs mount.\n"
-			       "    --json      one JSON object per sample\n"
-			       "    --watch N   print a sample every N seconds until interrupted\n");
+			       "    --json        one JSON object per sample\n"
+			       "    --prometheus  the Prometheus text exposition format\n"
+			       "    --files       the files with the most errors, then the most\n"
+			       "                  direct I/O (root only: they name files)\n"
+			       "    --reset       count from zero again (root only)\n"
+			       "    --watch N     print a sample every N seconds until interrupted\n");
 			return BFS_EXIT_OK;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
 			char why[300];
@@ -252,11 +400,29 @@ int stats_command(int argc, char **argv)
 	}
 	if (!mnt)
 		return usage("missing MOUNTPOINT");
+	if (realpath(mnt, real_mnt))
+		mnt = real_mnt;
+	if (prometheus + files + reset > 1 || (prometheus && json))
+		return usage("--json, --prometheus, --files and --reset go one at a time (--json with --files)");
+	if (reset && watch)
+		return usage("--reset takes no --watch");
 	if (!is_bouncefs_mount(mnt)) {
 		fprintf(stderr, "bouncefs: '%s' is not a bouncefs mount (give its mountpoint)\n",
 			mnt);
 		return BFS_EXIT_FAILURE;
 	}
+	if (reset) {
+		if (setxattr(mnt, BFS_RESET_XATTR, "1", 1, 0) != 0) {
+			fprintf(stderr, "bouncefs: cannot reset the counters of '%s': %s\n",
+				mnt, errno == EPERM || errno == EACCES ?
+				"only root may" : strerror(errno));
+			return BFS_EXIT_FAILURE;
+		}
+		printf("bouncefs %s: counters reset\n", mnt);
+		return BFS_EXIT_OK;
+	}
+	if (files && !watch)
+		return files_command(mnt, json);
 	err = fetch(mnt, &cur);
 	if (err) {
 		fprintf(stderr, "bouncefs: cannot read the counters of '%s': %s\n",
@@ -273,7 +439,12 @@ int stats_command(int argc, char **argv)
 		sigaction(SIGTERM, &sa, NULL);
 	}
 	for (bool first = true;; first = false) {
-		if (json)
+		if (files) {
+			if (files_command(mnt, json) != BFS_EXIT_OK)
+				return BFS_EXIT_FAILURE;
+		} else if (prometheus)
+			stats_prometheus(stdout, mnt, &cur);
+		else if (json)
 			print_json(mnt, &cur, first ? NULL : &prev);
 		else
 			print_human(mnt, &cur, first ? NULL : &prev);
@@ -292,7 +463,7 @@ int stats_command(int argc, char **argv)
 				mnt, strerror(-err));
 			return BFS_EXIT_FAILURE;
 		}
-		if (!json)
+		if (!json && !prometheus)
 			printf("\n");
 	}
 }

@@ -33,8 +33,7 @@ void error_log_init(const char *backing_root)
 		root[--root_len] = '\0';
 }
 
-/* The file's path relative to the backing directory, or "?" . */
-static void relative_path(int fd, char *out, size_t size)
+void error_log_path(int fd, char *out, size_t size)
 {
 	char link[64], path[PATH_MAX];
 	ssize_t n;
@@ -117,7 +116,7 @@ void error_log_file(const char *action, int fd, int64_t off, uint64_t len,
 	held = 0;
 	if (!log_enabled(LOG_DEBUG) && !admit(action, err, &held))
 		return;
-	relative_path(fd, path, sizeof(path));
+	error_log_path(fd, path, sizeof(path));
 	if (off >= 0 && len)
 		snprintf(where, sizeof(where), " at offset %lld (%llu bytes)",
 			 (long long)off, (unsigned long long)len);

@@ -53,3 +53,12 @@ struct open_handle *open_handles_pop(struct open_handles *s)
 	pthread_mutex_unlock(&s->lock);
 	return h;
 }
+
+void open_handles_each(struct open_handles *s,
+		       void (*fn)(struct open_handle *h, void *arg), void *arg)
+{
+	pthread_mutex_lock(&s->lock);
+	for (struct open_handle *h = s->head; h; h = h->next)
+		fn(h, arg);
+	pthread_mutex_unlock(&s->lock);
+}

@@ -125,6 +125,7 @@ void options_init(struct bfs_options *o)
 	o->attr_timeout = BFS_DEFAULT_TIMEOUT;
 	o->entry_timeout = BFS_DEFAULT_TIMEOUT;
 	o->log_level = LOG_INFO;
+	o->metrics_interval = BFS_DEFAULT_METRICS_INTERVAL;
 }
 
 static bool in_list(const char *const *list, const char *name)
@@ -251,6 +252,23 @@ static int parse_one(struct bfs_options *o, const char *opt,
 				    val ? val : "");
 		o->log_target = LOG_TARGET_FILE;
 		strcpy(o->log_file, val);
+		return BFS_EXIT_OK;
+	}
+	if (strcmp(name, "metrics") == 0) {
+		if (!val || val[0] != '/' || strlen(val) >= sizeof(o->metrics_file) - 8 ||
+		    val[strlen(val) - 1] == '/')
+			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+				    "bad value for metrics: '%s' (want an absolute FILE)",
+				    val ? val : "");
+		strcpy(o->metrics_file, val);
+		return BFS_EXIT_OK;
+	}
+	if (strcmp(name, "metrics_interval") == 0) {
+		if (!val || !parse_size(val, &n) || n < 1 || n > 3600)
+			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+				    "bad value for metrics_interval: '%s' (want 1 to 3600 seconds)",
+				    val ? val : "");
+		o->metrics_interval = (unsigned)n;
 		return BFS_EXIT_OK;
 	}
 	if (strcmp(name, "log_level") == 0) {
@@ -558,7 +576,8 @@ void options_print_help(const char *prog)
 {
 	printf("usage: %s [options] BACKING_DIR MOUNTPOINT\n"
 	       "       %s --probe [--json] PATH\n"
-	       "       %s stat [--json] [--watch N] MOUNTPOINT\n"
+	       "       %s stat [--json | --prometheus | --files | --reset] [--watch N]\n"
+	       "            MOUNTPOINT\n"
 	       "\n"
 	       "Mount BACKING_DIR at MOUNTPOINT. Direct I/O is staged in the daemon's\n"
 	       "own buffers, so the pages that reach a PI device never change in flight.\n"
@@ -592,6 +611,10 @@ void options_print_help(const char *prog)
 	       "    log=syslog|stderr|FILE where messages go once started (default\n"
 	       "                           syslog when detached, stderr with -f);\n"
 	       "                           an absolute FILE is appended to\n"
+	       "    metrics=FILE           keep the counters in FILE, in the Prometheus\n"
+	       "                           text format (node_exporter's textfile\n"
+	       "                           collector), rewritten every\n"
+	       "    metrics_interval=N     N seconds (default 15)\n"
 	       "    log_level=error|warn|info|debug\n"
 	       "                           the least serious message written\n"
 	       "                           (default info; debug: a line for every\n"
@@ -622,6 +645,10 @@ void options_print_help(const char *prog)
 	       "\n"
 	       "stat options:\n"
 	       "    --json                 one JSON object per sample\n"
+	       "    --prometheus           the Prometheus text exposition format\n"
+	       "    --files                the files with the most errors, then the\n"
+	       "                           most direct I/O (root only)\n"
+	       "    --reset                count from zero again (root only)\n"
 	       "    --watch N              a sample every N seconds until interrupted\n"
 	       "\n"
 	       "exit status:\n"

@@ -62,6 +62,32 @@ void stats_done(enum stats_op op, uint64_t bytes, int err, uint64_t start_us)
 void stats_start(void)
 {
 	bfs_stats.started_us = stats_now_us();
+	atomic_store(&bfs_stats.counted_from_us, bfs_stats.started_us);
+}
+
+void stats_reset(void)
+{
+	for (int op = 0; op < STATS_OPS; op++) {
+		struct stats_op_counters *c = &bfs_stats.op[op];
+
+		atomic_store(&c->requests, 0);
+		atomic_store(&c->bytes, 0);
+		atomic_store(&c->errors, 0);
+		atomic_store(&c->max_us, 0);
+		for (unsigned i = 0; i < STATS_LAT_BUCKETS; i++)
+			atomic_store(&c->lat[i], 0);
+	}
+	/* inflight is a level, not a count: it stays, and the high-water
+	 * mark starts from it. */
+#define STATS_ZERO(name, what) \
+	if (&bfs_stats.name != &bfs_stats.inflight) \
+		atomic_store(&bfs_stats.name, 0);
+	STATS_TOTALS(STATS_ZERO)
+#undef STATS_ZERO
+	for (int e = 0; e < STATS_ERRNO_MAX; e++)
+		atomic_store(&bfs_stats.errno_count[e], 0);
+	atomic_store(&bfs_stats.inflight_max, atomic_load(&bfs_stats.inflight));
+	atomic_store(&bfs_stats.counted_from_us, stats_now_us());
 }
 
 void stats_inflight_inc(void)
@@ -160,6 +186,9 @@ size_t stats_format(char *buf, size_t size)
 		    (unsigned long long)atomic_load(totals[i].counter));
 	OUT("uptime_us %llu\n",
 	    (unsigned long long)(stats_now_us() - bfs_stats.started_us));
+	OUT("counted_us %llu\n", (unsigned long long)(stats_now_us() -
+						      atomic_load(&bfs_stats.counted_from_us)));
+	OUT("version %s\n", BOUNCEFS_VERSION);
 	for (int e = 1; e < STATS_ERRNO_MAX; e++) {
 		uint64_t v = atomic_load(&bfs_stats.errno_count[e]);
 		const char *name = strerrorname_np(e);

@@ -226,20 +226,28 @@ void dio_answer_write(struct bfs_dio *d, fuse_req_t req, struct bfs_file *f,
 			       (fuse_ino_t)(uintptr_t)f->inode, off, reached, n);
 }
 
+/* Count a finished direct request, for the mount and for its file. */
+static void count_done(struct bfs_file *f, enum stats_op op, uint64_t bytes,
+		       int err, uint64_t start_us)
+{
+	stats_done(op, bytes, err, start_us);
+	file_counters_done(&f->counters, op, bytes, err);
+}
+
 /* Answer a read: n bytes at data, or the -errno err. A cached read
  * answers what it read before an error, as read(2) does; a direct one the
  * error. */
-static void answer_read(fuse_req_t req, const char *data, size_t n, int err,
-			bool cached, uint64_t start_us)
+static void answer_read(fuse_req_t req, struct bfs_file *f, const char *data,
+			size_t n, int err, bool cached, uint64_t start_us)
 {
 	if (err && (!cached || n == 0)) {
 		if (!cached)
-			stats_done(STATS_READ, 0, -err, start_us);
+			count_done(f, STATS_READ, 0, -err, start_us);
 		fuse_reply_err(req, -err);
 		return;
 	}
 	if (!cached)
-		stats_done(STATS_READ, n, 0, start_us);
+		count_done(f, STATS_READ, n, 0, start_us);
 	fuse_reply_buf(req, data, n);
 }
 
@@ -274,7 +282,7 @@ static void read_done(struct uring_io *uio, int res)
 	if (res < 0) {
 		error_log_file("read", io->uio.fd, (int64_t)io->uio.off,
 			       io->uio.len, -res);
-		answer_read(io->req, io->img, io->done, res, io->cached,
+		answer_read(io->req, io->file, io->img, io->done, res, io->cached,
 			    io->start_us);
 		finish(io);
 		return;
@@ -285,7 +293,7 @@ static void read_done(struct uring_io *uio, int res)
 		submit_rest(io);
 		return;
 	}
-	answer_read(io->req, io->img + io->plan.head,
+	answer_read(io->req, io->file, io->img + io->plan.head,
 		    align_read_result(&io->plan, io->done, io->user_len), 0,
 		    io->cached, io->start_us);
 	finish(io);
@@ -322,7 +330,7 @@ static void write_done(struct uring_io *uio, int res)
 		struct bfs_file *f = io->file;
 
 		finish(io);
-		stats_done(STATS_WRITE, n, -err, start_us);
+		count_done(f, STATS_WRITE, n, -err, start_us);
 		/* Sent through the ring: no cached open to drop pages of
 		 * (must_invalidate), so nothing reached to invalidate. */
 		dio_answer_write(NULL, req, f, 0, 0, n, n ? 0 : err, false);
@@ -397,7 +405,7 @@ static void read_request(struct bfs_dio *d, fuse_req_t req, struct bfs_file *f,
 		if (err)
 			error_log_file("read", fd, (int64_t)(plan.start + got),
 				       plan.len - got, -err);
-		answer_read(req, img + plan.head,
+		answer_read(req, f, img + plan.head,
 			    err && got == 0 ? 0 : align_read_result(&plan, got, size),
 			    err, cached, start_us);
 		return;
@@ -525,7 +533,7 @@ static void rmw_write(struct bfs_dio *d, const struct dio_write_args *w)
 unlock:
 	range_lock_release(rl, &lock);
 	if (n) {
-		stats_done(STATS_WRITE, n, -err, start_us);
+		count_done(f, STATS_WRITE, n, -err, start_us);
 		dio_answer_write(d, w->req, f, plan.start, written, n, 0,
 				 w->writeback);
 		return;
@@ -534,7 +542,7 @@ unlock:
 		err = -EIO;
 fail:
 	error_log_file("write", f->dfd, w->off, w->size, -err);
-	stats_done(STATS_WRITE, 0, -err, start_us);
+	count_done(f, STATS_WRITE, 0, -err, start_us);
 	fuse_reply_err(w->req, -err);
 }
 
@@ -610,7 +618,7 @@ static void write_here(struct bfs_dio *d, const struct dio_write_args *w,
 	if (err)
 		error_log_file("write", f->dfd, w->off + (off_t)done,
 			       w->size - done, -err);
-	stats_done(STATS_WRITE, done, -err, start_us);
+	count_done(f, STATS_WRITE, done, -err, start_us);
 	dio_answer_write(d, w->req, f, (uint64_t)w->off, done, done, err,
 			 w->writeback);
 }

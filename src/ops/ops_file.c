@@ -8,6 +8,7 @@
 #include "privilege/creds.h"
 #include "ops/fs.h"
 #include "ops/ops.h"
+#include "ops/ops_stats.h"
 #include "dio/request.h"
 #include "dio/sys_io.h"
 #include "core/stats.h"
@@ -121,6 +122,7 @@ static struct bfs_file *new_file(int fd, struct bfs_inode *inode)
 
 static void free_file(struct bfs_file *f)
 {
+	ops_stats_closed(f);
 	if (f->cached)
 		atomic_fetch_sub(&f->inode->cached_opens, 1);
 	if (f->dfd >= 0)
@@ -488,6 +490,7 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	if (err)
 		error_log_file(datasync ? "fdatasync" : "fsync", fd, -1, 0, -err);
 	stats_done(STATS_FSYNC, 0, -err, start_us);
+	file_counters_done(&fs_file(fi)->counters, STATS_FSYNC, 0, -err);
 	fs_reply_error(req, err);
 }
 

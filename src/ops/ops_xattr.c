@@ -5,7 +5,7 @@
  */
 #include "ops/fs.h"
 #include "ops/ops.h"
-#include "core/stats.h"
+#include "ops/ops_stats.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -67,19 +67,8 @@ static void get_or_list(fuse_req_t req, fuse_ino_t ino, enum xattr_call call,
 	struct xattr_args a = { .call = call, .name = name, .size = size };
 	ssize_t n;
 
-	if (call == XA_GET && ino == FUSE_ROOT_ID &&
-	    strcmp(name, BFS_STATS_XATTR) == 0) {
-		char text[8192];
-		size_t len = stats_format(text, sizeof(text));
-
-		if (size == 0)
-			fuse_reply_xattr(req, len);
-		else if (size < len)
-			fs_reply_error(req, -ERANGE);
-		else
-			fuse_reply_buf(req, text, len);
+	if (call == XA_GET && ops_stats_get(req, ino, name, size))
 		return;
-	}
 	if (size && !(a.buf = malloc(size))) {
 		fs_reply_error(req, -ENOMEM);
 		return;
@@ -107,19 +96,15 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	get_or_list(req, ino, XA_LIST, NULL, size);
 }
 
-/* The root's counters are ours, not the backing directory's: they can be
- * read, never set or removed (that would store a real xattr there). */
-static bool is_stats_xattr(fuse_ino_t ino, const char *name)
-{
-	return ino == FUSE_ROOT_ID && strcmp(name, BFS_STATS_XATTR) == 0;
-}
-
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
 	struct xattr_args a = { .call = XA_SET, .name = name, .value = value,
 				.size = size, .flags = flags };
-	ssize_t res = is_stats_xattr(ino, name) ? -EPERM : xattr_call(req, ino, &a);
+	/* The root's stats xattrs are ours, not the backing directory's:
+	 * read, or a reset, never stored there. */
+	ssize_t res = ops_stats_is_ours(ino, name) ? ops_stats_set(req, ino, name) :
+		      xattr_call(req, ino, &a);
 
 	fs_reply_error(req, res < 0 ? (int)res : 0);
 }
@@ -127,7 +112,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	struct xattr_args a = { .call = XA_REMOVE, .name = name };
-	ssize_t res = is_stats_xattr(ino, name) ? -EPERM : xattr_call(req, ino, &a);
+	ssize_t res = ops_stats_is_ours(ino, name) ? -EPERM : xattr_call(req, ino, &a);
 
 	fs_reply_error(req, res < 0 ? (int)res : 0);
 }
