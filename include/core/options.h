@@ -94,6 +94,12 @@ struct bfs_options {
 	char fuse_opts[BFS_FUSE_OPTS_MAX];
 };
 
+/* Write a one-line message (printf's fmt) into err and return code: how
+ * each check of the command line, here and in its other steps (remount,
+ * the mount helper), fails. */
+int options_fail(char *err, size_t errlen, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 /* Fill in the defaults. */
 void options_init(struct bfs_options *o);
 

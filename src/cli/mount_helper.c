@@ -2,24 +2,10 @@
 #include "cli/mount_helper.h"
 #include "core/options.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 static bool as_helper;
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return BFS_EXIT_USAGE;
-}
 
 bool mount_helper_invoked(const char *argv0)
 {
@@ -45,7 +31,7 @@ int mount_helper_parse(int argc, char **argv, struct mount_helper_args *a,
 			else if (npos == 1)
 				a->dir = arg;
 			else
-				return fail(err, errlen, "too many arguments: '%s'", arg);
+				return options_fail(err, errlen, BFS_EXIT_USAGE, "too many arguments: '%s'", arg);
 			npos++;
 			continue;
 		}
@@ -60,28 +46,28 @@ int mount_helper_parse(int argc, char **argv, struct mount_helper_args *a,
 			case 'o': value = &a->opts; break;
 			case 't': value = NULL; break;
 			case 'N':
-				return fail(err, errlen,
+				return options_fail(err, errlen, BFS_EXIT_USAGE,
 					    "-N (another mount namespace) is not supported");
 			default:
-				return fail(err, errlen, "unknown option '-%c'", *c);
+				return options_fail(err, errlen, BFS_EXIT_USAGE, "unknown option '-%c'", *c);
 			}
 			/* -oVALUE or -o VALUE */
 			const char *v = c[1] ? c + 1 : (i + 1 < argc ? argv[++i] : NULL);
 
 			if (!v)
-				return fail(err, errlen, "option -%c needs an argument", *c);
+				return options_fail(err, errlen, BFS_EXIT_USAGE, "option -%c needs an argument", *c);
 			if (value) {
 				*value = v;
 			} else if (strcmp(v, "bouncefs") != 0 &&
 				   strcmp(v, "fuse.bouncefs") != 0) {
-				return fail(err, errlen,
+				return options_fail(err, errlen, BFS_EXIT_USAGE,
 					    "file system type '%s' is not bouncefs", v);
 			}
 			break;
 		}
 	}
 	if (npos != 2)
-		return fail(err, errlen,
+		return options_fail(err, errlen, BFS_EXIT_USAGE,
 			    "usage: mount.bouncefs BACKING_DIR MOUNTPOINT [-sfnv] [-o OPTIONS]");
 	return BFS_EXIT_OK;
 }

@@ -5,26 +5,12 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return code;
-}
 
 /* One config_<name> value of the running mount's counters; false if it
  * does not say. */
@@ -68,7 +54,7 @@ static int check_fixed(const struct bfs_options *o, const char *mnt,
 	};
 
 	if (n < 0)
-		return fail(err, errlen, BFS_EXIT_FAILURE,
+		return options_fail(err, errlen, BFS_EXIT_FAILURE,
 			    "cannot read the running mount's configuration at '%s': %s",
 			    mnt, strerror(errno));
 	text[0] = '\n';
@@ -81,15 +67,15 @@ static int check_fixed(const struct bfs_options *o, const char *mnt,
 		    have == fixed[i].want)
 			continue;
 		if (fixed[i].words && have < 3)
-			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+			return options_fail(err, errlen, BFS_EXIT_BAD_VALUE,
 				    "a remount cannot change %s (the mount runs with %s=%s): unmount and mount again",
 				    fixed[i].option, fixed[i].option,
 				    fixed[i].words[have]);
 		if (fixed[i].bit & (BFS_GIVEN_ATTR_TIMEOUT | BFS_GIVEN_ENTRY_TIMEOUT))
-			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+			return options_fail(err, errlen, BFS_EXIT_BAD_VALUE,
 				    "a remount cannot change %s (the mount runs with %s=%g): unmount and mount again",
 				    fixed[i].option, fixed[i].option, (double)have / 1000);
-		return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+		return options_fail(err, errlen, BFS_EXIT_BAD_VALUE,
 			    "a remount cannot change %s (the mount runs with %s=%llu): unmount and mount again",
 			    fixed[i].option, fixed[i].option,
 			    (unsigned long long)have);
@@ -130,14 +116,14 @@ int remount_run(const struct bfs_options *o, char *err, size_t errlen)
 	int rc;
 
 	if (!realpath(o->mountpoint, mnt))
-		return fail(err, errlen, BFS_EXIT_BAD_MOUNTPOINT,
+		return options_fail(err, errlen, BFS_EXIT_BAD_MOUNTPOINT,
 			    "mountpoint '%s': %s", o->mountpoint, strerror(errno));
 	if (mountinfo_dev_at(mnt, "fuse.bouncefs", &dev) != 0)
-		return fail(err, errlen, BFS_EXIT_BAD_MOUNTPOINT,
+		return options_fail(err, errlen, BFS_EXIT_BAD_MOUNTPOINT,
 			    "cannot remount '%s': it is not a bouncefs mount",
 			    mnt);
 	if (statvfs(mnt, &sv) != 0)
-		return fail(err, errlen, BFS_EXIT_FAILURE,
+		return options_fail(err, errlen, BFS_EXIT_FAILURE,
 			    "cannot remount '%s': %s%s", mnt, strerror(errno),
 			    errno == ENOTCONN ? " (its daemon is gone: umount it)" : "");
 	rc = check_fixed(o, mnt, err, errlen);
@@ -147,7 +133,7 @@ int remount_run(const struct bfs_options *o, char *err, size_t errlen)
 	flags = present_flags(&sv, o->mnt_atime_named);
 	flags = (flags & ~o->mnt_clear) | o->mnt_set;
 	if (mount(NULL, mnt, NULL, MS_REMOUNT | flags, NULL) != 0)
-		return fail(err, errlen, BFS_EXIT_FAILURE,
+		return options_fail(err, errlen, BFS_EXIT_FAILURE,
 			    "cannot remount '%s': %s", mnt, strerror(errno));
 	return BFS_EXIT_OK;
 }

@@ -101,10 +101,7 @@ static void note_mnt_flag(struct bfs_options *o, const char *name)
 	}
 }
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
+int options_fail(char *err, size_t errlen, int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -182,7 +179,7 @@ static int append_fuse_opt(struct bfs_options *o, const char *opt,
 	size_t need = strlen(opt) + (used ? 1 : 0);
 
 	if (used + need + 1 > sizeof(o->fuse_opts))
-		return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+		return options_fail(err, errlen, BFS_EXIT_BAD_VALUE,
 			    "too many mount options");
 	if (used)
 		o->fuse_opts[used++] = ',';
@@ -210,10 +207,10 @@ static int parse_one(struct bfs_options *o, const char *opt,
 	unsigned long long n;
 
 	if (nlen == 0)
-		return fail(err, errlen, BFS_EXIT_UNKNOWN_OPTION,
+		return options_fail(err, errlen, BFS_EXIT_UNKNOWN_OPTION,
 			    "unknown mount option '%s'", opt);
 	if (nlen >= sizeof(name))
-		return fail(err, errlen, BFS_EXIT_UNKNOWN_OPTION,
+		return options_fail(err, errlen, BFS_EXIT_UNKNOWN_OPTION,
 			    "unknown mount option '%.40s...'", opt);
 	memcpy(name, opt, nlen);
 	name[nlen] = '\0';
@@ -223,7 +220,7 @@ static int parse_one(struct bfs_options *o, const char *opt,
 	if (in_list(ignored_opts, name) || in_list(atime_opts, name) ||
 	    strcmp(name, "remount") == 0) {
 		if (val)
-			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+			return options_fail(err, errlen, BFS_EXIT_BAD_VALUE,
 				    "mount option '%s' takes no value", name);
 		note_mnt_flag(o, name);
 		if (strcmp(name, "remount") == 0)
@@ -247,7 +244,7 @@ static int parse_one(struct bfs_options *o, const char *opt,
 			return BFS_EXIT_OK;
 		}
 		if (!val || val[0] != '/' || strlen(val) >= sizeof(o->log_file))
-			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+			return options_fail(err, errlen, BFS_EXIT_BAD_VALUE,
 				    "bad value for log: '%s' (want syslog, stderr or an absolute FILE)",
 				    val ? val : "");
 		o->log_target = LOG_TARGET_FILE;
@@ -257,7 +254,7 @@ static int parse_one(struct bfs_options *o, const char *opt,
 	if (strcmp(name, "metrics") == 0) {
 		if (!val || val[0] != '/' || strlen(val) >= sizeof(o->metrics_file) - 8 ||
 		    val[strlen(val) - 1] == '/')
-			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+			return options_fail(err, errlen, BFS_EXIT_BAD_VALUE,
 				    "bad value for metrics: '%s' (want an absolute FILE)",
 				    val ? val : "");
 		strcpy(o->metrics_file, val);
@@ -265,7 +262,7 @@ static int parse_one(struct bfs_options *o, const char *opt,
 	}
 	if (strcmp(name, "metrics_interval") == 0) {
 		if (!val || !parse_size(val, &n) || n < 1 || n > 3600)
-			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+			return options_fail(err, errlen, BFS_EXIT_BAD_VALUE,
 				    "bad value for metrics_interval: '%s' (want 1 to 3600 seconds)",
 				    val ? val : "");
 		o->metrics_interval = (unsigned)n;
@@ -279,23 +276,23 @@ static int parse_one(struct bfs_options *o, const char *opt,
 		int k = keyword(val, levels, sizeof(levels) / sizeof(levels[0]));
 
 		if (k < 0 || !levels[k])
-			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+			return options_fail(err, errlen, BFS_EXIT_BAD_VALUE,
 				    "bad value for log_level: '%s' (want error, warn, info or debug)",
 				    val ? val : "");
 		o->log_level = k;
 		return BFS_EXIT_OK;
 	}
 	if (strcmp(name, "subtype") == 0)
-		return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+		return options_fail(err, errlen, BFS_EXIT_BAD_VALUE,
 			    "mount option 'subtype' is not for bouncefs: its mounts are always of type fuse.bouncefs");
 	if (strcmp(name, "blksize") == 0)
-		return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+		return options_fail(err, errlen, BFS_EXIT_BAD_VALUE,
 			    "mount option 'blksize' is for FUSE block-device mounts (fuseblk); bouncefs mounts a directory");
 
 	if (strcmp(name, "max_write") == 0) {
 		if (!val || !parse_size(val, &n) || n < 4096 || n > (1u << 20) ||
 		    n % 4096)
-			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+			return options_fail(err, errlen, BFS_EXIT_BAD_VALUE,
 				    "bad value for max_write: '%s' (want a multiple of 4096 from 4096 to 1M)",
 				    val ? val : "");
 		o->max_write = (unsigned)n;
@@ -304,7 +301,7 @@ static int parse_one(struct bfs_options *o, const char *opt,
 	}
 	if (strcmp(name, "queue_depth") == 0) {
 		if (!val || !parse_size(val, &n) || n < 1 || n > 4096)
-			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+			return options_fail(err, errlen, BFS_EXIT_BAD_VALUE,
 				    "bad value for queue_depth: '%s' (want 1 to 4096)",
 				    val ? val : "");
 		o->queue_depth = (unsigned)n;
@@ -319,7 +316,7 @@ static int parse_one(struct bfs_options *o, const char *opt,
 		int k = keyword(val, modes, sizeof(modes) / sizeof(modes[0]));
 
 		if (k < 0)
-			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+			return options_fail(err, errlen, BFS_EXIT_BAD_VALUE,
 				    "bad value for uring: '%s' (want on, auto or off)",
 				    val ? val : "");
 		o->uring = (enum bfs_uring_mode)k;
@@ -334,7 +331,7 @@ static int parse_one(struct bfs_options *o, const char *opt,
 		int k = keyword(val, modes, sizeof(modes) / sizeof(modes[0]));
 
 		if (k < 0)
-			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+			return options_fail(err, errlen, BFS_EXIT_BAD_VALUE,
 				    "bad value for seccomp: '%s' (want kill, log or none)",
 				    val ? val : "");
 		o->seccomp = (enum bfs_seccomp_mode)k;
@@ -343,7 +340,7 @@ static int parse_one(struct bfs_options *o, const char *opt,
 	}
 	if (strcmp(name, "max_threads") == 0) {
 		if (!val || !parse_size(val, &n) || n < 1 || n > 1024)
-			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+			return options_fail(err, errlen, BFS_EXIT_BAD_VALUE,
 				    "bad value for max_threads: '%s' (want 1 to 1024)",
 				    val ? val : "");
 		o->max_threads = (unsigned)n;
@@ -355,7 +352,7 @@ static int parse_one(struct bfs_options *o, const char *opt,
 		double s;
 
 		if (!val || !parse_seconds(val, &s))
-			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+			return options_fail(err, errlen, BFS_EXIT_BAD_VALUE,
 				    "bad value for %s: '%s' (want seconds, 0 or more)",
 				    name, val ? val : "");
 		if (name[0] != 'e') {
@@ -371,7 +368,7 @@ static int parse_one(struct bfs_options *o, const char *opt,
 
 	if (in_list(fuse_flag_opts, name)) {
 		if (val)
-			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+			return options_fail(err, errlen, BFS_EXIT_BAD_VALUE,
 				    "mount option '%s' takes no value", name);
 		note_mnt_flag(o, name);
 		if (strcmp(name, "allow_other") == 0)
@@ -391,11 +388,11 @@ static int parse_one(struct bfs_options *o, const char *opt,
 	}
 	if (in_list(fuse_value_opts, name)) {
 		if (!val || !*val || strchr(val, ','))
-			return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+			return options_fail(err, errlen, BFS_EXIT_BAD_VALUE,
 				    "mount option '%s' needs a value", name);
 		if (strcmp(name, "max_read") == 0) {
 			if (!parse_size(val, &n) || n == 0)
-				return fail(err, errlen, BFS_EXIT_BAD_VALUE,
+				return options_fail(err, errlen, BFS_EXIT_BAD_VALUE,
 					    "bad value for max_read: '%s' (want a positive number)",
 					    val);
 			/* Told to the kernel again at INIT (ops_table.c). */
@@ -405,7 +402,7 @@ static int parse_one(struct bfs_options *o, const char *opt,
 	}
 	if (o->sloppy)
 		return BFS_EXIT_OK;   /* mount -s: tolerated */
-	return fail(err, errlen, BFS_EXIT_UNKNOWN_OPTION,
+	return options_fail(err, errlen, BFS_EXIT_UNKNOWN_OPTION,
 		    "unknown mount option '%s'", name);
 }
 
@@ -417,7 +414,7 @@ int options_parse_o(struct bfs_options *o, const char *list,
 	int rc = BFS_EXIT_OK;
 
 	if (!copy)
-		return fail(err, errlen, BFS_EXIT_FAILURE, "out of memory");
+		return options_fail(err, errlen, BFS_EXIT_FAILURE, "out of memory");
 	for (tok = strtok_r(copy, ",", &save); tok && rc == BFS_EXIT_OK;
 	     tok = strtok_r(NULL, ",", &save))
 		rc = parse_one(o, tok, err, errlen);
@@ -441,7 +438,7 @@ int options_parse(struct bfs_options *o, int argc, char **argv,
 			else if (npos == 1)
 				o->mountpoint = a;
 			else
-				return fail(err, errlen, BFS_EXIT_USAGE,
+				return options_fail(err, errlen, BFS_EXIT_USAGE,
 					    "too many arguments: '%s'", a);
 			npos++;
 			continue;
@@ -467,7 +464,7 @@ int options_parse(struct bfs_options *o, int argc, char **argv,
 
 			if (!*list) {
 				if (++i >= argc)
-					return fail(err, errlen, BFS_EXIT_USAGE,
+					return options_fail(err, errlen, BFS_EXIT_USAGE,
 						    "option -o needs an argument");
 				list = argv[i];
 			}
@@ -475,27 +472,27 @@ int options_parse(struct bfs_options *o, int argc, char **argv,
 			if (rc != BFS_EXIT_OK)
 				return rc;
 		} else {
-			return fail(err, errlen, BFS_EXIT_USAGE,
+			return options_fail(err, errlen, BFS_EXIT_USAGE,
 				    "unknown option '%s' (try --help)", a);
 		}
 	}
 	if (o->show_help || o->show_version)
 		return BFS_EXIT_OK;
 	if (o->kernel_opt[0] && !o->remount)
-		return fail(err, errlen, BFS_EXIT_UNKNOWN_OPTION,
+		return options_fail(err, errlen, BFS_EXIT_UNKNOWN_OPTION,
 			    "mount option '%s' is set by FUSE itself (accepted only with remount)",
 			    o->kernel_opt);
 	if (o->json && !o->probe)
-		return fail(err, errlen, BFS_EXIT_USAGE,
+		return options_fail(err, errlen, BFS_EXIT_USAGE,
 			    "--json goes with --probe (usage: bouncefs --probe [--json] PATH)");
 	if (o->probe) {
 		if (npos != 1)
-			return fail(err, errlen, BFS_EXIT_USAGE,
+			return options_fail(err, errlen, BFS_EXIT_USAGE,
 				    "--probe takes one PATH (usage: bouncefs --probe [--json] PATH)");
 		return BFS_EXIT_OK;
 	}
 	if (npos < 2)
-		return fail(err, errlen, BFS_EXIT_USAGE,
+		return options_fail(err, errlen, BFS_EXIT_USAGE,
 			    npos ? "missing MOUNTPOINT (usage: bouncefs [options] BACKING_DIR MOUNTPOINT)"
 				 : "missing BACKING_DIR and MOUNTPOINT (usage: bouncefs [options] BACKING_DIR MOUNTPOINT)");
 	return BFS_EXIT_OK;
@@ -517,17 +514,17 @@ int options_check_paths(const struct bfs_options *o, char *err, size_t errlen)
 	struct stat st;
 
 	if (stat(o->backing_dir, &st) != 0)
-		return fail(err, errlen, BFS_EXIT_BAD_BACKING,
+		return options_fail(err, errlen, BFS_EXIT_BAD_BACKING,
 			    "backing dir '%s': %s", o->backing_dir,
 			    strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return fail(err, errlen, BFS_EXIT_BAD_BACKING,
+		return options_fail(err, errlen, BFS_EXIT_BAD_BACKING,
 			    "backing dir '%s' is not a directory",
 			    o->backing_dir);
 	/* ECONNABORTED: a dead mount's connection ended while we asked. */
 	if (stat(o->mountpoint, &st) != 0 &&
 	    (errno != ECONNABORTED || stat(o->mountpoint, &st) != 0))
-		return fail(err, errlen, BFS_EXIT_BAD_MOUNTPOINT,
+		return options_fail(err, errlen, BFS_EXIT_BAD_MOUNTPOINT,
 			    errno == ENOTCONN ?
 			    "mountpoint '%s': %s (a dead mount is left there: umount it first)" :
 			    "mountpoint '%s': %s", o->mountpoint,
@@ -535,26 +532,26 @@ int options_check_paths(const struct bfs_options *o, char *err, size_t errlen)
 	/* (A /dev/fd/N mountpoint is a /dev/fuse fd a parent mounted.) */
 	if (!S_ISDIR(st.st_mode) &&
 	    !(S_ISCHR(st.st_mode) && strncmp(o->mountpoint, "/dev/fd/", 8) == 0))
-		return fail(err, errlen, BFS_EXIT_BAD_MOUNTPOINT,
+		return options_fail(err, errlen, BFS_EXIT_BAD_MOUNTPOINT,
 			    "mountpoint '%s' is not a directory", o->mountpoint);
 	if (!realpath(o->backing_dir, back))
-		return fail(err, errlen, BFS_EXIT_BAD_BACKING,
+		return options_fail(err, errlen, BFS_EXIT_BAD_BACKING,
 			    "backing dir '%s': %s", o->backing_dir,
 			    strerror(errno));
 	if (!realpath(o->mountpoint, mnt))
-		return fail(err, errlen, BFS_EXIT_BAD_MOUNTPOINT,
+		return options_fail(err, errlen, BFS_EXIT_BAD_MOUNTPOINT,
 			    "mountpoint '%s': %s", o->mountpoint,
 			    strerror(errno));
 	if (strcmp(back, mnt) == 0)
-		return fail(err, errlen, BFS_EXIT_OVERLAP,
+		return options_fail(err, errlen, BFS_EXIT_OVERLAP,
 			    "backing dir and mountpoint are the same directory '%s'",
 			    back);
 	if (path_within(back, mnt))
-		return fail(err, errlen, BFS_EXIT_OVERLAP,
+		return options_fail(err, errlen, BFS_EXIT_OVERLAP,
 			    "backing dir '%s' lies inside the mountpoint '%s'",
 			    back, mnt);
 	if (path_within(mnt, back))
-		return fail(err, errlen, BFS_EXIT_OVERLAP,
+		return options_fail(err, errlen, BFS_EXIT_OVERLAP,
 			    "mountpoint '%s' lies inside the backing dir '%s'; requests would loop back into the mount",
 			    mnt, back);
 	return BFS_EXIT_OK;
@@ -566,7 +563,7 @@ int options_check_not_mounted(const char *mountpoint, const char *mountinfo,
 	dev_t dev;
 
 	if (mountinfo_dev_of(mountinfo, mountpoint, "fuse.bouncefs", &dev) == 0)
-		return fail(err, errlen, BFS_EXIT_BUSY,
+		return options_fail(err, errlen, BFS_EXIT_BUSY,
 			    "mountpoint '%s' is already a bouncefs mount",
 			    mountpoint);
 	return BFS_EXIT_OK;

@@ -192,15 +192,56 @@ class Mount:
             force_unmount(self.mnt)
 
 
-def mounted(opts=None, size="2G", sector_size=None, **kw):
-    """A fresh scratch XFS and a mount over it: (scratch, mount, mnt_path)."""
+def scratch_dirs(size="2G", sector_size=None):
+    """A fresh scratch XFS with a backing directory on it and a mountpoint
+    beside it, unmounted at the end: (scratch, back, mnt)."""
     fs = ScratchFS(size, sector_size=sector_size)
     back = os.path.join(fs.path, "back")
     os.mkdir(back)
     os.chmod(back, 0o755)
     mnt = os.path.join(fs.top, "mnt")
+    os.mkdir(mnt)
+    on_exit(lambda: force_unmount(mnt))
+    return fs, back, mnt
+
+
+def mounted(opts=None, size="2G", sector_size=None, **kw):
+    """A fresh scratch XFS and a mount over it: (scratch, mount, mnt_path)."""
+    fs, back, mnt = scratch_dirs(size, sector_size)
     m = Mount(back, mnt, opts, **kw)
     return fs, m, mnt, back
+
+
+def fill(directory):
+    """Write zeros to a new file in directory until its file system is
+    full (ENOSPC); the file's path."""
+    path = os.path.join(directory, "fill")
+    with open(path, "wb") as f:
+        block = b"\0" * (1 << 20)
+        try:
+            while True:
+                f.write(block)
+                f.flush()
+        except OSError:
+            pass
+    return path
+
+
+def direct_rw_loop(path, tag, errors=None):
+    """Write and read 1 MiB direct blocks of path until the mount fails
+    one; the errno goes to errors (a list), if given."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_DIRECT, 0o644)
+        buf = mmap.mmap(-1, 1 << 20)
+        buf.write(bytes([tag % 256]) * (1 << 20))
+        n = 0
+        while True:
+            os.pwritev(fd, [buf], (n % 8) << 20)
+            os.preadv(fd, [buf], (n % 8) << 20)
+            n += 1
+    except OSError as e:
+        if errors is not None:
+            errors.append(e.errno)
 
 
 def as_user(uid, gid, fn, groups=()):

@@ -10,18 +10,14 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (BOUNCEFS, Mount, ScratchFS, abort_connection,  # noqa: E402
-                     force_unmount, is_mounted, mixed_writer_threads, on_exit,
-                     run, main, spawn, stats, wait_status)
+from harness import (BOUNCEFS, Mount, abort_connection,  # noqa: E402
+                     direct_rw_loop, force_unmount, is_mounted,
+                     mixed_writer_threads, on_exit, run, main, scratch_dirs,
+                     spawn, stats, wait_status)
 
 
 def scratch():
-    fs = ScratchFS("1G")
-    back = os.path.join(fs.path, "back")
-    os.mkdir(back)
-    mnt = os.path.join(fs.top, "mnt")
-    os.mkdir(mnt)
-    on_exit(lambda: force_unmount(mnt))
+    fs, back, mnt = scratch_dirs("1G")
     return back, mnt
 
 
@@ -255,21 +251,9 @@ def in_child(threads):
 def io_load(mnt, threads=8):
     """A child process whose threads write and read 1 MiB direct blocks of
     their own files until the mount fails them; its pid."""
-    def loop(i):
-        try:
-            fd = os.open(os.path.join(mnt, "load%d" % i),
-                         os.O_RDWR | os.O_CREAT | os.O_DIRECT, 0o644)
-            buf = mmap.mmap(-1, 1 << 20)
-            buf.write(bytes([i]) * (1 << 20))
-            n = 0
-            while True:
-                os.pwritev(fd, [buf], (n % 8) << 20)
-                os.preadv(fd, [buf], (n % 8) << 20)
-                n += 1
-        except OSError:
-            pass
-    return in_child([threading.Thread(target=loop, args=(i,))
-                     for i in range(threads)])
+    return in_child([threading.Thread(
+        target=direct_rw_loop, args=(os.path.join(mnt, "load%d" % i), i))
+        for i in range(threads)])
 
 
 def stop_with_io_in_flight(opts, how):
@@ -319,22 +303,9 @@ def clean_stop_errno(opts):
     back, mnt = scratch()
     m = Mount(back, mnt, opts)
     seen = []
-
-    def loop(i):
-        try:
-            fd = os.open(os.path.join(mnt, "stop%d" % i),
-                         os.O_RDWR | os.O_CREAT | os.O_DIRECT, 0o644)
-            buf = mmap.mmap(-1, 1 << 20)
-            buf.write(bytes([i]) * (1 << 20))
-            n = 0
-            while True:
-                os.pwritev(fd, [buf], (n % 8) << 20)
-                os.preadv(fd, [buf], (n % 8) << 20)
-                n += 1
-        except OSError as e:
-            seen.append(e.errno)
-    threads = [threading.Thread(target=loop, args=(i,), daemon=True)
-               for i in range(8)]
+    threads = [threading.Thread(
+        target=direct_rw_loop, args=(os.path.join(mnt, "stop%d" % i), i, seen),
+        daemon=True) for i in range(8)]
     for t in threads:
         t.start()
     deadline = time.time() + 10
@@ -365,11 +336,7 @@ def clean_stop_finishes_held_io(opts):
     it does a lone request, answers its queue's next one after). One
     request: of a write larger than max_write, the parts the kernel sends
     after the stop began get ENOTCONN, a short write."""
-    fs = ScratchFS("1G")
-    back = os.path.join(fs.path, "back")
-    os.mkdir(back)
-    mnt = os.path.join(fs.top, "mnt")
-    on_exit(lambda: force_unmount(mnt))
+    fs, back, mnt = scratch_dirs("1G")
     m = Mount(back, mnt, opts)
     rdev = os.stat(fs.loop).st_rdev
     cg = "/sys/fs/cgroup/blkio/bfs-test-%d" % os.getpid()

@@ -10,8 +10,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (BOUNCEFS, ScratchFS, force_unmount, is_mounted,  # noqa: E402
-                     main, on_exit, run)
+from harness import (BOUNCEFS, fill, force_unmount, is_mounted,  # noqa: E402
+                     main, on_exit, run, scratch_dirs)
 
 top = tempfile.mkdtemp(prefix="bfs-log-", dir="/var/tmp")
 on_exit(lambda: run(["rm", "-rf", top], check=False), per_test=False)
@@ -90,23 +90,10 @@ def test_log_stderr_detached():
 
 
 def test_debug_level_logs_every_failed_request():
-    fs = ScratchFS("300M")
-    b = os.path.join(fs.path, "back")
-    os.mkdir(b)
-    m = os.path.join(fs.top, "mnt")
-    os.mkdir(m)
-    on_exit(lambda: force_unmount(m))
+    fs, b, m = scratch_dirs("300M")
     for level in ("info", "debug"):
         open(os.path.join(b, "new-" + level), "w").close()
-    # Fill the file system.
-    with open(os.path.join(b, "fill"), "wb") as f:
-        block = b"\0" * (1 << 20)
-        try:
-            while True:
-                f.write(block)
-                f.flush()
-        except OSError:
-            pass
+    fill(b)
     logs = {}
     for level in ("info", "debug"):
         log = os.path.join(fs.top, "%s.log" % level)

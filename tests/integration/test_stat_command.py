@@ -12,8 +12,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (BOUNCEFS, RealUser, ScratchFS, force_unmount,  # noqa: E402
-                     is_mounted, main, mounted, on_exit, run, stats)
+from harness import (BOUNCEFS, Mount, RealUser, fill,  # noqa: E402
+                     force_unmount, is_mounted, main, mounted, on_exit, run,
+                     scratch_dirs, stats)
 
 try:
     from prometheus_client.parser import text_string_to_metric_families
@@ -24,6 +25,15 @@ except ImportError:   # a python3 of its own: Debian's package is here
 
 def stat(*args, check=True):
     return run([BOUNCEFS, "stat"] + list(args), check=check, timeout=30)
+
+
+def stat_as(user, *args):
+    """bouncefs stat ARGS as a real user: "STATUS STDERR"."""
+    def call():
+        r = subprocess.run([BOUNCEFS, "stat"] + list(args),
+                           capture_output=True, text=True, timeout=30)
+        return "%d %s" % (r.returncode, r.stderr.strip())
+    return user.run(call)
 
 
 def direct_io(path, writes=8, reads=8, size=65536):
@@ -72,12 +82,7 @@ def test_reset_is_for_root():
     assert stats(mnt)["write_requests"] == 8
     user = RealUser("st")
     os.chmod(mnt, 0o777)
-
-    def try_reset():
-        r = subprocess.run([BOUNCEFS, "stat", "--reset", mnt],
-                           capture_output=True, text=True, timeout=30)
-        return "%d %s" % (r.returncode, r.stderr.strip())
-    got = user.run(try_reset)
+    got = stat_as(user, "--reset", mnt)
     assert got.startswith("1 ") and "only root may" in got, got
     assert stats(mnt)["write_requests"] == 8, "a user reset the counters"
     time.sleep(1.2)
@@ -122,14 +127,11 @@ def check_exposition(text, mnt):
 
 
 def test_prometheus_exposition_parses():
-    fs = ScratchFS("1G")
-    back = os.path.join(fs.path, "back")
-    os.mkdir(back)
+    fs, back, _ = scratch_dirs("1G")
     # A mountpoint a label must escape.
     mnt = os.path.join(fs.top, 'mnt"q"')
     os.mkdir(mnt)
     on_exit(lambda: force_unmount(mnt))
-    from harness import Mount
     m = Mount(back, mnt, "queue_depth=16")
     direct_io(os.path.join(mnt, "f"), writes=6, reads=3)
     values = check_exposition(stat("--prometheus", mnt).stdout, mnt)
@@ -181,24 +183,11 @@ def test_metrics_file():
 
 
 def test_files_view():
-    fs = ScratchFS("300M")
-    back = os.path.join(fs.path, "back")
-    os.mkdir(back)
-    mnt = os.path.join(fs.top, "mnt")
-    os.mkdir(mnt)
-    on_exit(lambda: force_unmount(mnt))
-    for name in ("full", "busy"):
-        open(os.path.join(back, name), "w").close()
+    fs, back, mnt = scratch_dirs("300M")
+    open(os.path.join(back, "full"), "w").close()
     with open(os.path.join(back, "busy"), "wb") as f:
         f.write(b"b" * (1 << 20))
-    with open(os.path.join(back, "fill"), "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * (1 << 20))
-                f.flush()
-        except OSError:
-            pass
-    from harness import Mount
+    filler = fill(back)
     m = Mount(back, mnt)
     fd = os.open(os.path.join(mnt, "full"), os.O_WRONLY | os.O_DIRECT)
     buf = mmap.mmap(-1, 65536)
@@ -230,15 +219,10 @@ def test_files_view():
     # Names of files are for root: a user is refused.
     user = RealUser("sf")
     os.chmod(mnt, 0o755)
-
-    def try_files():
-        r = subprocess.run([BOUNCEFS, "stat", "--files", mnt],
-                           capture_output=True, text=True, timeout=30)
-        return "%d %s" % (r.returncode, r.stderr.strip())
-    got = user.run(try_files)
+    got = stat_as(user, "--files", mnt)
     assert got.startswith("1 ") and "only root may" in got, got
     # Bounded: many more files than the table holds.
-    os.unlink(os.path.join(back, "fill"))
+    os.unlink(filler)
     for i in range(300):
         direct_io(os.path.join(mnt, "many%03d" % i), writes=1, reads=0,
                   size=4096)
