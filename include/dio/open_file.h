@@ -22,7 +22,9 @@ struct bfs_file {
 	uint32_t align;      /* its direct-I/O alignment */
 	struct bfs_inode *inode;
 	bool cached;         /* opened through the kernel's page cache */
-	struct file_counters counters; /* its direct I/O and fsyncs */
+	/* Its direct I/O and fsyncs, written by every request: on a cache
+	 * line of their own, away from the fields every request reads. */
+	struct file_counters counters __attribute__((aligned(64)));
 	pthread_mutex_t lock; /* guards opening dfd (dfd and align are then
 			       * published with a release store: readers
 			       * load dfd with acquire and take no lock) */

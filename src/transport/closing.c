@@ -10,7 +10,6 @@
 #include <time.h>
 
 static _Atomic bool closing;
-static _Atomic unsigned held;
 static _Atomic uint64_t last_arrival_us;
 
 /* What finishes what is open is served even while closing. */
@@ -46,16 +45,6 @@ bool closing_refuses(const void *in, size_t len)
 	return !finishes_open(h.opcode);
 }
 
-void closing_hold(void)
-{
-	atomic_fetch_add(&held, 1);
-}
-
-void closing_release(void)
-{
-	atomic_fetch_sub(&held, 1);
-}
-
 void closing_drain(void)
 {
 	const struct timespec tick = { 0, 10 * 1000 * 1000 };
@@ -65,15 +54,14 @@ void closing_drain(void)
 	atomic_store(&closing, true);
 	for (;;) {
 		uint64_t now = stats_now_us();
-		unsigned busy = atomic_load(&held) +
-				(unsigned)atomic_load(&bfs_stats.inflight);
+		unsigned busy = (unsigned)atomic_load(&bfs_stats.inflight);
 
 		if (busy == 0 &&
 		    now - atomic_load(&last_arrival_us) >= CLOSING_QUIET_MS * 1000)
 			return;
 		if (now - start >= CLOSING_MAX_MS * 1000) {
 			if (busy)
-				bfs_log(LOG_WARNING, "stopping with %u requests still held after %u ms",
+				bfs_log(LOG_WARNING, "stopping with %u I/Os still in flight after %u ms",
 					busy, CLOSING_MAX_MS);
 			return;
 		}

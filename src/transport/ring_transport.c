@@ -350,11 +350,9 @@ static void process(struct ring_entry *e)
 {
 	struct fuse_buf fb = { .mem = e->req, .size = e->req_len };
 
-	closing_hold();
 	bfs_request_begin(e->req, e->req_len);
 	fuse_session_process_buf(e->q->rt->se, &fb);
 	bfs_request_end();
-	closing_release();
 }
 
 static void run_process(struct helper_work *w)
@@ -363,7 +361,6 @@ static void run_process(struct helper_work *w)
 
 	use_entry(e);
 	process(e);
-	closing_release();   /* held since serve() queued it */
 }
 
 /*
@@ -429,12 +426,9 @@ static void serve(struct ring_queue *q, struct ring_entry *e)
 		r->entry = NULL;
 		return;
 	}
-	closing_hold();
 	rc = to_helper(e, run_process);
-	if (rc) {
-		closing_release();
+	if (rc)
 		answer_err(e, rc);
-	}
 }
 
 /* Commits staged by other threads. */

@@ -133,11 +133,9 @@ static void *worker(void *arg)
 			refuse(l->se, fbuf.mem);
 			continue;
 		}
-		closing_hold();
 		bfs_request_begin(fbuf.mem, (size_t)res);
 		fuse_session_process_buf(l->se, &fbuf);
 		bfs_request_end();
-		closing_release();
 		/* A handler may have kept the buffer for I/O in flight. */
 		mem = l->bufs->next(l->bufs->ctx, mem);
 	}
