@@ -305,8 +305,8 @@ def discover_tests():
 
 def _snapshot():
     """What a test may leave behind if it is killed: the mounts (by mount
-    id: mount point, fstype, device), attached loop devices and our test
-    users."""
+    id: mount point, fstype, device), attached loop devices, our test
+    users, scratch directories and bouncefs daemons."""
     mounts = {}
     with open("/proc/self/mountinfo") as f:
         for line in f:
@@ -322,7 +322,30 @@ def _snapshot():
         users = {line.split(":")[0] for line in f if line.startswith("bfs")}
     dirs = {os.path.join("/var/tmp", n) for n in os.listdir("/var/tmp")
             if n.startswith("bfs-")}
-    return mounts, loops, users, dirs
+    return mounts, loops, users, dirs, _daemons()
+
+
+def _daemons():
+    """The pids of the bouncefs daemons running now."""
+    pids = set()
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            if os.path.basename(os.readlink("/proc/%s/exe" % d)) == "bouncefs":
+                pids.add(int(d))
+        except OSError:
+            pass
+    return pids
+
+
+def _kill_new_daemons(before):
+    """SIGKILL the daemons started since before (a stopped one too)."""
+    for pid in _daemons() - before[4]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def _abort_new_fuse(before):
@@ -339,7 +362,7 @@ def _undo_new(before):
     first), detach its loop devices, remove its users and scratch
     directories."""
     _abort_new_fuse(before)
-    mounts, loops, users, dirs = _snapshot()
+    mounts, loops, users, dirs, _ = _snapshot()
     for mid in sorted((m for m in mounts if m not in before[0]),
                       key=int, reverse=True):
         subprocess.run(["umount", "-l", mounts[mid][0]], capture_output=True,
@@ -404,6 +427,10 @@ def _run_in_child(t, seconds):
         status = wait_status(pid, KILL_SECONDS)
     if status is None:
         print("runner: %s did not end: killed" % t.__name__, flush=True)
+        # Its daemons first: a request that a FUSE over io_uring entry
+        # holds ends only when its daemon does (aborting the connection
+        # does not end it), and the test waits for it unkillably.
+        _kill_new_daemons(before)
         os.kill(pid, signal.SIGKILL)
         status = wait_status(pid, 30)
         _undo_new(before)
