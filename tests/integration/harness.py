@@ -339,13 +339,28 @@ def _daemons():
     return pids
 
 
-def _kill_new_daemons(before):
-    """SIGKILL the daemons started since before (a stopped one too)."""
-    for pid in _daemons() - before[4]:
+def _gone(pid):
+    """Has pid ended (no such process, or a zombie)?"""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
+def _kill_new_daemons(before, seconds=30):
+    """SIGKILL the daemons started since before (a stopped one too), and
+    wait until they have ended (one with many threads, or under a
+    sanitizer, takes a moment to die)."""
+    pids = _daemons() - before[4]
+    for pid in pids:
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
+    deadline = time.monotonic() + seconds
+    while any(not _gone(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _abort_new_fuse(before):

@@ -6,9 +6,10 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import _snapshot, main  # noqa: E402
+from harness import _gone, _snapshot, main  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -32,8 +33,12 @@ def test_hung_daemon_cannot_wedge_the_runner():
         after[0][m] for m in set(after[0]) - set(before[0])]
     assert after[1] <= before[1], "loop devices left: %r" % (after[1] - before[1])
     assert after[3] <= before[3], "directories left: %r" % (after[3] - before[3])
-    assert pid > 0 and not os.path.exists("/proc/%d" % pid), \
-        "the hung daemon %d is still there" % pid
+    # Killed, it may take a moment to be reaped (a sanitized daemon's
+    # threads end slowly).
+    deadline = time.monotonic() + 30
+    while pid > 0 and not _gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pid > 0 and _gone(pid), "the hung daemon %d is still there" % pid
 
 
 main(per_test_seconds=200)
