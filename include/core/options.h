@@ -33,6 +33,7 @@ enum bfs_uring_mode {
 	BFS_URING_OFF,   /* /dev/fuse only */
 	BFS_URING_AUTO,  /* when the kernel has it enabled */
 	BFS_URING_ON,    /* enable it (fuse.enable_uring) when the kernel has it */
+	BFS_URING_MODES
 };
 
 /* The daemon's options given on the command line, as bits of
@@ -52,7 +53,13 @@ enum bfs_seccomp_mode {
 	BFS_SECCOMP_KILL,  /* a call outside the allow-list kills the daemon */
 	BFS_SECCOMP_LOG,   /* it is allowed and logged by the kernel */
 	BFS_SECCOMP_NONE,  /* no filter */
+	BFS_SECCOMP_MODES
 };
+
+/* The -o words of each mode, indexed by it (also how stat, remount and
+ * the metrics name them). */
+extern const char *const bfs_uring_names[BFS_URING_MODES];
+extern const char *const bfs_seccomp_names[BFS_SECCOMP_MODES];
 
 struct bfs_options {
 	const char *backing_dir;  /* as given */

@@ -32,25 +32,24 @@ static bool running_config(const char *text, const char *name, uint64_t *v)
 static int check_fixed(const struct bfs_options *o, const char *mnt,
 		       char *err, size_t errlen)
 {
-	static const char *const uring[] = { "off", "auto", "on" };
-	static const char *const seccomp[] = { "kill", "log", "none" };
 	char text[16384];
 	ssize_t n = getxattr(mnt, BFS_STATS_XATTR, text + 1, sizeof(text) - 2);
 	const struct {
 		unsigned bit;
 		const char *option, *config;
 		uint64_t want;
-		const char *const *words;
+		const char *const *words;   /* a mode's names, or NULL */
+		uint64_t nwords;
 	} fixed[] = {
-		{ BFS_GIVEN_QUEUE_DEPTH, "queue_depth", "queue_depth", o->queue_depth, NULL },
-		{ BFS_GIVEN_MAX_WRITE, "max_write", "max_write", o->max_write, NULL },
-		{ BFS_GIVEN_MAX_THREADS, "max_threads", "max_threads", o->max_threads, NULL },
-		{ BFS_GIVEN_URING, "uring", "uring_mode", o->uring, uring },
-		{ BFS_GIVEN_SECCOMP, "seccomp", "seccomp_mode", o->seccomp, seccomp },
+		{ BFS_GIVEN_QUEUE_DEPTH, "queue_depth", "queue_depth", o->queue_depth, NULL, 0 },
+		{ BFS_GIVEN_MAX_WRITE, "max_write", "max_write", o->max_write, NULL, 0 },
+		{ BFS_GIVEN_MAX_THREADS, "max_threads", "max_threads", o->max_threads, NULL, 0 },
+		{ BFS_GIVEN_URING, "uring", "uring_mode", o->uring, bfs_uring_names, BFS_URING_MODES },
+		{ BFS_GIVEN_SECCOMP, "seccomp", "seccomp_mode", o->seccomp, bfs_seccomp_names, BFS_SECCOMP_MODES },
 		{ BFS_GIVEN_ATTR_TIMEOUT, "attr_timeout", "attr_timeout_ms",
-		  (uint64_t)(o->attr_timeout * 1000 + 0.5), NULL },
+		  (uint64_t)(o->attr_timeout * 1000 + 0.5), NULL, 0 },
 		{ BFS_GIVEN_ENTRY_TIMEOUT, "entry_timeout", "entry_timeout_ms",
-		  (uint64_t)(o->entry_timeout * 1000 + 0.5), NULL },
+		  (uint64_t)(o->entry_timeout * 1000 + 0.5), NULL, 0 },
 	};
 
 	if (n < 0)
@@ -66,7 +65,7 @@ static int check_fixed(const struct bfs_options *o, const char *mnt,
 		    !running_config(text, fixed[i].config, &have) ||
 		    have == fixed[i].want)
 			continue;
-		if (fixed[i].words && have < 3)
+		if (fixed[i].words && have < fixed[i].nwords)
 			return options_fail(err, errlen, BFS_EXIT_BAD_VALUE,
 				    "a remount cannot change %s (the mount runs with %s=%s): unmount and mount again",
 				    fixed[i].option, fixed[i].option,

@@ -131,8 +131,6 @@ static void print_human(const char *mnt, const struct counters *c,
 /* The running mount's settings, from its config_ counters. */
 static void print_json_config(const struct counters *c)
 {
-	static const char *const uring[] = { "off", "auto", "on" };
-	static const char *const seccomp[] = { "kill", "log", "none" };
 	unsigned long long um = get(c, "config_uring_mode");
 	unsigned long long sm = get(c, "config_seccomp_mode");
 
@@ -144,8 +142,8 @@ static void print_json_config(const struct counters *c)
 	       "\"uring\":\"%s\",\"seccomp\":\"%s\",\"staging_align\":%llu,"
 	       "\"attr_timeout_s\":%.3f,\"entry_timeout_s\":%.3f}",
 	       get(c, "config_queue_depth"), get(c, "config_max_write"),
-	       get(c, "config_max_threads"), um < 3 ? uring[um] : "?",
-	       sm < 3 ? seccomp[sm] : "?", get(c, "config_staging_align"),
+	       get(c, "config_max_threads"), um < BFS_URING_MODES ? bfs_uring_names[um] : "?",
+	       sm < BFS_SECCOMP_MODES ? bfs_seccomp_names[sm] : "?", get(c, "config_staging_align"),
 	       get(c, "config_attr_timeout_ms") / 1e3,
 	       get(c, "config_entry_timeout_ms") / 1e3);
 }

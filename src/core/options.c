@@ -111,6 +111,15 @@ int options_fail(char *err, size_t errlen, int code, const char *fmt, ...)
 	return code;
 }
 
+const char *const bfs_uring_names[BFS_URING_MODES] = {
+	[BFS_URING_OFF] = "off", [BFS_URING_AUTO] = "auto", [BFS_URING_ON] = "on",
+};
+
+const char *const bfs_seccomp_names[BFS_SECCOMP_MODES] = {
+	[BFS_SECCOMP_KILL] = "kill", [BFS_SECCOMP_LOG] = "log",
+	[BFS_SECCOMP_NONE] = "none",
+};
+
 void options_init(struct bfs_options *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -309,11 +318,7 @@ static int parse_one(struct bfs_options *o, const char *opt,
 		return BFS_EXIT_OK;
 	}
 	if (strcmp(name, "uring") == 0) {
-		static const char *const modes[] = {
-			[BFS_URING_OFF] = "off", [BFS_URING_AUTO] = "auto",
-			[BFS_URING_ON] = "on",
-		};
-		int k = keyword(val, modes, sizeof(modes) / sizeof(modes[0]));
+		int k = keyword(val, bfs_uring_names, BFS_URING_MODES);
 
 		if (k < 0)
 			return options_fail(err, errlen, BFS_EXIT_BAD_VALUE,
@@ -324,11 +329,7 @@ static int parse_one(struct bfs_options *o, const char *opt,
 		return BFS_EXIT_OK;
 	}
 	if (strcmp(name, "seccomp") == 0) {
-		static const char *const modes[] = {
-			[BFS_SECCOMP_KILL] = "kill", [BFS_SECCOMP_LOG] = "log",
-			[BFS_SECCOMP_NONE] = "none",
-		};
-		int k = keyword(val, modes, sizeof(modes) / sizeof(modes[0]));
+		int k = keyword(val, bfs_seccomp_names, BFS_SECCOMP_MODES);
 
 		if (k < 0)
 			return options_fail(err, errlen, BFS_EXIT_BAD_VALUE,

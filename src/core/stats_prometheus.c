@@ -1,5 +1,6 @@
 /* The Prometheus text exposition of a sample (stats_prometheus.h). */
 #include "core/stats_prometheus.h"
+#include "core/options.h"
 #include "core/stats.h"
 
 #include <string.h>
@@ -71,8 +72,6 @@ static const struct {
 
 void stats_prometheus(FILE *out, const char *mnt, const struct stats_sample *s)
 {
-	static const char *const uring[] = { "off", "auto", "on" };
-	static const char *const seccomp[] = { "kill", "log", "none" };
 	static const struct { const char *what, *metric, *help; } per_op[] = {
 		{ "requests", "requests_total", "Direct requests finished, by operation." },
 		{ "bytes", "bytes_total", "Bytes of direct requests, by operation." },
@@ -87,9 +86,9 @@ void stats_prometheus(FILE *out, const char *mnt, const struct stats_sample *s)
 	fprintf(out, ",version=");
 	label(out, s->version[0] ? s->version : "unknown");
 	fprintf(out, ",uring=");
-	label(out, um < 3 ? uring[um] : "?");
+	label(out, um < BFS_URING_MODES ? bfs_uring_names[um] : "?");
 	fprintf(out, ",seccomp=");
-	label(out, sm < 3 ? seccomp[sm] : "?");
+	label(out, sm < BFS_SECCOMP_MODES ? bfs_seccomp_names[sm] : "?");
 	fprintf(out, "} 1\n");
 	for (size_t k = 0; k < sizeof(per_op) / sizeof(per_op[0]); k++) {
 		family(out, per_op[k].metric, "counter", per_op[k].help);
