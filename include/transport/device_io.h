@@ -6,7 +6,9 @@
  * so that an O_DIRECT open can be mapped as on a local file system; and
  * FUSE_HANDLE_KILLPRIV_V2 (Linux 5.11): writes and truncates that must
  * clear set-id bits say so (fs_kill_suidgid), and the kernel stops asking
- * for security.capability before every write.
+ * for security.capability before every write. And FUSE_OVER_IO_URING when
+ * the ring's queues are ready to register (Linux 7.0 and later accept
+ * them only then).
  */
 #ifndef BOUNCEFS_DEVICE_IO_H
 #define BOUNCEFS_DEVICE_IO_H
@@ -24,7 +26,11 @@ struct device_io_hooks {
 	 * /dev/fuse): true if the hook took it, with *written set. */
 	bool (*reply)(void *ctx, const struct iovec *iov, int count,
 		      ssize_t *written);
-	/* The kernel has taken the INIT reply and offers FUSE over io_uring. */
+	/* Whether the queues of FUSE over io_uring are set up (asked when
+	 * the INIT reply is made; NULL: no). */
+	bool (*ring_ready)(void *ctx);
+	/* The kernel has taken an INIT reply that asked for FUSE over
+	 * io_uring: the queues register now. */
 	void (*ring_offered)(void *ctx);
 	/* The INIT reply went out: ok if it accepted the connection (the
 	 * mount serves from now on), false if it refused it. */
@@ -35,6 +41,11 @@ struct device_io_hooks {
 /* Install the device hooks on a mounted session, with ours (h, copied;
  * may be NULL). 0, or -1 if libfuse refused them (the session then works
  * as before, without the extra flags). */
+/* The flags (flags2 in the upper half, FUSE_INIT_EXT when there are any)
+ * that the INIT reply adds to libfuse's, given what the kernel offered
+ * and whether the ring's queues are ready. */
+uint64_t device_io_init_additions(uint64_t offered, bool ring_ready);
+
 int device_io_install(struct fuse_session *se,
 		      const struct device_io_hooks *h);
 

@@ -88,6 +88,13 @@ static bool hook_reply(void *ctx, const struct iovec *iov, int count,
 	return ring_transport_reply(d->ring, iov, count, written);
 }
 
+static bool hook_ring_ready(void *ctx)
+{
+	struct bfs_daemon *d = ctx;
+
+	return d->ring != NULL;
+}
+
 static void hook_ring_offered(void *ctx)
 {
 	struct bfs_daemon *d = ctx;
@@ -151,6 +158,7 @@ static int make_mount(struct bfs_daemon *d, const char *argv0)
 	static char fuse_opts[2 * BFS_FUSE_OPTS_MAX + 64];
 	const struct device_io_hooks hooks = {
 		.reply = hook_reply,
+		.ring_ready = hook_ring_ready,
 		.ring_offered = hook_ring_offered,
 		.init_done = hook_init_done,
 		.ctx = d,

@@ -20,12 +20,10 @@
 #define FUSE_OVER_IO_URING (1ULL << 41)
 #endif
 
-/* The INIT request: its unique id, and whether the kernel offered the
- * flag (kernels before 6.6 do not know it). */
+/* The INIT request: its unique id, and the flags the kernel offered
+ * (with flags2 in the upper half; older kernels offer fewer). */
 static _Atomic uint64_t init_unique;
-static _Atomic bool init_offers_mmap;
-static _Atomic bool init_offers_killpriv_v2;
-static _Atomic bool init_offers_ring;
+static _Atomic uint64_t init_offered;
 /* What main hooked in (device_io_install): libfuse's hooks get the file
  * system's userdata, so this is where they find it. */
 static struct device_io_hooks hooks;
@@ -46,21 +44,39 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 
 			if (flags & FUSE_INIT_EXT)
 				flags |= (uint64_t)in->flags2 << 32;
-			atomic_store(&init_offers_mmap,
-				     (flags & FUSE_DIRECT_IO_ALLOW_MMAP) != 0);
-			atomic_store(&init_offers_killpriv_v2,
-				     (flags & FUSE_HANDLE_KILLPRIV_V2) != 0);
-			atomic_store(&init_offers_ring,
-				     (flags & FUSE_OVER_IO_URING) != 0);
+			atomic_store(&init_offered, flags);
 			atomic_store(&init_unique, h->unique);
 		}
 	}
 	return n;
 }
 
+uint64_t device_io_init_additions(uint64_t offered, bool ring_ready)
+{
+	uint64_t add = 0;
+
+	if (offered & FUSE_DIRECT_IO_ALLOW_MMAP)
+		add |= FUSE_DIRECT_IO_ALLOW_MMAP;
+	/* With it, the kernel marks an inode as having no set-id bits and no
+	 * security.capability once it has checked (SB_NOSEC), instead of a
+	 * GETXATTR before every write, which made each cached write two
+	 * requests (docs/performance.md). */
+	if (offered & FUSE_HANDLE_KILLPRIV_V2)
+		add |= FUSE_HANDLE_KILLPRIV_V2;
+	/* Linux 6.14-6.18 let the queues register whatever the reply said;
+	 * later kernels only if it says FUSE_OVER_IO_URING back ("fuse-io-uring
+	 * not enabled on this connection"). Said only when the queues are
+	 * there to register: the kernel then waits for them. */
+	if ((offered & FUSE_OVER_IO_URING) && ring_ready)
+		add |= FUSE_OVER_IO_URING;
+	if (add >> 32)
+		add |= FUSE_INIT_EXT;
+	return add;
+}
+
 static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
-	bool init_reply = false;
+	bool init_reply = false, ring_on = false;
 	ssize_t n;
 
 	(void)userdata;
@@ -76,22 +92,17 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 	    iov[1].iov_len >= offsetof(struct fuse_init_out, flags2) +
 			      sizeof(uint32_t)) {
 		struct fuse_init_out *out = iov[1].iov_base;
+		uint64_t offered = atomic_load(&init_offered);
+		uint64_t add = device_io_init_additions(
+			offered, hooks.ring_ready && hooks.ring_ready(hooks.ctx));
 
-		if (atomic_exchange(&init_offers_mmap, false)) {
-			out->flags |= FUSE_INIT_EXT;
-			out->flags2 |= (uint32_t)(FUSE_DIRECT_IO_ALLOW_MMAP >> 32);
-		}
-		/* With it, the kernel marks an inode as having no set-id bits
-		 * and no security.capability once it has checked (SB_NOSEC),
-		 * instead of a GETXATTR before every write, which made each
-		 * cached write two requests (docs/performance.md). */
-		if (atomic_exchange(&init_offers_killpriv_v2, false))
-			out->flags |= FUSE_HANDLE_KILLPRIV_V2;
+		out->flags |= (uint32_t)add;
+		out->flags2 |= (uint32_t)(add >> 32);
+		ring_on = (add & FUSE_OVER_IO_URING) != 0;
 	}
 	n = writev(fd, iov, count);
 	/* The kernel has taken INIT: the ring's queues may register now. */
-	if (init_reply && n > 0 && atomic_exchange(&init_offers_ring, false) &&
-	    hooks.ring_offered)
+	if (init_reply && n > 0 && ring_on && hooks.ring_offered)
 		hooks.ring_offered(hooks.ctx);
 	if (init_reply && hooks.init_done)
 		hooks.init_done(hooks.ctx, n > 0 &&

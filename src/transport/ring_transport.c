@@ -115,6 +115,7 @@ struct ring_transport {
 	 * answers from other threads look for their entry among them. */
 	_Atomic unsigned ready;
 	_Atomic bool active, stopping, started;
+	_Atomic bool refused; /* a registration failed before any request */
 	struct helper_pool helpers;
 	unsigned max_helpers;
 };
@@ -594,6 +595,26 @@ static void drain_after_error(struct ring_queue *q)
 			q->qid, q->own_inflight);
 }
 
+/* A ring entry's command ended with res < 0. A registration the kernel
+ * refuses before it has sent any request on the ring (a kernel that wants
+ * something this build does not give it) is said once, for all queues:
+ * the mount goes on over /dev/fuse. */
+static void ring_entry_failed(struct ring_queue *q, int res)
+{
+	struct ring_transport *rt = q->rt;
+
+	if (res == -ENOTCONN || res == -ECANCELED || res == -ECONNABORTED)
+		return;
+	if (!atomic_load(&rt->active)) {
+		if (!atomic_exchange(&rt->refused, true))
+			bfs_log(LOG_WARNING, "FUSE over io_uring: the kernel refused "
+				"the ring (%s); requests stay on /dev/fuse",
+				strerror(-res));
+		return;
+	}
+	bfs_log(LOG_WARNING, "FUSE ring %u: %s", q->qid, strerror(-res));
+}
+
 static void *queue_main(void *arg)
 {
 	struct ring_queue *q = arg;
@@ -667,10 +688,7 @@ static void *queue_main(void *arg)
 				} else if (!e->dead) {
 					e->dead = true;
 					q->live--;
-					if (res != -ENOTCONN && res != -ECANCELED &&
-					    res != -ECONNABORTED)
-						bfs_log(LOG_WARNING, "FUSE ring %u: %s",
-							q->qid, strerror(-res));
+					ring_entry_failed(q, res);
 				}
 			} else {
 				q->own_inflight--;

@@ -11,22 +11,125 @@ def sh(*cmd, **kw):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
 
 
-def fetch_kernel(cache):
-    """Debian's linux-image-amd64 kernel, unpacked (not installed) in cache."""
-    os.makedirs(cache, exist_ok=True)
-    vmlinuz = glob.glob(os.path.join(cache, "root/boot/vmlinuz-*"))
+APT_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+
+
+def apt_mirror():
+    """The Debian mirror this machine's apt is configured with (its first
+    source that is not a -security suite), read from its sources files, so
+    that the guest kernels come from where the machine's packages come from
+    and no host is named here."""
+    uris = []
+    for path in ["/etc/apt/sources.list"] + sorted(
+            glob.glob("/etc/apt/sources.list.d/*.list")):
+        try:
+            lines = open(path).read().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split("#", 1)[0].split()
+            if len(parts) < 3 or parts[0] != "deb":
+                continue
+            if parts[1].startswith("["):
+                while parts and not parts[0].endswith("]"):
+                    parts.pop(0)
+                parts = ["deb"] + parts[1:]
+            if len(parts) >= 3 and not parts[2].endswith("-security"):
+                uris.append(parts[1])
+    for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
+        for stanza in open(path).read().split("\n\n"):
+            fields = {}
+            for line in stanza.splitlines():
+                if ":" in line and not line.startswith((" ", "#")):
+                    k, v = line.split(":", 1)
+                    fields[k.strip().lower()] = v.split()
+            if "deb" in fields.get("types", []) and fields.get("uris") and \
+                    not all(s.endswith("-security") for s in fields.get("suites", [])):
+                uris.append(fields["uris"][0])
+    if not uris:
+        raise RuntimeError("no Debian mirror in this machine's apt sources")
+    return uris[0].rstrip("/")
+
+
+def _apt(cache, suite):
+    """apt-get/apt-cache options for a private source list holding suite
+    only (on the machine's own mirror), its lists kept under cache."""
+    d = os.path.join(cache, "apt", suite)
+    os.makedirs(os.path.join(d, "lists", "partial"), exist_ok=True)
+    src = os.path.join(d, "sources.list")
+    with open(src, "w") as f:
+        f.write("deb [signed-by=%s] %s %s main\n" % (APT_KEYRING, apt_mirror(), suite))
+    return ["-o", "Dir::Etc::SourceList=" + src, "-o", "Dir::Etc::SourceParts=/dev/null",
+            "-o", "Dir::State::Lists=" + os.path.join(d, "lists"),
+            "-o", "Dir::Cache=" + os.path.join(d, "cache"),
+            "-o", "APT::Get::List-Cleanup=0"]
+
+
+def _version_key(name):
+    return [int(x) for x in __import__("re").findall(r"\d+", name)]
+
+
+def pick_kernel(cache, suite, series):
+    """The newest linux-image-<series>.*-amd64 of suite whose packages are
+    all there: [image package, and the linux-binary/linux-modules packages
+    it depends on, where the kernel is split so]."""
+    import re
+    opts = _apt(cache, suite)
+    sh("apt-get", *opts, "-q", "update")
+    names = sh("apt-cache", *opts, "pkgnames", "linux-image-").stdout.split()
+    pat = re.compile(r"^linux-image-%s[.-][0-9][^ ]*-amd64$" % re.escape(series))
+    names = sorted((n for n in names if pat.match(n) and "-cloud-" not in n
+                    and "-rt-" not in n), key=_version_key, reverse=True)
+    for name in names:
+        show = sh("apt-cache", *opts, "show", name).stdout
+        deps = []
+        for line in show.splitlines():
+            if line.startswith("Depends:"):
+                deps = [d.split("(")[0].strip() for d in line[8:].replace("|", ",").split(",")]
+                break
+        parts = [d for d in deps if d.startswith(("linux-binary-", "linux-modules-"))]
+        if all(subprocess.run(["apt-cache", *opts, "show", d], capture_output=True).returncode == 0
+               for d in parts):
+            return [name] + parts
+    raise RuntimeError("no complete linux-image-%s in %s" % (series, suite))
+
+
+def fetch_kernel(cache, suite="bookworm", series="6.1"):
+    """Debian's newest kernel of series in suite, downloaded with apt-get
+    download through a private source list on the machine's own mirror and
+    unpacked (never installed) in cache/kernel-<suite>-<series>; kept there
+    between runs. Returns (vmlinuz, unpacked root, kernel release)."""
+    d = os.path.join(cache, "kernel-%s-%s" % (suite, series))
+    root = os.path.join(d, "root")
+    vmlinuz = _vmlinuz(root)
     if not vmlinuz:
-        deps = sh("apt-cache", "depends", "linux-image-amd64").stdout
-        pkg = [l.split(":", 1)[1].strip() for l in deps.splitlines()
-               if l.strip().startswith("Depends:") and "linux-image-" in l][0]
-        for old in glob.glob(os.path.join(cache, "*.deb")):
-            os.unlink(old)
-        sh("apt-get", "download", pkg, cwd=cache)
-        deb = glob.glob(os.path.join(cache, pkg + "_*.deb"))[0]
-        sh("dpkg-deb", "-x", deb, os.path.join(cache, "root"))
-        vmlinuz = glob.glob(os.path.join(cache, "root/boot/vmlinuz-*"))
-    kver = os.path.basename(vmlinuz[0])[len("vmlinuz-"):]
-    return vmlinuz[0], os.path.join(cache, "root"), kver
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        pkgs = pick_kernel(cache, suite, series)
+        sh("apt-get", *_apt(cache, suite), "download", *pkgs, cwd=d)
+        for deb in glob.glob(os.path.join(d, "*.deb")):
+            sh("dpkg-deb", "-x", deb, root + ".part")
+            os.unlink(deb)
+        # Merged /usr (trixie on): the modules are in usr/lib/modules.
+        part = root + ".part"
+        if not os.path.exists(os.path.join(part, "lib")) and \
+                os.path.isdir(os.path.join(part, "usr/lib")):
+            os.symlink("usr/lib", os.path.join(part, "lib"))
+        os.rename(part, root)
+        vmlinuz = _vmlinuz(root)
+        if not vmlinuz:
+            raise RuntimeError("no kernel image in %s" % " ".join(pkgs))
+    return vmlinuz[0], root, vmlinuz[1]
+
+
+def _vmlinuz(root):
+    """(path, release) of the kernel image in an unpacked root: boot/ in
+    Debian 12 and 13's packages, modules/<release>/ in the split ones."""
+    for path in glob.glob(os.path.join(root, "boot/vmlinuz-*")):
+        return path, os.path.basename(path)[len("vmlinuz-"):]
+    for path in glob.glob(os.path.join(root, "usr/lib/modules/*/vmlinuz")):
+        return path, os.path.basename(os.path.dirname(path))
+    return None
 
 
 def copy_with_libs(binary, dest_root, dest_path):
@@ -51,11 +154,17 @@ def copy_with_libs(binary, dest_root, dest_path):
 
 
 def module_order(kroot, kver, modules):
-    """insmod order for modules and what they need, from modprobe itself."""
+    """insmod order for modules and what they need, from modprobe itself.
+    A module this kernel has not (built in, or gone: crct10dif_generic is
+    library code from 6.15 on) is left out."""
     sh("depmod", "-b", kroot, kver)
     order = []
     for m in modules:
-        out = sh("modprobe", "-d", kroot, "-S", kver, "--show-depends", m).stdout
+        r = subprocess.run(["modprobe", "-d", kroot, "-S", kver, "--show-depends", m],
+                           capture_output=True, text=True)
+        if r.returncode:
+            continue
+        out = r.stdout
         for line in out.splitlines():
             parts = line.split()
             if parts and parts[0] == "insmod" and parts[1] not in order:
@@ -78,7 +187,18 @@ def build_initramfs(work, kroot, kver, init, programs, modules):
     names = []
     for path in module_order(kroot, kver, modules):
         name = os.path.basename(path)
-        shutil.copy2(path, os.path.join(root, "lib/modules", name))
+        # busybox's insmod takes a plain .ko: newer kernels' are compressed.
+        if name.endswith(".xz"):
+            import lzma
+            name = name[:-3]
+            with lzma.open(path) as src, open(os.path.join(root, "lib/modules", name), "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        elif name.endswith(".zst"):
+            name = name[:-4]
+            with open(os.path.join(root, "lib/modules", name), "wb") as dst:
+                subprocess.run(["zstd", "-dc", path], stdout=dst, check=True)
+        else:
+            shutil.copy2(path, os.path.join(root, "lib/modules", name))
         names.append(name)
     with open(os.path.join(root, "lib/modules/order"), "w") as f:
         f.write("\n".join(names) + "\n")

@@ -1,0 +1,74 @@
+/* Unit tests: what the INIT reply adds to libfuse's flags, for what each
+ * kernel offers (the fallback for kernels that offer less). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <linux/fuse.h>
+
+#include "transport/device_io.h"
+
+/* (Debian 12's linux/fuse.h is 7.38: the newer bits by number.) */
+#define MMAP (1ULL << 36)      /* FUSE_DIRECT_IO_ALLOW_MMAP, 6.6 */
+#define KILLPRIV_V2 (1ULL << 28) /* FUSE_HANDLE_KILLPRIV_V2, 5.11 */
+#define RING (1ULL << 41)      /* FUSE_OVER_IO_URING, 6.14 */
+#define EXT (1ULL << 30)       /* FUSE_INIT_EXT, 5.17 */
+
+/* An old kernel (5.10: no flags2, none of the three): nothing is added,
+ * and no FUSE_INIT_EXT, which it would not understand. */
+static void test_old_kernel_gets_nothing(void **state)
+{
+	(void)state;
+	assert_int_equal(device_io_init_additions(0, false), 0);
+	assert_int_equal(device_io_init_additions(0, true), 0);
+	assert_int_equal(device_io_init_additions(KILLPRIV_V2, true),
+			 KILLPRIV_V2);
+}
+
+/* 6.1: killpriv_v2 and the extended flags, no mmap of direct-I/O files,
+ * no ring. */
+static void test_6_1(void **state)
+{
+	uint64_t offered = KILLPRIV_V2 | EXT;
+
+	(void)state;
+	assert_int_equal(device_io_init_additions(offered, true), KILLPRIV_V2);
+}
+
+/* 6.6 on: shared mmap of direct-I/O files, in flags2. */
+static void test_mmap_needs_init_ext(void **state)
+{
+	uint64_t add = device_io_init_additions(MMAP | KILLPRIV_V2 | EXT, false);
+
+	(void)state;
+	assert_int_equal(add, MMAP | KILLPRIV_V2 | EXT);
+}
+
+/* 6.14 on: the ring is asked for only when the queues are set up (a mount
+ * with uring=off, or whose queues could not be made, does not ask, and
+ * the kernel serves it over /dev/fuse). */
+static void test_ring_only_when_ready(void **state)
+{
+	uint64_t offered = MMAP | KILLPRIV_V2 | EXT | RING;
+
+	(void)state;
+	assert_true(device_io_init_additions(offered, true) & RING);
+	assert_false(device_io_init_additions(offered, false) & RING);
+	assert_false(device_io_init_additions(offered & ~RING, true) & RING);
+	assert_true(device_io_init_additions(RING, true) & EXT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_old_kernel_gets_nothing),
+		cmocka_unit_test(test_6_1),
+		cmocka_unit_test(test_mmap_needs_init_ext),
+		cmocka_unit_test(test_ring_only_when_ready),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
