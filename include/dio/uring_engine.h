@@ -74,6 +74,12 @@ struct io_uring_sqe *engine_get_sqe(struct io_uring *ring);
  * own). On failure to submit, io->done runs at once with -errno. */
 void engine_submit(struct uring_engine *e, struct uring_io *io);
 
+/* io_uring_queue_init_params with p->flags, dropping what this kernel
+ * lacks (uring_setup_fallback) but must: 0 with the ring made (p as the
+ * kernel filled it; what was dropped is noted as lacking), or -errno. */
+int uring_setup(unsigned entries, struct io_uring *ring,
+		struct io_uring_params *p, unsigned must);
+
 /*
  * The calling thread owns ring (NULL: no longer): its submissions go there
  * without a lock or a system call, counted in *inflight, and the thread's

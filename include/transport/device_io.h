@@ -46,6 +46,12 @@ struct device_io_hooks {
  * and whether the ring's queues are ready. */
 uint64_t device_io_init_additions(uint64_t offered, bool ring_ready);
 
+/* A request read from /dev/fuse (n bytes): if it is INIT, true with its
+ * unique id and the flags offered (flags2 in the upper half). Kernels
+ * before 5.17 send a shorter INIT than this build's headers describe. */
+bool device_io_parse_init(const void *buf, size_t n, uint64_t *unique,
+			  uint64_t *flags);
+
 int device_io_install(struct fuse_session *se,
 		      const struct device_io_hooks *h);
 

@@ -1,5 +1,6 @@
 /* The daemon object: mount, serve, tear down in reverse order. */
 #include "cli/daemon.h"
+#include "core/kernel_features.h"
 #include "cli/detach.h"
 #include "cli/metrics_file.h"
 #include "core/error_log.h"
@@ -116,8 +117,10 @@ static void report_once(struct bfs_daemon *d, int status)
  * 0. (A refused INIT ends the session; the end of daemon_run reports.) */
 static void hook_init_done(void *ctx, bool ok)
 {
-	if (ok)
+	if (ok) {
+		kernel_features_log();
 		report_once(ctx, BFS_EXIT_OK);
+	}
 }
 
 /* The backing tree, the file system context and the probe. */
@@ -148,6 +151,9 @@ static int make_fs(struct bfs_daemon *d)
 	if (probe_path(d->backing, &d->probe) == 0) {
 		d->fs.min_align = d->probe.staging_align;
 		probe_summary(&d->probe, d->probe_line, sizeof(d->probe_line));
+		if (d->probe.kernel_major && (d->probe.kernel_major < 6 ||
+		    (d->probe.kernel_major == 6 && d->probe.kernel_minor < 1)))
+			kernel_feature_lacking(BFS_KF_STATX_DIOALIGN);
 	}
 	return BFS_EXIT_OK;
 }

@@ -1,5 +1,6 @@
 /* io_uring submission lanes and their completion threads. */
 #include "dio/uring_engine.h"
+#include "core/kernel_features.h"
 #include "core/log.h"
 #include "dio/request.h"
 #include "core/tsan_annotations.h"
@@ -59,6 +60,28 @@ static void *completion_thread(void *arg)
 	return NULL;
 }
 
+int uring_setup(unsigned entries, struct io_uring *ring,
+		struct io_uring_params *p, unsigned must)
+{
+	struct io_uring_params want = *p;
+	uint32_t dropped = 0;
+	int rc, f;
+
+	for (;;) {
+		*p = want;
+		rc = io_uring_queue_init_params(entries, ring, p);
+		if (rc >= 0 || (f = uring_setup_fallback(&want.flags, must, rc)) < 0)
+			break;
+		dropped |= 1u << f;
+	}
+	if (rc < 0)
+		return rc;
+	for (f = 0; f < BFS_KF_COUNT; f++)
+		if (dropped & (1u << f))
+			kernel_feature_lacking((enum bfs_kfeature)f);
+	return 0;
+}
+
 static int lane_init(struct uring_engine *e, unsigned i, unsigned entries,
 		     const struct iovec *bufs, unsigned nbufs)
 {
@@ -70,7 +93,7 @@ static int lane_init(struct uring_engine *e, unsigned i, unsigned entries,
 	/* Room for every buffer's I/O, and its completion. */
 	p.flags = IORING_SETUP_CQSIZE;
 	p.cq_entries = entries * 2;
-	rc = io_uring_queue_init_params(entries, &lane->ring, &p);
+	rc = uring_setup(entries, &lane->ring, &p, 0);
 	if (rc < 0)
 		return rc;
 	lane->engine = e;

@@ -4,6 +4,7 @@
  * by reopening the inode's O_PATH fd through /proc/self/fd.
  */
 #include "core/align.h"
+#include "core/kernel_features.h"
 #include "core/error_log.h"
 #include "privilege/creds.h"
 #include "ops/fs.h"
@@ -39,19 +40,12 @@ static int backing_flags(int flags)
 static uint32_t dio_alignment(const struct bfs_fs *fs, int fd)
 {
 	struct statx stx;
-	uint32_t a = 0;
+	bool have = statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
+		    (stx.stx_mask & STATX_DIOALIGN);
 
-	if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
-	    (stx.stx_mask & STATX_DIOALIGN)) {
-		a = stx.stx_dio_offset_align;
-		if (stx.stx_dio_mem_align > a)
-			a = stx.stx_dio_mem_align;
-	}
-	if (!align_valid(a))
-		a = 4096;
-	if (align_valid(fs->min_align) && fs->min_align > a)
-		a = fs->min_align;
-	return a;
+	return dio_alignment_for(have, have ? stx.stx_dio_mem_align : 0,
+				 have ? stx.stx_dio_offset_align : 0,
+				 fs->min_align);
 }
 
 /*

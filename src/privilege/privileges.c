@@ -1,5 +1,6 @@
 /* Least privilege once the mount is up. */
 #include "privilege/privileges.h"
+#include "core/kernel_features.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -7,6 +8,7 @@
 #include <linux/capability.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -26,15 +28,30 @@ static const uint64_t kept =
 	CAP(CAP_SETFCAP) |          /* security.capability, set by root */
 	CAP(CAP_SYS_ADMIN);         /* trusted.* xattrs; umount at the end */
 
+/* close_range(2), or (before Linux 5.9) each open descriptor in range. */
+static void close_from_to(unsigned first, unsigned last)
+{
+	struct rlimit rl;
+
+	if (syscall(SYS_close_range, first, last, 0u) == 0 || errno != ENOSYS)
+		return;
+	kernel_feature_lacking(BFS_KF_CLOSE_RANGE);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur - 1 < last)
+		last = (unsigned)rl.rlim_cur - 1;
+	for (unsigned fd = first; fd <= last && fd < (1u << 20); fd++)
+		close((int)fd);
+}
+
 void privileges_close_inherited(int keep)
 {
 	if (keep < 3) {
-		syscall(SYS_close_range, 3u, ~0u, 0u);
+		close_from_to(3u, ~0u);
 		return;
 	}
 	if (keep > 3)
-		syscall(SYS_close_range, 3u, (unsigned)keep - 1, 0u);
-	syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0u);
+		close_from_to(3u, (unsigned)keep - 1);
+	close_from_to((unsigned)keep + 1, ~0u);
 }
 
 int privileges_drop(bool root)

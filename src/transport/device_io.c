@@ -1,5 +1,6 @@
 /* FUSE device I/O hooks: pass-through, plus flags in the INIT reply. */
 #include "transport/device_io.h"
+#include "core/kernel_features.h"
 #include "core/tsan_annotations.h"
 
 #include <linux/fuse.h>
@@ -35,20 +36,40 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 	(void)userdata;
 	if (n > 0)
 		TSAN_FUSE_RECEIVED();
-	if (n >= (ssize_t)(sizeof(struct fuse_in_header) + sizeof(struct fuse_init_in))) {
-		const struct fuse_in_header *h = buf;
+	if (n > 0) {
+		uint64_t unique, flags;
 
-		if (h->opcode == FUSE_INIT) {
-			const struct fuse_init_in *in = (const void *)(h + 1);
-			uint64_t flags = in->flags;
-
-			if (flags & FUSE_INIT_EXT)
-				flags |= (uint64_t)in->flags2 << 32;
+		if (device_io_parse_init(buf, (size_t)n, &unique, &flags)) {
 			atomic_store(&init_offered, flags);
-			atomic_store(&init_unique, h->unique);
+			atomic_store(&init_unique, unique);
 		}
 	}
 	return n;
+}
+
+/* The part of fuse_init_in that every kernel sends (protocol 7.6 on):
+ * major, minor, max_readahead, flags. Kernels before 5.17 (7.36) send no
+ * more; flags2 is there only with FUSE_INIT_EXT. */
+#define INIT_IN_BASE (4 * sizeof(uint32_t))
+
+bool device_io_parse_init(const void *buf, size_t n, uint64_t *unique,
+			  uint64_t *flags)
+{
+	const struct fuse_in_header *h = buf;
+	const unsigned char *body = (const unsigned char *)buf + sizeof(*h);
+	struct fuse_init_in in;
+
+	if (n < sizeof(*h) + INIT_IN_BASE || h->opcode != FUSE_INIT)
+		return false;
+	memset(&in, 0, sizeof(in));
+	n -= sizeof(*h);
+	memcpy(&in, body, n < sizeof(in) ? n : sizeof(in));
+	*unique = h->unique;
+	*flags = in.flags;
+	if ((in.flags & FUSE_INIT_EXT) &&
+	    n >= offsetof(struct fuse_init_in, flags2) + sizeof(in.flags2))
+		*flags |= (uint64_t)in.flags2 << 32;
+	return true;
 }
 
 uint64_t device_io_init_additions(uint64_t offered, bool ring_ready)
@@ -99,6 +120,10 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 		out->flags |= (uint32_t)add;
 		out->flags2 |= (uint32_t)(add >> 32);
 		ring_on = (add & FUSE_OVER_IO_URING) != 0;
+		if (!(offered & FUSE_DIRECT_IO_ALLOW_MMAP))
+			kernel_feature_lacking(BFS_KF_FUSE_DIO_MMAP);
+		if (!(offered & FUSE_HANDLE_KILLPRIV_V2))
+			kernel_feature_lacking(BFS_KF_FUSE_KILLPRIV_V2);
 	}
 	n = writev(fd, iov, count);
 	/* The kernel has taken INIT: the ring's queues may register now. */

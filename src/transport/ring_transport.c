@@ -1,5 +1,6 @@
 /* FUSE over io_uring: queue threads, ring entries, helpers. */
 #include "transport/ring_transport.h"
+#include "core/kernel_features.h"
 #include "transport/closing.h"
 #include "dio/dio.h"
 #include "dio/request.h"
@@ -171,8 +172,10 @@ bool ring_transport_wanted(enum bfs_uring_mode mode)
 	if (mode == BFS_URING_OFF || possible_cpus() == 0)
 		return false;
 	on = param_enabled();
-	if (on < 0)
+	if (on < 0) {
+		kernel_feature_lacking(BFS_KF_FUSE_OVER_IO_URING);
 		return false;
+	}
 	if (!on && mode == BFS_URING_ON) {
 		int fd = open(ENABLE_PARAM, O_WRONLY | O_CLOEXEC);
 
@@ -472,15 +475,15 @@ static int ring_init(struct ring_queue *q)
 	p.flags = IORING_SETUP_SQE128 | IORING_SETUP_CQSIZE |
 		  IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
 	p.cq_entries = sq * 2;
-	rc = io_uring_queue_init_params(sq, &q->ring, &p);
-	if (rc == -EINVAL) {
-		p.flags = IORING_SETUP_SQE128 | IORING_SETUP_CQSIZE;
-		rc = io_uring_queue_init_params(sq, &q->ring, &p);
-	}
+	/* (a kernel with FUSE over io_uring has them all, unless configured
+	 * without; the SQE128 entries carry the FUSE commands) */
+	rc = uring_setup(sq, &q->ring, &p, IORING_SETUP_SQE128);
 	if (rc < 0)
 		return rc;
 	q->ring_ok = true;
 	q->no_iowait = (p.features & RING_FEAT_NO_IOWAIT) != 0;
+	if (!q->no_iowait)
+		kernel_feature_lacking(BFS_KF_ENTER_NO_IOWAIT);
 	iov = pool_iovecs(&rt->dio->pool);
 	if (iov) {
 		q->fixed = io_uring_register_buffers(&q->ring, iov,

@@ -138,7 +138,8 @@ def copy_with_libs(binary, dest_root, dest_path):
     target = os.path.join(dest_root, dest_path.lstrip("/"))
     os.makedirs(os.path.dirname(target), exist_ok=True)
     shutil.copy2(binary, target)
-    for line in sh("ldd", binary).stdout.splitlines():
+    r = subprocess.run(["ldd", binary], capture_output=True, text=True)
+    for line in (r.stdout if r.returncode == 0 else "").splitlines():
         parts = line.split()
         lib = None
         if "=>" in parts and len(parts) >= 3 and parts[2].startswith("/"):
@@ -172,9 +173,10 @@ def module_order(kroot, kver, modules):
     return order
 
 
-def build_initramfs(work, kroot, kver, init, programs, modules):
+def build_initramfs(work, kroot, kver, init, programs, modules, files=None):
     """A newc cpio with busybox, init as /init, programs ({guest path: host
-    path}) with their libraries, and modules (with what they need) in
+    path}) with their libraries, files ({guest path: host path}) as they
+    are, and modules (with what they need) in
     /lib/modules, their insmod order in /lib/modules/order."""
     root = os.path.join(work, "initramfs")
     for d in ("bin", "sbin", "usr/bin", "usr/sbin", "lib/modules", "proc",
@@ -184,6 +186,10 @@ def build_initramfs(work, kroot, kver, init, programs, modules):
     shutil.copy2(init, os.path.join(root, "init"))
     for guest_path, host_path in programs.items():
         copy_with_libs(host_path, root, guest_path)
+    for guest_path, host_path in (files or {}).items():
+        target = os.path.join(root, guest_path.lstrip("/"))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copy2(host_path, target)
     names = []
     for path in module_order(kroot, kver, modules):
         name = os.path.basename(path)

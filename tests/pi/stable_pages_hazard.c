@@ -2,9 +2,10 @@
  * The stable-pages hazard, on purpose: O_DIRECT I/O from buffers that
  * another thread keeps changing while the I/O is in flight.
  *
- *   stable_pages_hazard write|read|verify FILE SECONDS
+ *   stable_pages_hazard write|read|verify FILE SECONDS [BLOCK]
  *
- * write:  threads write 64 KiB blocks with O_DIRECT while a scribbler
+ * write:  threads write BLOCK-byte blocks (default 64 KiB; a multiple of
+ *         4096, at most 16 MiB) with O_DIRECT while a scribbler
  *         rewrites their buffers; then every block is read back (each
  *         read is checked by the device's PI).
  * read:   threads read with O_DIRECT while a scribbler rewrites the
@@ -28,9 +29,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BS (64 * 1024)
-#define FILE_SIZE (64 * 1024 * 1024)
 #define IO_THREADS 4
+
+/* The block, and the file: 4096 blocks of it, 16 to 64 MiB. */
+static size_t BS = 64 * 1024;
+static off_t FILE_SIZE = 64 * 1024 * 1024;
 
 static int fd;
 static atomic_bool stop;
@@ -78,7 +81,7 @@ static void *io_thread(void *arg)
 		atomic_fetch_add(&ios, 1);
 		if (n < 0)
 			count_error(errno);
-		else if (n != BS)
+		else if (n != (ssize_t)BS)
 			atomic_fetch_add(&other, 1);
 	}
 	return NULL;
@@ -115,7 +118,7 @@ static void read_all(unsigned char *b, int check)
 			count_error(errno);
 			continue;
 		}
-		if (n != BS) {
+		if (n != (ssize_t)BS) {
 			atomic_fetch_add(&other, 1);
 			continue;
 		}
@@ -134,9 +137,21 @@ int main(int argc, char **argv)
 	const char *mode;
 	double seconds, end;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: %s write|read|verify FILE SECONDS\n", argv[0]);
+	if (argc != 4 && argc != 5) {
+		fprintf(stderr, "usage: %s write|read|verify FILE SECONDS [BLOCK]\n", argv[0]);
 		return 2;
+	}
+	if (argc == 5) {
+		BS = strtoul(argv[4], NULL, 0);
+		if (BS < 4096 || BS % 4096 || BS > (16u << 20)) {
+			fprintf(stderr, "bad block size %s\n", argv[4]);
+			return 2;
+		}
+		FILE_SIZE = (off_t)BS * 4096;
+		if (FILE_SIZE < (16 << 20))
+			FILE_SIZE = 16 << 20;
+		if (FILE_SIZE > (64 << 20))
+			FILE_SIZE = 64 << 20;
 	}
 	mode = argv[1];
 	seconds = atof(argv[3]);
@@ -153,7 +168,7 @@ int main(int argc, char **argv)
 		for (off_t off = 0; off < FILE_SIZE; off += BS) {
 			fill(bufs[0], off);
 			atomic_fetch_add(&ios, 1);
-			if (pwrite(fd, bufs[0], BS, off) != BS)
+			if (pwrite(fd, bufs[0], BS, off) != (ssize_t)BS)
 				count_error(errno);
 		}
 		if (fsync(fd))
@@ -169,7 +184,7 @@ int main(int argc, char **argv)
 			/* Lay the file out with good blocks first. */
 			for (off_t off = 0; off < FILE_SIZE; off += BS) {
 				fill(bufs[0], off);
-				if (pwrite(fd, bufs[0], BS, off) != BS) {
+				if (pwrite(fd, bufs[0], BS, off) != (ssize_t)BS) {
 					fprintf(stderr, "layout: %s\n", strerror(errno));
 					return 2;
 				}
@@ -193,8 +208,8 @@ int main(int argc, char **argv)
 			read_all(bufs[0], 0);
 		}
 	}
-	printf("mode=%s ios=%lu errors=%lu eilseq=%lu eio=%lu other=%lu mismatches=%lu\n",
-	       mode, atomic_load(&ios),
+	printf("mode=%s bs=%zu ios=%lu errors=%lu eilseq=%lu eio=%lu other=%lu mismatches=%lu\n",
+	       mode, BS, atomic_load(&ios),
 	       atomic_load(&eilseq) + atomic_load(&eio) + atomic_load(&other),
 	       atomic_load(&eilseq), atomic_load(&eio), atomic_load(&other),
 	       atomic_load(&mismatches));

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include <linux/fuse.h>
@@ -61,6 +62,52 @@ static void test_ring_only_when_ready(void **state)
 	assert_true(device_io_init_additions(RING, true) & EXT);
 }
 
+/* An INIT as a kernel of protocol minor sends it: 5.10 (7.32) sends the
+ * 16-byte fuse_init_in of old, 5.17 on (7.36) the 64-byte one with
+ * flags2. Both are recognized; flags2 only counts with FUSE_INIT_EXT. */
+static size_t make_init(unsigned char *buf, uint32_t minor, uint32_t flags,
+			uint32_t flags2, uint32_t opcode)
+{
+	struct fuse_in_header h = { .opcode = opcode, .unique = 42 };
+	struct fuse_init_in in = { .major = 7, .minor = minor, .flags = flags,
+				   .flags2 = flags2 };
+	size_t body = minor < 36 ? 16 : sizeof(in);
+
+	h.len = (uint32_t)(sizeof(h) + body);
+	memcpy(buf, &h, sizeof(h));
+	memcpy(buf + sizeof(h), &in, body);
+	return sizeof(h) + body;
+}
+
+static void test_parse_init(void **state)
+{
+	unsigned char buf[256];
+	uint64_t unique = 0, flags = 0;
+	size_t n;
+
+	(void)state;
+	/* 5.10: short, no flags2 */
+	n = make_init(buf, 32, 0, 0, FUSE_INIT);
+	assert_int_equal(n, sizeof(struct fuse_in_header) + 16);
+	assert_true(device_io_parse_init(buf, n, &unique, &flags));
+	assert_int_equal(unique, 42);
+	assert_int_equal(flags, 0);
+	/* 6.18: flags2 with FUSE_INIT_EXT */
+	n = make_init(buf, 44, (uint32_t)(KILLPRIV_V2 | EXT), (uint32_t)((MMAP | RING) >> 32),
+		      FUSE_INIT);
+	assert_true(device_io_parse_init(buf, n, &unique, &flags));
+	assert_int_equal(flags, KILLPRIV_V2 | EXT | MMAP | RING);
+	/* flags2 without FUSE_INIT_EXT is not looked at */
+	n = make_init(buf, 44, (uint32_t)KILLPRIV_V2, (uint32_t)(RING >> 32), FUSE_INIT);
+	assert_true(device_io_parse_init(buf, n, &unique, &flags));
+	assert_int_equal(flags, KILLPRIV_V2);
+	/* not INIT, or cut short */
+	n = make_init(buf, 44, 0, 0, FUSE_LOOKUP);
+	assert_false(device_io_parse_init(buf, n, &unique, &flags));
+	n = make_init(buf, 32, 0, 0, FUSE_INIT);
+	assert_false(device_io_parse_init(buf, n - 1, &unique, &flags));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -68,6 +115,7 @@ int main(void)
 		cmocka_unit_test(test_6_1),
 		cmocka_unit_test(test_mmap_needs_init_ext),
 		cmocka_unit_test(test_ring_only_when_ready),
+		cmocka_unit_test(test_parse_init),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
