@@ -14,12 +14,13 @@ BUILD=(
 DEB=(build-essential debhelper dpkg-dev)
 TEST=(
 	libjson-c-dev python3-prometheus-client
-	xfsprogs fio attr acl util-linux e2fsprogs procps
+	xfsprogs fio attr acl util-linux e2fsprogs btrfs-progs procps
 	# mount -a through systemd's eyes (systemd-fstab-generator)
 	systemd
 	# The PI end-to-end test: a QEMU guest booting Debian's own kernel
 	# (fetched by apt-get download, unpacked, never installed).
-	qemu-system-x86 qemu-utils busybox-static kmod cpio
+	# (newer kernels' modules are compressed: xz by Python, zstd by zstd)
+	qemu-system-x86 qemu-utils busybox-static kmod cpio zstd
 )
 
 case "${1:-all}" in

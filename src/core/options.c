@@ -579,6 +579,8 @@ void options_print_help(const char *prog)
 	       "\n"
 	       "Mount BACKING_DIR at MOUNTPOINT. Direct I/O is staged in the daemon's\n"
 	       "own buffers, so the pages that reach a PI device never change in flight.\n"
+	       "Linux 5.10 or later; FUSE over io_uring from 6.14 (older kernels lack\n"
+	       "some features: the log says which, and what bouncefs does without).\n"
 	       "\n"
 	       "options:\n"
 	       "    -h, --help             print this help and exit\n"

@@ -125,6 +125,10 @@ struct ring_transport {
  * (liburing 2.3 knows neither). */
 #define RING_FEAT_NO_IOWAIT (1U << 17)
 #define RING_ENTER_NO_IOWAIT (1U << 7)
+/* A queue's ring: 128-byte SQEs for the FUSE commands; only its thread
+ * submits, and the kernel's work for it waits until that thread asks. */
+#define RING_SETUP_FLAGS (IORING_SETUP_SQE128 | IORING_SETUP_CQSIZE | \
+			  IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN)
 
 static const struct request_transport ring_hooks;
 
@@ -199,6 +203,24 @@ unsigned ring_transport_buffers(unsigned queue_depth)
 	return nq * sh.threads_per_queue * sh.entries_per_thread;
 }
 
+/* The queues' rings are made after INIT, in their threads; what the kernel
+ * lacks for them is found now, on a small ring of the same kind, so that
+ * the line that says what lacked (at INIT) has it. */
+static void probe_ring_features(void)
+{
+	struct io_uring_params p;
+	struct io_uring ring;
+
+	memset(&p, 0, sizeof(p));
+	p.flags = RING_SETUP_FLAGS;
+	p.cq_entries = 8;
+	if (uring_setup(4, &ring, &p, IORING_SETUP_SQE128) < 0)
+		return;
+	if (!(p.features & RING_FEAT_NO_IOWAIT))
+		kernel_feature_lacking(BFS_KF_ENTER_NO_IOWAIT);
+	io_uring_queue_exit(&ring);
+}
+
 struct ring_transport *ring_transport_setup(struct fuse_session *se,
 					    struct bfs_dio *dio,
 					    unsigned queue_depth,
@@ -218,6 +240,7 @@ struct ring_transport *ring_transport_setup(struct fuse_session *se,
 	rt->per_thread = sh.entries_per_thread;
 	rt->nthreads = rt->nq * rt->tpq;
 	rt->max_helpers = max_helpers;
+	probe_ring_features();
 	return rt;
 }
 
@@ -472,8 +495,7 @@ static int ring_init(struct ring_queue *q)
 	memset(&p, 0, sizeof(p));
 	/* Only this thread submits, and the kernel's work for the ring (a
 	 * request's copy into an entry, completions) waits until it asks. */
-	p.flags = IORING_SETUP_SQE128 | IORING_SETUP_CQSIZE |
-		  IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+	p.flags = RING_SETUP_FLAGS;
 	p.cq_entries = sq * 2;
 	/* (a kernel with FUSE over io_uring has them all, unless configured
 	 * without; the SQE128 entries carry the FUSE commands) */
@@ -482,8 +504,6 @@ static int ring_init(struct ring_queue *q)
 		return rc;
 	q->ring_ok = true;
 	q->no_iowait = (p.features & RING_FEAT_NO_IOWAIT) != 0;
-	if (!q->no_iowait)
-		kernel_feature_lacking(BFS_KF_ENTER_NO_IOWAIT);
 	iov = pool_iovecs(&rt->dio->pool);
 	if (iov) {
 		q->fixed = io_uring_register_buffers(&q->ring, iov,
