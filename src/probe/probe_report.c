@@ -95,7 +95,7 @@ void probe_print_text(FILE *out, const struct bfs_probe *p)
 	fprintf(out, "kernel:            %s: %s\n", p->kernel,
 		p->kernel_bounces ?
 		"bounces direct I/O to stable-page devices by itself on this file system" :
-		"does not bounce direct I/O by itself on this file system (7.0 and later do for XFS, 7.3 and later for btrfs)");
+		"does not bounce direct I/O by itself on this file system (7.0 and later do for XFS)");
 	{
 		char why[512];
 		bool need = probe_needed(&p->chain, p->block_err, p->fstype,

@@ -46,6 +46,30 @@ def test_loop_xfs():
     assert "integrity profile or stable pages" in j["because"], j
 
 
+def test_loop_btrfs():
+    """btrfs: statx gives a subvolume's own anonymous device, which no
+    mountinfo line has; the probe still finds the mount and the loop device
+    under it (it reported "unknown ... not on a block device" before)."""
+    top = tempfile.mkdtemp(prefix="bfs-probe-", dir="/var/tmp")
+    on_exit(lambda: run(["rm", "-rf", top], check=False))
+    img = os.path.join(top, "disk.img")
+    with open(img, "wb") as f:
+        f.truncate(300 << 20)
+    run(["mkfs.btrfs", "-q", "-f", img])
+    loop = run(["losetup", "-f", "--show", img]).stdout.strip()
+    on_exit(lambda: run(["losetup", "-d", loop], check=False))
+    fsdir = os.path.join(top, "fs")
+    os.mkdir(fsdir)
+    run(["mount", "-o", "nodatasum", loop, fsdir])
+    on_exit(lambda: run(["umount", "-l", fsdir], check=False))
+    os.mkdir(os.path.join(fsdir, "sub"))
+    for path in (fsdir, os.path.join(fsdir, "sub")):
+        j = probe_json(path)
+        assert j["fstype"] == "btrfs" and j["source"] == loop, j
+        assert [d["name"] for d in j["devices"]] == [os.path.basename(loop)], j
+        assert j["kernel_bounces_direct_io"] is False, j
+
+
 def test_loop_4k_sectors_raise_staging():
     """A 4096-byte-sector device: the probe says 4096, and the mount
     stages 512-byte direct writes as read-modify-write of 4096."""

@@ -52,7 +52,9 @@ while [ $i -lt 200 ]; do
 	i=$((i + 1))
 done
 
-count_integrity() { dmesg -c | grep -ciE 'guard|tag error|I/O Error|protection|integrity'; }
+INTEGRITY='guard|tag error|I/O Error|protection|integrity'
+count_integrity() { dmesg -c >/tmp/dmesg.txt; grep -ciE "$INTEGRITY" /tmp/dmesg.txt; }
+first_integrity() { grep -iE "$INTEGRITY" /tmp/dmesg.txt | head -n1; }
 
 mkfs_for() { # fs dev
 	case "$1" in
@@ -98,14 +100,16 @@ for ns in $NSPI; do
 		# (a) the race straight on the file system.
 		race a /mnt/pi
 		echo "PI-RESULT $cell a-dmesg $(count_integrity)"
+		echo "PI-RESULT $cell a-dmesg-first $(first_integrity)"
 
-		# (b) the same through bouncefs.
+		# (b) the same through bouncefs, mounted as from fstab: the
+		# command returns once the kernel has taken INIT.
 		mkdir -p /mnt/pi/back
-		bouncefs -f -o log=stderr /mnt/pi/back /mnt/bfs >/tmp/bouncefs.log 2>&1 &
-		i=0
-		while ! grep -q " /mnt/bfs " /proc/mounts && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+		rm -f /tmp/bouncefs.log
+		timeout 120 bouncefs -o log=/tmp/bouncefs.log /mnt/pi/back /mnt/bfs >/tmp/bouncefs.out 2>&1
+		echo "PI-RESULT $cell b-mount rc=$?"
 		if ! grep -q " /mnt/bfs " /proc/mounts; then
-			sed 's/^/PI-LOG /' /tmp/bouncefs.log
+			sed 's/^/PI-LOG /' /tmp/bouncefs.out /tmp/bouncefs.log
 			echo "PI-RESULT $cell fatal bouncefs did not mount"
 			umount /mnt/pi
 			continue
@@ -125,7 +129,8 @@ for ns in $NSPI; do
 		echo "PI-RESULT $cell b-dmesg $(count_integrity)"
 		echo "PI-RESULT $cell b-stat $(bouncefs stat --json /mnt/bfs)"
 		umount /mnt/bfs
-		sleep 1
+		i=0
+		while pidof bouncefs >/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 		echo "PI-RESULT $cell b-lacks $(grep -o 'lacks .*' /tmp/bouncefs.log | head -n1)"
 		sed 's/^/PI-LOG /' /tmp/bouncefs.log
 

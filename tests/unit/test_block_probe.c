@@ -199,9 +199,10 @@ static void test_verdict(void **state)
 	(void)state;
 	assert_true(probe_kernel_bounces("xfs", 7, 0));
 	assert_false(probe_kernel_bounces("xfs", 6, 12));
+	/* btrfs nodatasum failed the race on 7.3 (docs/kernels.md) */
 	assert_false(probe_kernel_bounces("btrfs", 7, 2));
-	assert_true(probe_kernel_bounces("btrfs", 7, 3));
-	assert_true(probe_kernel_bounces("btrfs", 8, 0));
+	assert_false(probe_kernel_bounces("btrfs", 7, 3));
+	assert_false(probe_kernel_bounces("btrfs", 8, 0));
 	assert_false(probe_kernel_bounces("ext4", 9, 9));
 
 	build("4096+8-pi1-g16");
