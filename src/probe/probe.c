@@ -130,13 +130,16 @@ bool probe_needed(const struct block_chain *chain, int block_err,
 		snprintf(why, len, "no device below has an integrity profile or stable pages: a page changed in flight is written as it is, as on any disk");
 		return false;
 	}
+	/* Measured on 7.3 (docs/kernels.md): the kernel's bounce leaves a few
+	 * writes unbounced (guard errors read back, a few in 30k I/Os of the
+	 * race), so it is still needed, if far less. */
 	if (kernel_bounces) {
-		snprintf(why, len, "%s %s, but Linux %s bounces direct I/O on %s by itself",
+		snprintf(why, len, "%s %s; Linux %s bounces most direct I/O on %s by itself, but not all: the stable-pages race still got guard errors on 7.3 (a few in 30000 I/Os)",
 			 integ ? integ->name : stable->name,
 			 integ ? "checks a guard per block (integrity profile)" :
 				 "wants stable pages",
 			 kernel, fstype[0] ? fstype : "this file system");
-		return false;
+		return true;
 	}
 	snprintf(why, len, "%s %s, and Linux %s does not bounce direct I/O on %s by itself (7.0 and later do for XFS only): an application changing a buffer in flight gets EILSEQ",
 		 integ ? integ->name : stable->name,

@@ -184,6 +184,8 @@ def judge(kernel, kver, fmt, fs, cell, ring_expected):
     raw_should_fail = host_pi and not kernel_bounces(fs, kver)
     if raw_should_fail and raw == 0:
         why.append("the race gave no error on raw %s (it should: the kernel does not bounce)" % fs)
+    # Where the kernel bounces (7.x XFS) the race still fails now and then
+    # (a few in 30000 I/Os): too rare to require, and the probe says needed.
     if bfs:
         why.append("%d errors through bouncefs" % bfs)
     if str(cell.get("b-dmesg", "")).strip() != "0":
@@ -200,9 +202,12 @@ def judge(kernel, kver, fmt, fs, cell, ring_expected):
     row["lacks"] = lacks
     if version_of(kver) < (6, 14) and "FUSE over io_uring" not in lacks:
         why.append("the log does not say what this kernel lacks: %r" % lacks)
-    if host_pi and probe.get("bouncefs_needed") is not (raw > 0):
-        why.append("probe says bouncefs_needed=%s, the raw race gave %d errors" %
+    if host_pi and probe.get("bouncefs_needed") is not True:
+        why.append("probe says bouncefs_needed=%s on PI (the raw race gave %d errors)" %
                    (probe.get("bouncefs_needed"), raw))
+    if not host_pi and probe.get("bouncefs_needed") is not False:
+        why.append("probe says bouncefs_needed=%s with no PI on the host" %
+                   probe.get("bouncefs_needed"))
     return row, ["%s %s %s: %s" % (kver, fmt, fs, w) for w in why]
 
 

@@ -211,8 +211,9 @@ static void test_verdict(void **state)
 	assert_non_null(strstr(why, "integrity profile"));
 	assert_non_null(strstr(why, "6.12.0"));
 	assert_true(probe_needed(&c, 0, "xfs", "6.1.0", false, why, sizeof(why)));
-	assert_false(probe_needed(&c, 0, "xfs", "7.0.0", true, why, sizeof(why)));
-	assert_non_null(strstr(why, "by itself"));
+	/* 7.x bounces XFS, but the race still failed on 7.3: needed */
+	assert_true(probe_needed(&c, 0, "xfs", "7.0.0", true, why, sizeof(why)));
+	assert_non_null(strstr(why, "by itself, but not all"));
 	teardown_tree();
 
 	/* The controller inserts and strips PI: nothing on the host checks. */
