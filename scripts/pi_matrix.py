@@ -52,10 +52,7 @@ def main():
         if "per_size" in r:
             print("  %s %s %s: %s" % (r["kver"], r["fs"], r["format"], "; ".join(
                 "%s %d/%d %d/%d" % ((k,) + v) for k, v in r["per_size"].items())))
-    print("\nwall time %.0f s" % (time.time() - t0))
-    for f in failures:
-        print("FAIL:", f)
-    return 1 if failures else 0
+    return pi_guest.finish(t0, failures)
 
 
 if __name__ == "__main__":

@@ -241,6 +241,14 @@ def run(plan, secs=4, log=print):
     return rows, failures, extras
 
 
+def finish(t0, failures):
+    """The wall time and every failure; the exit status."""
+    print("\nwall time %.0f s" % (time.time() - t0))
+    for f in failures:
+        print("FAIL:", f)
+    return 1 if failures else 0
+
+
 def table(rows):
     """The matrix as a markdown table."""
     out = ["| kernel | file system | format | integrity | raw: errors / I/Os | "

@@ -46,10 +46,7 @@ def main():
     nopi = extras.get("6.1", ("", {}))[1].get("nopi-c-json", "")
     if '"bouncefs_needed":false' not in nopi:
         failures.append("probe of a namespace without PI: %s" % (nopi or "no result"))
-    print("\nwall time %.0f s" % (time.time() - t0))
-    for f in failures:
-        print("FAIL:", f)
-    return 1 if failures else 0
+    return pi_guest.finish(t0, failures)
 
 
 if __name__ == "__main__":
