@@ -31,7 +31,8 @@ void kernel_feature_lacking(enum bfs_kfeature f);
 uint32_t kernel_features_lacking(void);
 
 /* "name (since L.x: what bouncefs does without it); ..." for the bits of
- * mask, into buf; its length (0 for none). */
+ * mask, into buf (cut to fit, terminated); its length (0 for none, or
+ * when len is 0). */
 size_t kernel_features_describe(uint32_t mask, char *buf, size_t len);
 
 /*

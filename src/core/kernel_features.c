@@ -51,20 +51,22 @@ size_t kernel_features_describe(uint32_t mask, char *buf, size_t len)
 {
 	size_t n = 0;
 
-	if (len)
-		buf[0] = '\0';
-	for (unsigned f = 0; f < BFS_KF_COUNT; f++) {
+	if (!len)
+		return 0;
+	buf[0] = '\0';
+	/* (stops once the text fills buf: it is cut there, terminated) */
+	for (unsigned f = 0; f < BFS_KF_COUNT && n < len; f++) {
 		int k;
 
 		if (!(mask & (1u << f)))
 			continue;
-		k = snprintf(buf + n, len > n ? len - n : 0, "%s%s (%s: %s)",
-			     n ? "; " : "", features[f].name, features[f].since,
+		k = snprintf(buf + n, len - n, "%s%s (%s: %s)", n ? "; " : "",
+			     features[f].name, features[f].since,
 			     features[f].without);
 		if (k > 0)
 			n += (size_t)k;
 	}
-	return n < len ? n : (len ? len - 1 : 0);
+	return n < len ? n : len - 1;
 }
 
 int uring_setup_fallback(unsigned *flags, unsigned must, int err)

@@ -96,6 +96,7 @@ static void test_lacking_and_describe(void **state)
 	n = kernel_features_describe(kernel_features_lacking(), buf, 10);
 	assert_int_equal(n, 9);
 	assert_int_equal(strlen(buf), 9);
+	assert_int_equal(kernel_features_describe(kernel_features_lacking(), buf, 0), 0);
 }
 
 int main(void)
