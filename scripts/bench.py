@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
 """Benchmark: fio (io_uring, direct=1) on the raw backing directory and
 through bouncefs, alternating the two in one run so the machine's noise
-cancels out. Two rigs: XFS on a loop device over a file in /dev/shm
-(software overhead) and over a file on the real disk (device-bound).
+cancels out. Rigs, each XFS on a loop device:
+  shm   over a file in /dev/shm: software overhead;
+  thr   the same, throttled with cgroup-v1 blkio to 1500 MiB/s and 100k
+        IOPS each way (fio and every daemon inside the cgroup):
+        device-bound like an NVMe drive, and steady;
+  disk  over a file on this machine's disk (the host caches it: ratios
+        above 1 happen; labelled, not a target).
 
-usage (root): python3 scripts/bench.py [--runtime S] [--reps N] [--markdown F] [--png F]
+usage (root): python3 scripts/bench.py [--runtime S] [--reps N] [--rigs shm,thr] [--markdown F] [--png F]
        python3 scripts/bench.py --also uring=off [--rigs shm] [--cases RE]
        BOUNCEFS_ALSO=OTHER/bouncefs python3 scripts/bench.py --also queue_depth=64 ...
        python3 scripts/bench.py --redraw TABLE.md --png F
@@ -68,9 +73,50 @@ def fio(path, rw, bs, qd, runtime, size, direct=True):
             "busy": ticks / max(a1 - a0, 1)}
 
 
+THROTTLE_BPS = 1500 << 20
+THROTTLE_IOPS = 100000
+BLKIO = "/sys/fs/cgroup/blkio"
+
+
+class Throttle:
+    """A cgroup-v1 blkio group that limits one block device, which this
+    process (and so fio and every daemon it starts) joins until close."""
+
+    def __init__(self, dev):
+        st = os.stat(dev)
+        majmin = "%d:%d" % (os.major(st.st_rdev), os.minor(st.st_rdev))
+        self.dir = os.path.join(BLKIO, "bouncefs-bench-%d" % os.getpid())
+        os.mkdir(self.dir)
+        for what, limit in (("bps", THROTTLE_BPS), ("iops", THROTTLE_IOPS)):
+            for rw in ("read", "write"):
+                with open(os.path.join(self.dir, "blkio.throttle.%s_%s_device"
+                                       % (rw, what)), "w") as f:
+                    f.write("%s %d\n" % (majmin, limit))
+        with open(os.path.join(self.dir, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+
+    def close(self):
+        with open(os.path.join(BLKIO, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+        for _ in range(100):
+            try:
+                os.rmdir(self.dir)
+                return
+            except OSError:   # a daemon still leaving
+                time.sleep(0.1)
+
+
+RIGS = {"shm": ("/dev/shm", False), "thr": ("/dev/shm", True),
+        "disk": ("/var/tmp", False)}
+RIG_TITLES = {"shm": "XFS on a loop device over /dev/shm",
+              "thr": "the same, blkio-throttled to 1500 MiB/s and 100k IOPS",
+              "disk": "XFS on a loop device over the host-cached disk"}
+
+
 class Rig:
-    def __init__(self, name, where, size_gb, also=None):
+    def __init__(self, name, where, size_gb, also=None, throttled=False):
         self.name = name
+        self.throttle = None
         self.dir = tempfile.mkdtemp(prefix="bfs-bench-", dir=where)
         self.img = os.path.join(self.dir, "disk.img")
         with open(self.img, "wb") as f:
@@ -79,6 +125,8 @@ class Rig:
                        check=False).stdout.strip()
         if not self.loop:
             self.loop = sh("losetup", "-f", "--show", self.img).stdout.strip()
+        if throttled:
+            self.throttle = Throttle(self.loop)
         sh("mkfs.xfs", "-q", "-f", self.loop)
         self.fs = os.path.join(self.dir, "fs")
         os.mkdir(self.fs)
@@ -106,6 +154,8 @@ class Rig:
             time.sleep(0.1)
         else:
             subprocess.run(["umount", "-l", self.fs], capture_output=True)
+        if self.throttle:
+            self.throttle.close()
         subprocess.run(["losetup", "-d", self.loop], capture_output=True)
         subprocess.run(["rm", "-rf", self.dir], capture_output=True)
 
@@ -167,7 +217,8 @@ def main():
     ap.add_argument("--png")
     ap.add_argument("--also", metavar="OPTS",
                     help="also measure a second mount with -o OPTS, in the same run")
-    ap.add_argument("--rigs", default="shm,disk", help="shm, disk or both")
+    ap.add_argument("--rigs", default="shm,thr",
+                    help="comma-separated: shm, thr, disk (default shm,thr)")
     ap.add_argument("--cases", help="only the cases whose name matches this regular expression")
     ap.add_argument("--redraw", metavar="MARKDOWN",
                     help="only draw --png again from a table --markdown wrote")
@@ -175,44 +226,52 @@ def main():
     if a.redraw:
         return redraw(a.redraw, a.png)
     cases = [c for c in CASES if not a.cases or re.search(a.cases, c[0])]
+    rigs = [r for r in a.rigs.split(",") if r]
+    for r in rigs:
+        if r not in RIGS:
+            ap.error("unknown rig %r (shm, thr or disk)" % r)
     results = {}
-    for name, where in (("shm", "/dev/shm"), ("disk", "/var/tmp")):
-        if name not in a.rigs.split(","):
-            continue
-        rig = Rig(name, where, 2, a.also)
+    for name in rigs:
+        where, throttled = RIGS[name]
+        rig = Rig(name, where, 2, a.also, throttled)
         try:
-            print("rig %s (XFS on %s over %s):" % (name, rig.loop, where), flush=True)
+            print("rig %s (%s, %s):" % (name, RIG_TITLES[name], rig.loop), flush=True)
             results[name] = run_rig(rig, a.runtime, a.reps, a.size, cases)
         finally:
             rig.close()
-    if a.also or a.cases or set(results) != {"shm", "disk"}:
+    if a.also or a.cases:
         return  # an experiment: no table for docs/
-    cmd = "python3 scripts/bench.py --runtime %d --reps %d --size %s" % (
-        a.runtime, a.reps, a.size)
-    lines = ["| case | unit | shm raw | shm bouncefs | shm ratio | disk raw | disk bouncefs | disk ratio |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    cmd = "python3 scripts/bench.py --runtime %d --reps %d --size %s --rigs %s" % (
+        a.runtime, a.reps, a.size, ",".join(rigs))
+    head = "| case | unit |" + "".join(
+        " %s raw | %s bouncefs | %s ratio |" % (r, r, r) for r in rigs)
+    lines = [head, "| --- | --- |" + " ---: | ---: | ---: |" * len(rigs)]
     for i, c in enumerate(CASES):
-        s, d = results["shm"][i], results["disk"][i]
-        lines.append("| %s | %s | %.1f | %.1f | %s | %.1f | %.1f | %s |" % (
-            c[0], s[1], s[2], s[3], s[4], d[2], d[3], d[4]))
+        row = "| %s | %s |" % (c[0], results[rigs[0]][i][1])
+        for r in rigs:
+            x = results[r][i]
+            row += " %.1f | %.1f | %s |" % (x[2], x[3], x[4])
+        lines.append(row)
     table = "\n".join(lines)
     print("\n" + table + "\n\ncommand: " + cmd + "\ndate: " + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
     if a.markdown:
         with open(a.markdown, "w") as f:
             f.write(table + "\n")
     if a.png:
-        draw(a.png, [(c[0], results["shm"][i][3] / results["shm"][i][2],
-                      results["disk"][i][3] / results["disk"][i][2])
-                     for i, c in enumerate(CASES) if c[4] != "lat"])
+        draw(a.png, rigs, [(c[0],) + tuple(results[r][i][3] / results[r][i][2]
+                                           for r in rigs)
+                           for i, c in enumerate(CASES) if c[4] != "lat"])
 
-
-def draw(png, points):
-    """A bar chart of (case, shm ratio, disk ratio) with gnuplot."""
+def draw(png, rigs, points):
+    """A bar chart of (case, ratio per rig) with gnuplot."""
     data = tempfile.NamedTemporaryFile("w", delete=False, suffix=".dat")
-    for name, shm, disk in points:
-        data.write('"%s" %.3f %.3f\n' % (name, shm, disk))
+    for p in points:
+        data.write('"%s"' % p[0] + "".join(" %.3f" % v for v in p[1:]) + "\n")
     data.close()
-    top = max([1.3] + [max(p[1], p[2]) * 1.1 for p in points])
+    top = max([1.3] + [max(p[1:]) * 1.1 for p in points])
+    plots = ", ".join("'%s' using %d%s title '%s rig (%s)'" % (
+        data.name if i == 0 else "", i + 2, ":xtic(1)" if i == 0 else "",
+        r, RIG_TITLES[r]) for i, r in enumerate(rigs))
     script = """set terminal png size 1000,500 noenhanced
 set output '%s'
 set style data histograms
@@ -223,22 +282,25 @@ set ylabel 'bouncefs / raw (higher is better)'
 set xtics rotate by -30
 set grid y
 set title 'bouncefs throughput as a ratio of the raw backing XFS (fio io_uring, direct=1)'
-plot '%s' using 2:xtic(1) title 'shm rig (software overhead)', '' using 3 title 'disk rig (device-bound)', 1 with lines lc rgb 'black' notitle
-""" % (png, top, data.name)
+plot %s, 1 with lines lc rgb 'black' notitle
+""" % (png, top, plots)
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
     os.unlink(data.name)
 
 
 def redraw(markdown, png):
     """Draw the chart again from a table that --markdown wrote."""
-    points = []
+    points, rigs = [], []
     with open(markdown) as f:
         for line in f:
             cells = [c.strip() for c in line.strip().strip("|").split("|")]
-            if len(cells) == 8 and cells[4].endswith("×") and cells[7].endswith("×"):
-                points.append((cells[0], float(cells[4][:-1]), float(cells[7][:-1])))
-    draw(png, points)
-
+            if cells[0] == "case":
+                rigs = [c.split()[0] for c in cells[2::3]]
+            elif len(cells) == 2 + 3 * len(rigs) and all(
+                    cells[4 + 3 * i].endswith("×") for i in range(len(rigs))):
+                points.append((cells[0],) + tuple(
+                    float(cells[4 + 3 * i][:-1]) for i in range(len(rigs))))
+    draw(png, rigs, points)
 
 if __name__ == "__main__":
     sys.exit(main())
