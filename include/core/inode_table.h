@@ -35,6 +35,12 @@ struct bfs_inode {
 	struct range_lock writers; /* byte ranges being written */
 	_Atomic unsigned cached_opens; /* opens using the kernel's page cache */
 	_Atomic bool direct_seen; /* has had direct I/O: all I/O goes direct */
+	/* How its opens are served (ops_file.c, under its open-mode lock;
+	 * docs/architecture.md, "Buffered opens"): */
+	unsigned opens;           /* answered and not released */
+	unsigned pt_opens;        /* of them, with FOPEN_PASSTHROUGH */
+	int backing_id;           /* the kernel's id of the backing file */
+	bool backing_rw;          /* that file is open for writing too */
 };
 
 struct itable_mount {

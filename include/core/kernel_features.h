@@ -21,6 +21,7 @@ enum bfs_kfeature {
 	BFS_KF_FUSE_DIO_MMAP,       /* FUSE_DIRECT_IO_ALLOW_MMAP, 6.6 */
 	BFS_KF_FUSE_KILLPRIV_V2,    /* FUSE_HANDLE_KILLPRIV_V2, 5.11 */
 	BFS_KF_CLOSE_RANGE,         /* close_range(2), 5.9 */
+	BFS_KF_FUSE_PASSTHROUGH,    /* FUSE passthrough, 6.9 */
 	BFS_KF_COUNT
 };
 

@@ -79,6 +79,7 @@ struct bfs_options {
 	unsigned max_threads;     /* worker threads at most */
 	enum bfs_uring_mode uring;
 	enum bfs_seccomp_mode seccomp;
+	bool passthrough;         /* buffered opens by FUSE passthrough */
 	double attr_timeout;      /* seconds */
 	double entry_timeout;     /* seconds */
 	unsigned given;           /* enum bfs_given bits */

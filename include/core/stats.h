@@ -28,6 +28,7 @@ enum stats_op { STATS_READ, STATS_WRITE, STATS_FSYNC, STATS_OPS };
 	X(ring_moved_bytes, "read replies moved to the start of a FUSE ring entry's buffer") \
 	X(ring_requests, "received over FUSE io_uring") \
 	X(ring_helped, "of those, served by helpers") \
+	X(passthrough_opens, "opens served by FUSE passthrough (their reads and writes never come)") \
 	X(inflight, "direct I/Os in flight now (through io_uring or served synchronously)") \
 	X(inflight_max, "high-water mark of inflight")
 

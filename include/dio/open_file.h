@@ -22,6 +22,8 @@ struct bfs_file {
 	uint32_t align;      /* its direct-I/O alignment */
 	struct bfs_inode *inode;
 	bool cached;         /* opened through the kernel's page cache */
+	bool joined;         /* counted in its inode's opens (ops_file.c) */
+	bool passthrough;    /* FOPEN_PASSTHROUGH: holds the inode's backing */
 	/* Its direct I/O and fsyncs, written by every request: on a cache
 	 * line of their own, away from the fields every request reads. */
 	struct file_counters counters __attribute__((aligned(64)));

@@ -8,6 +8,7 @@
 
 #include <fuse_lowlevel.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -50,6 +51,9 @@ struct bfs_fs {
 	double entry_timeout;
 	uint32_t min_align;  /* from the probe: the device's logical block */
 	dev_t self_dev;      /* the mount's own device, once mounted (or 0) */
+	int fuse_fd;         /* the FUSE device, for the passthrough ioctls */
+	/* The kernel took FUSE passthrough at INIT (ops_file.c). */
+	_Atomic bool passthrough;
 };
 
 static inline struct bfs_fs *fs_of(fuse_req_t req)

@@ -31,6 +31,13 @@ enum creds_mode {
 /* Become the caller of req for the current thread. 0 or -errno. */
 int creds_become(fuse_req_t req, enum creds_mode mode);
 
+/*
+ * CAP_FSETID out of (off) or back into this thread's effective set: what
+ * the kernel records of a thread's credentials without it will clear
+ * set-id bits on a write, as for any caller. 0 or -errno.
+ */
+int creds_fsetid(bool on);
+
 /* Back to root for the current thread (groups and umask included). */
 void creds_restore(void);
 

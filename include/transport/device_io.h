@@ -8,7 +8,9 @@
  * clear set-id bits say so (fs_kill_suidgid), and the kernel stops asking
  * for security.capability before every write. And FUSE_OVER_IO_URING when
  * the ring's queues are ready to register (Linux 7.0 and later accept
- * them only then).
+ * them only then). And FUSE passthrough (Linux 6.9) when the file system
+ * wants it: opens without O_DIRECT can then be served from the backing
+ * file (docs/architecture.md, "Buffered opens").
  */
 #ifndef BOUNCEFS_DEVICE_IO_H
 #define BOUNCEFS_DEVICE_IO_H
@@ -35,16 +37,28 @@ struct device_io_hooks {
 	/* The INIT reply went out: ok if it accepted the connection (the
 	 * mount serves from now on), false if it refused it. */
 	void (*init_done)(void *ctx, bool ok);
+	/* Ask for FUSE passthrough if the kernel offers it. */
+	bool passthrough;
 	void *ctx;
 };
+
+/* FUSE_PASSTHROUGH (Linux 6.9; this build's headers may predate it). */
+#define DEVICE_IO_PASSTHROUGH (1ULL << 37)
+/* The passthrough depth the INIT reply asks for: backing files on a file
+ * system that stacks on nothing (no overlayfs, no FUSE below). */
+#define DEVICE_IO_STACK_DEPTH 1
 
 /* Install the device hooks on a mounted session, with ours (h, copied;
  * may be NULL). 0, or -1 if libfuse refused them (the session then works
  * as before, without the extra flags). */
 /* The flags (flags2 in the upper half, FUSE_INIT_EXT when there are any)
- * that the INIT reply adds to libfuse's, given what the kernel offered
- * and whether the ring's queues are ready. */
-uint64_t device_io_init_additions(uint64_t offered, bool ring_ready);
+ * that the INIT reply adds to libfuse's, given what the kernel offered,
+ * whether the ring's queues are ready and whether passthrough is wanted. */
+uint64_t device_io_init_additions(uint64_t offered, bool ring_ready,
+				  bool passthrough);
+
+/* What the INIT reply the kernel took added (0 before it). */
+uint64_t device_io_granted(void);
 
 /* A request read from /dev/fuse (n bytes): if it is INIT, true with its
  * unique id and the flags offered (flags2 in the upper half). Kernels

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,13 @@ static void report_once(struct bfs_daemon *d, int status)
  * 0. (A refused INIT ends the session; the end of daemon_run reports.) */
 static void hook_init_done(void *ctx, bool ok)
 {
+	struct bfs_daemon *d = ctx;
+
+	if (ok && (device_io_granted() & DEVICE_IO_PASSTHROUGH)) {
+		d->fs.fuse_fd = fuse_session_fd(d->se);
+		atomic_store(&d->fs.passthrough, true);
+		bfs_log(LOG_INFO, "FUSE passthrough: opens without O_DIRECT are served from the backing files");
+	}
 	if (ok) {
 		kernel_features_log();
 		report_once(ctx, BFS_EXIT_OK);
@@ -167,6 +175,7 @@ static int make_mount(struct bfs_daemon *d, const char *argv0)
 		.ring_ready = hook_ring_ready,
 		.ring_offered = hook_ring_offered,
 		.init_done = hook_init_done,
+		.passthrough = d->opts->passthrough,
 		.ctx = d,
 	};
 	struct fuse_lowlevel_ops ops;

@@ -106,6 +106,9 @@ static void print_human(const char *mnt, const struct counters *c,
 	       get(c, "direct_requests"), get(c, "buffered_requests"));
 	printf("  requests received over FUSE io_uring %llu (%llu served by helper threads)\n",
 	       get(c, "ring_requests"), get(c, "ring_helped"));
+	printf("  opens served by FUSE passthrough %llu (the kernel reads and writes\n"
+	       "    their backing files; none of it is counted above)\n",
+	       get(c, "passthrough_opens"));
 	printf("  read-modify-write cycles %llu\n", get(c, "rmw_cycles"));
 	printf("  bytes copied by the daemon %llu (0 for aligned direct writes; the\n"
 	       "    kernel's copy of each request into the staging buffers is the bounce)\n",

@@ -34,6 +34,8 @@ static const struct {
 		"the kernel asks for security.capability before writes" },
 	[BFS_KF_CLOSE_RANGE] = { "close_range", "5.9",
 		"inherited descriptors closed one by one" },
+	[BFS_KF_FUSE_PASSTHROUGH] = { "FUSE passthrough", "6.9",
+		"opens without O_DIRECT go through the FUSE page cache" },
 };
 
 void kernel_feature_lacking(enum bfs_kfeature f)

@@ -128,6 +128,7 @@ void options_init(struct bfs_options *o)
 	o->max_threads = BFS_DEFAULT_MAX_THREADS;
 	o->uring = BFS_URING_ON;
 	o->seccomp = BFS_SECCOMP_KILL;
+	o->passthrough = true;
 	o->attr_timeout = BFS_DEFAULT_TIMEOUT;
 	o->entry_timeout = BFS_DEFAULT_TIMEOUT;
 	o->log_level = LOG_INFO;
@@ -315,6 +316,16 @@ static int parse_one(struct bfs_options *o, const char *opt,
 				    val ? val : "");
 		o->queue_depth = (unsigned)n;
 		o->given |= BFS_GIVEN_QUEUE_DEPTH;
+		return BFS_EXIT_OK;
+	}
+	if (strcmp(name, "passthrough") == 0) {
+		bool on = val && strcmp(val, "on") == 0;
+
+		if (!val || (!on && strcmp(val, "off") != 0))
+			return options_fail(err, errlen, BFS_EXIT_BAD_VALUE,
+				    "bad value for passthrough: '%s' (want on or off)",
+				    val ? val : "");
+		o->passthrough = on;
 		return BFS_EXIT_OK;
 	}
 	if (strcmp(name, "uring") == 0) {
@@ -602,6 +613,9 @@ void options_print_help(const char *prog)
 	       "    max_threads=N          worker threads at most (default 16)\n"
 	       "    uring=on|auto|off      FUSE over io_uring: on turns on the kernel's\n"
 	       "                           fuse.enable_uring if needed (default on)\n"
+	       "    passthrough=on|off     serve opens without O_DIRECT by FUSE passthrough\n"
+	       "                           (Linux 6.9+): the backing file's own page cache,\n"
+	       "                           at its speed (default on)\n"
 	       "    seccomp=kill|log|none  system calls outside the daemon's allow-list:\n"
 	       "                           kill the daemon, allow and log them, or no\n"
 	       "                           filter at all (default kill)\n"

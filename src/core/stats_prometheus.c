@@ -56,6 +56,7 @@ static const struct {
 	{ "ring_moved_bytes", "ring_moved_bytes_total", "counter", "Bytes of read replies moved within FUSE ring buffers." },
 	{ "ring_requests", "ring_requests_total", "counter", "Requests received over FUSE over io_uring." },
 	{ "ring_helped", "ring_helped_total", "counter", "Requests received over the ring and served by helper threads." },
+	{ "passthrough_opens", "passthrough_opens_total", "counter", "Opens served by FUSE passthrough: the kernel reads and writes the backing file." },
 	{ "eilseq_errors", "eilseq_errors_total", "counter", "Requests failed with EILSEQ: a PI guard or tag the device rejected." },
 	{ "inflight", "inflight", "gauge", "Direct I/Os in flight now." },
 	{ "inflight_max", "inflight_max", "gauge", "High-water mark of direct I/Os in flight since counting began." },

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -117,9 +118,151 @@ static struct bfs_file *new_file(int fd, struct bfs_inode *inode)
 	return f;
 }
 
-static void free_file(struct bfs_file *f)
+/* ---- how an open is served ------------------------------------------ */
+
+/* FUSE passthrough (Linux 6.9; Debian 12's headers predate it). */
+#ifndef FOPEN_PASSTHROUGH
+#define FOPEN_PASSTHROUGH (1u << 7)
+#endif
+struct backing_map {
+	int32_t fd;
+	uint32_t flags;
+	uint64_t padding;
+};
+#define DEV_IOC_BACKING_OPEN _IOW(229, 1, struct backing_map)
+#define DEV_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
+
+/*
+ * An open is served one of three ways (docs/architecture.md, "Buffered
+ * opens"):
+ *   WAY_PLAIN        through us: staged when direct (FOPEN_DIRECT_IO),
+ *                    else through the kernel's page cache;
+ *   WAY_PASSTHROUGH  by the kernel from the backing file (FOPEN_PASSTHROUGH):
+ *                    reads, writes and mmap at the backing file's speed,
+ *                    coherent with every other opener of it;
+ *   WAY_PT_DIRECT    FOPEN_PASSTHROUGH with FOPEN_DIRECT_IO: reads and
+ *                    writes still come to us (a direct open stays staged:
+ *                    never zero-copy), mmap is the backing file's. The
+ *                    kernel takes only passthrough opens of an inode that
+ *                    has one, so every open of such an inode is one of the
+ *                    two.
+ * Passthrough starts only for a buffered open of an inode with no other
+ * open, never direct I/O since it came into the table and no set-id bit.
+ */
+enum open_way { WAY_PLAIN, WAY_PASSTHROUGH, WAY_PT_DIRECT };
+
+/* Guards every inode's opens, pt_opens, backing_id and backing_rw. */
+static pthread_mutex_t mode_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A set-id file: its writes clear the bits (we do, per caller), so they
+ * come to us. */
+static bool is_setid(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) != 0 || (st.st_mode & S_ISUID) ||
+	       ((st.st_mode & S_ISGID) && (st.st_mode & S_IXGRP));
+}
+
+/*
+ * Register f's backing file with the kernel: a fresh open of it, without
+ * this open's O_SYNC, O_NOATIME or O_APPEND (the kernel passes each I/O's
+ * own flags on), read-write if the open writes. The kernel keeps this
+ * thread's credentials for the I/O, taken without CAP_FSETID so that a
+ * write clears set-id bits as it would for the caller. The id (> 0) or
+ * -errno.
+ */
+static int backing_open(struct bfs_fs *fs, struct bfs_file *f, bool rw)
+{
+	struct backing_map map;
+	char name[16];
+	int fd, id, err;
+
+	fs_fd_name(name, f->fd);
+	fd = openat(fs->proc_fd, name, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = creds_fsetid(false);
+	if (!err) {
+		memset(&map, 0, sizeof(map));
+		map.fd = fd;
+		id = ioctl(fs->fuse_fd, DEV_IOC_BACKING_OPEN, &map);
+		err = id < 0 ? -errno : id == 0 ? -EIO : 0;
+		creds_fsetid(true);
+	}
+	close(fd);
+	return err ? err : id;
+}
+
+static void backing_close(struct bfs_fs *fs, int id)
+{
+	uint32_t u = (uint32_t)id;
+
+	if (ioctl(fs->fuse_fd, DEV_IOC_BACKING_CLOSE, &u) && errno != ENOTCONN)
+		bfs_log(LOG_WARNING, "cannot release a passthrough backing file: %s",
+			strerror(errno));
+}
+
+/* Count f among its inode's opens and choose how it is served. */
+static enum open_way open_join(struct bfs_fs *fs, struct bfs_file *f,
+			       int flags)
+{
+	struct bfs_inode *in = f->inode;
+	bool direct = flags & O_DIRECT;
+	bool writes = (flags & O_ACCMODE) != O_RDONLY;
+	enum open_way way = WAY_PLAIN;
+	static _Atomic bool told;
+
+	pthread_mutex_lock(&mode_lock);
+	if (in->pt_opens > 0) {
+		way = direct || atomic_load(&in->direct_seen) ||
+		      (writes && !in->backing_rw) || is_setid(f->fd) ?
+		      WAY_PT_DIRECT : WAY_PASSTHROUGH;
+	} else if (atomic_load(&fs->passthrough) && !direct && in->opens == 0 &&
+		   !atomic_load(&in->direct_seen) && !is_setid(f->fd)) {
+		int id = backing_open(fs, f, writes);
+
+		if (id > 0) {
+			in->backing_id = id;
+			in->backing_rw = writes;
+			way = WAY_PASSTHROUGH;
+		} else if (!atomic_exchange(&told, true)) {
+			/* (a backing file system that stacks: overlayfs) */
+			bfs_log(LOG_WARNING, "cannot serve a buffered open by FUSE passthrough (%s); it goes through the page cache, and so may others",
+				strerror(-id));
+		}
+	}
+	in->opens++;
+	if (way != WAY_PLAIN)
+		in->pt_opens++;
+	if (way == WAY_PASSTHROUGH)
+		stats_add(&bfs_stats.passthrough_opens, 1);
+	f->passthrough = way != WAY_PLAIN;
+	f->joined = true;
+	pthread_mutex_unlock(&mode_lock);
+	return way;
+}
+
+/* f no longer counts among its inode's opens; the last passthrough open
+ * lets the backing file go (the kernel holds it for its open files). */
+static void open_leave(struct bfs_fs *fs, struct bfs_file *f)
+{
+	struct bfs_inode *in = f->inode;
+
+	pthread_mutex_lock(&mode_lock);
+	in->opens--;
+	if (f->passthrough && --in->pt_opens == 0) {
+		backing_close(fs, in->backing_id);
+		in->backing_id = 0;
+	}
+	pthread_mutex_unlock(&mode_lock);
+}
+
+static void free_file(struct bfs_fs *fs, struct bfs_file *f)
 {
 	ops_stats_closed(f);
+	if (f->joined)
+		open_leave(fs, f);
 	if (f->cached)
 		atomic_fetch_sub(&f->inode->cached_opens, 1);
 	if (f->dfd >= 0)
@@ -129,34 +272,102 @@ static void free_file(struct bfs_file *f)
 	free(f);
 }
 
+static uint64_t timeout_sec(double t)
+{
+	return t <= 0 ? 0 : t >= (double)UINT64_MAX ? UINT64_MAX : (uint64_t)t;
+}
+
+static uint32_t timeout_nsec(double t)
+{
+	double frac = t - (double)timeout_sec(t);
+
+	return frac <= 0 ? 0 : frac >= 0.999999999 ? 999999999 :
+	       (uint32_t)(frac * 1e9);
+}
+
+static void fill_attr(struct fuse_attr *a, const struct stat *st)
+{
+	a->ino = st->st_ino;
+	a->mode = st->st_mode;
+	a->nlink = (uint32_t)st->st_nlink;
+	a->uid = st->st_uid;
+	a->gid = st->st_gid;
+	a->rdev = (uint32_t)st->st_rdev;
+	a->size = (uint64_t)st->st_size;
+	a->blksize = (uint32_t)st->st_blksize;
+	a->blocks = (uint64_t)st->st_blocks;
+	a->atime = (uint64_t)st->st_atim.tv_sec;
+	a->mtime = (uint64_t)st->st_mtim.tv_sec;
+	a->ctime = (uint64_t)st->st_ctim.tv_sec;
+	a->atimensec = (uint32_t)st->st_atim.tv_nsec;
+	a->mtimensec = (uint32_t)st->st_mtim.tv_nsec;
+	a->ctimensec = (uint32_t)st->st_ctim.tv_nsec;
+}
+
+/* The OPEN or CREATE answer. libfuse 3.14 has no field for a backing id,
+ * so a passthrough open's answer is made here, as libfuse makes it. */
+static int send_open(fuse_req_t req, const struct fuse_file_info *fi,
+		     const struct bfs_file *f, const struct fuse_entry_param *e)
+{
+	struct {
+		struct fuse_entry_out entry;
+		struct fuse_open_out open;
+	} out;
+
+	if (!f->passthrough)
+		return e ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi);
+	memset(&out, 0, sizeof(out));
+	out.open.fh = fi->fh;
+	out.open.open_flags = FOPEN_PASSTHROUGH |
+			      (fi->direct_io ? FOPEN_DIRECT_IO : 0) |
+			      (fi->keep_cache ? FOPEN_KEEP_CACHE : 0) |
+			      (fi->nonseekable ? FOPEN_NONSEEKABLE : 0);
+	/* (the backing id is where older headers have padding) */
+	memcpy(&out.open.open_flags + 1, &f->inode->backing_id, sizeof(int32_t));
+	if (!e)
+		return fuse_reply_buf(req, (const char *)&out.open, sizeof(out.open));
+	out.entry.nodeid = e->ino;
+	out.entry.generation = e->generation;
+	out.entry.entry_valid = timeout_sec(e->entry_timeout);
+	out.entry.entry_valid_nsec = timeout_nsec(e->entry_timeout);
+	out.entry.attr_valid = timeout_sec(e->attr_timeout);
+	out.entry.attr_valid_nsec = timeout_nsec(e->attr_timeout);
+	fill_attr(&out.entry.attr, &e->attr);
+	return fuse_reply_buf(req, (const char *)&out, sizeof(out));
+}
+
 /* Reply to an open or create with f; undo it if the opener is gone. */
 static void reply_opened(fuse_req_t req, struct fuse_file_info *fi,
 			 struct bfs_file *f, const struct fuse_entry_param *e)
 {
 	struct bfs_fs *fs = fs_of(req);
+	bool direct = fi->flags & O_DIRECT;
+	enum open_way way;
 
 	/* Direct opens bypass the kernel's page cache, and are staged. */
-	if (fi->flags & O_DIRECT) {
+	if (direct) {
 		int dfd, err = direct_fd(fs, f, &dfd);
 
 		if (err) {
-			free_file(f);
+			free_file(fs, f);
 			if (e)
 				itable_forget(&fs->itab, fs_inode(req, e->ino), 1);
 			fs_reply_error(req, err);
 			return;
 		}
-		fi->direct_io = 1;
-	} else {
+	}
+	way = open_join(fs, f, fi->flags);
+	fi->direct_io = direct || way == WAY_PT_DIRECT;
+	if (way == WAY_PLAIN && !direct) {
 		f->cached = true;
 		atomic_fetch_add(&f->inode->cached_opens, 1);
 	}
 	fi->fh = (uintptr_t)f;
 	open_handles_add(&fs->files, &f->link);
-	if ((e ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi)) ==
-	    -ENOENT) {
+	/* (the backing id is read under no lock: this open holds it) */
+	if (send_open(req, fi, f, e) == -ENOENT) {
 		open_handles_del(&fs->files, &f->link);
-		free_file(f);
+		free_file(fs, f);
 		if (e)
 			itable_forget(&fs->itab, fs_inode(req, e->ino), 1);
 	}
@@ -471,7 +682,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 {
 	(void)ino;
 	open_handles_del(&fs_of(req)->files, &fs_file(fi)->link);
-	free_file(fs_file(fi));
+	free_file(fs_of(req), fs_file(fi));
 	fuse_reply_err(req, 0);
 }
 
@@ -562,7 +773,7 @@ void ops_file_close_all(struct bfs_fs *fs)
 	struct open_handle *h;
 
 	while ((h = open_handles_pop(&fs->files)))
-		free_file((struct bfs_file *)h);
+		free_file(fs, (struct bfs_file *)h);
 }
 
 void ops_file_fill(struct fuse_lowlevel_ops *ops)

@@ -52,6 +52,25 @@ static int raise_caps(void)
 	return 0;
 }
 
+int creds_fsetid(bool on)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	if (!switching)
+		return 0;
+	if (syscall(SYS_capget, &hdr, data))
+		return -errno;
+	if (on)
+		data[0].effective |= data[0].permitted & (1u << CAP_FSETID);
+	else
+		data[0].effective &= ~(1u << CAP_FSETID);
+	if (syscall(SYS_capset, &hdr, data))
+		return -errno;
+	return 0;
+}
+
 /* setgroups(2) for this thread alone: glibc's wrapper changes every
  * thread of the process, the system call only the caller. */
 static int thread_setgroups(int n, const gid_t *list)

@@ -25,6 +25,7 @@
  * (with flags2 in the upper half; older kernels offer fewer). */
 static _Atomic uint64_t init_unique;
 static _Atomic uint64_t init_offered;
+static _Atomic uint64_t init_granted;
 /* What main hooked in (device_io_install): libfuse's hooks get the file
  * system's userdata, so this is where they find it. */
 static struct device_io_hooks hooks;
@@ -72,7 +73,8 @@ bool device_io_parse_init(const void *buf, size_t n, uint64_t *unique,
 	return true;
 }
 
-uint64_t device_io_init_additions(uint64_t offered, bool ring_ready)
+uint64_t device_io_init_additions(uint64_t offered, bool ring_ready,
+				  bool passthrough)
 {
 	uint64_t add = 0;
 
@@ -90,6 +92,10 @@ uint64_t device_io_init_additions(uint64_t offered, bool ring_ready)
 	 * there to register: the kernel then waits for them. */
 	if ((offered & FUSE_OVER_IO_URING) && ring_ready)
 		add |= FUSE_OVER_IO_URING;
+	/* (The kernel grants it only without FUSE_WRITEBACK_CACHE, which
+	 * this file system never asks for.) */
+	if ((offered & DEVICE_IO_PASSTHROUGH) && passthrough)
+		add |= DEVICE_IO_PASSTHROUGH;
 	if (add >> 32)
 		add |= FUSE_INIT_EXT;
 	return add;
@@ -98,6 +104,7 @@ uint64_t device_io_init_additions(uint64_t offered, bool ring_ready)
 static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	bool init_reply = false, ring_on = false;
+	uint64_t granted = 0;
 	ssize_t n;
 
 	(void)userdata;
@@ -115,17 +122,35 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 		struct fuse_init_out *out = iov[1].iov_base;
 		uint64_t offered = atomic_load(&init_offered);
 		uint64_t add = device_io_init_additions(
-			offered, hooks.ring_ready && hooks.ring_ready(hooks.ctx));
+			offered, hooks.ring_ready && hooks.ring_ready(hooks.ctx),
+			hooks.passthrough);
+		/* max_stack_depth follows flags2 (protocol 7.40): in the
+		 * unused words of older headers. */
+		size_t depth_at = offsetof(struct fuse_init_out, flags2) +
+				  sizeof(uint32_t);
 
+		if ((add & DEVICE_IO_PASSTHROUGH) &&
+		    iov[1].iov_len < depth_at + sizeof(uint32_t))
+			add &= ~DEVICE_IO_PASSTHROUGH;
+		if (add & DEVICE_IO_PASSTHROUGH) {
+			uint32_t depth = DEVICE_IO_STACK_DEPTH;
+
+			memcpy((char *)out + depth_at, &depth, sizeof(depth));
+		}
 		out->flags |= (uint32_t)add;
 		out->flags2 |= (uint32_t)(add >> 32);
 		ring_on = (add & FUSE_OVER_IO_URING) != 0;
+		granted = add;
+		if (!(offered & DEVICE_IO_PASSTHROUGH))
+			kernel_feature_lacking(BFS_KF_FUSE_PASSTHROUGH);
 		if (!(offered & FUSE_DIRECT_IO_ALLOW_MMAP))
 			kernel_feature_lacking(BFS_KF_FUSE_DIO_MMAP);
 		if (!(offered & FUSE_HANDLE_KILLPRIV_V2))
 			kernel_feature_lacking(BFS_KF_FUSE_KILLPRIV_V2);
 	}
 	n = writev(fd, iov, count);
+	if (init_reply && n > 0)
+		atomic_store(&init_granted, granted);
 	/* The kernel has taken INIT: the ring's queues may register now. */
 	if (init_reply && n > 0 && ring_on && hooks.ring_offered)
 		hooks.ring_offered(hooks.ctx);
@@ -133,6 +158,11 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 		hooks.init_done(hooks.ctx, n > 0 &&
 				((const struct fuse_out_header *)iov[0].iov_base)->error == 0);
 	return n;
+}
+
+uint64_t device_io_granted(void)
+{
+	return atomic_load(&init_granted);
 }
 
 int device_io_install(struct fuse_session *se,

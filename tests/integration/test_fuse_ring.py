@@ -209,7 +209,8 @@ def test_cached_io_is_served_in_queue_threads():
     attribute reads the kernel sends with them, are served in the queue
     threads, not handed to helpers; the bytes are right either way."""
     keep_param()
-    fs, m, mnt, back = mounted()
+    # (The FUSE page cache's path: passthrough would send no read or write.)
+    fs, m, mnt, back = mounted("passthrough=off")
     # Counted below: none may still come through /dev/fuse.
     if kernel_has_ring():
         assert ring_ready(mnt), "no request came over the ring"
@@ -322,12 +323,12 @@ def test_cached_reads_in_flight_together():
     """Reads of a file without direct I/O (fio, io_uring, 16 at a time,
     verified) after the page caches were dropped: served right, several
     backing reads in flight at once."""
-    cached_reads_in_flight_together(None)
+    cached_reads_in_flight_together("passthrough=off")
 
 
 def test_cached_reads_in_flight_together_dev_fuse():
     """The same over /dev/fuse, through the completion thread."""
-    cached_reads_in_flight_together("uring=off")
+    cached_reads_in_flight_together("uring=off,passthrough=off")
 
 
 if __name__ == "__main__":

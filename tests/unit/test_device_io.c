@@ -23,9 +23,9 @@
 static void test_old_kernel_gets_nothing(void **state)
 {
 	(void)state;
-	assert_int_equal(device_io_init_additions(0, false), 0);
-	assert_int_equal(device_io_init_additions(0, true), 0);
-	assert_int_equal(device_io_init_additions(KILLPRIV_V2, true),
+	assert_int_equal(device_io_init_additions(0, false, false), 0);
+	assert_int_equal(device_io_init_additions(0, true, false), 0);
+	assert_int_equal(device_io_init_additions(KILLPRIV_V2, true, false),
 			 KILLPRIV_V2);
 }
 
@@ -36,13 +36,13 @@ static void test_6_1(void **state)
 	uint64_t offered = KILLPRIV_V2 | EXT;
 
 	(void)state;
-	assert_int_equal(device_io_init_additions(offered, true), KILLPRIV_V2);
+	assert_int_equal(device_io_init_additions(offered, true, false), KILLPRIV_V2);
 }
 
 /* 6.6 on: shared mmap of direct-I/O files, in flags2. */
 static void test_mmap_needs_init_ext(void **state)
 {
-	uint64_t add = device_io_init_additions(MMAP | KILLPRIV_V2 | EXT, false);
+	uint64_t add = device_io_init_additions(MMAP | KILLPRIV_V2 | EXT, false, false);
 
 	(void)state;
 	assert_int_equal(add, MMAP | KILLPRIV_V2 | EXT);
@@ -56,10 +56,10 @@ static void test_ring_only_when_ready(void **state)
 	uint64_t offered = MMAP | KILLPRIV_V2 | EXT | RING;
 
 	(void)state;
-	assert_true(device_io_init_additions(offered, true) & RING);
-	assert_false(device_io_init_additions(offered, false) & RING);
-	assert_false(device_io_init_additions(offered & ~RING, true) & RING);
-	assert_true(device_io_init_additions(RING, true) & EXT);
+	assert_true(device_io_init_additions(offered, true, false) & RING);
+	assert_false(device_io_init_additions(offered, false, false) & RING);
+	assert_false(device_io_init_additions(offered & ~RING, true, false) & RING);
+	assert_true(device_io_init_additions(RING, true, false) & EXT);
 }
 
 /* An INIT as a kernel of protocol minor sends it: 5.10 (7.32) sends the
@@ -77,6 +77,23 @@ static size_t make_init(unsigned char *buf, uint32_t minor, uint32_t flags,
 	memcpy(buf, &h, sizeof(h));
 	memcpy(buf + sizeof(h), &in, body);
 	return sizeof(h) + body;
+}
+
+/* Passthrough (6.9): asked for only when offered and wanted, in flags2. */
+static void test_passthrough_when_wanted(void **state)
+{
+	uint64_t offered = MMAP | KILLPRIV_V2 | EXT | DEVICE_IO_PASSTHROUGH;
+
+	(void)state;
+	assert_int_equal(DEVICE_IO_PASSTHROUGH, 1ULL << 37);
+	assert_true(device_io_init_additions(offered, false, true) &
+		    DEVICE_IO_PASSTHROUGH);
+	assert_true(device_io_init_additions(offered, false, true) & EXT);
+	assert_false(device_io_init_additions(offered, false, false) &
+		     DEVICE_IO_PASSTHROUGH);
+	assert_false(device_io_init_additions(offered & ~DEVICE_IO_PASSTHROUGH,
+					      true, true) &
+		     DEVICE_IO_PASSTHROUGH);
 }
 
 static void test_parse_init(void **state)
@@ -115,6 +132,7 @@ int main(void)
 		cmocka_unit_test(test_6_1),
 		cmocka_unit_test(test_mmap_needs_init_ext),
 		cmocka_unit_test(test_ring_only_when_ready),
+		cmocka_unit_test(test_passthrough_when_wanted),
 		cmocka_unit_test(test_parse_init),
 	};
 

@@ -289,6 +289,27 @@ static void test_uring_modes(void **state)
 	}
 }
 
+static void test_passthrough(void **state)
+{
+	struct bfs_options o;
+
+	(void)state;
+	options_init(&o);
+	assert_true(o.passthrough);
+	assert_int_equal(options_parse_o(&o, "passthrough=off", err, sizeof(err)),
+			 BFS_EXIT_OK);
+	assert_false(o.passthrough);
+	assert_string_equal(o.fuse_opts, "");
+	assert_int_equal(options_parse_o(&o, "passthrough=on", err, sizeof(err)),
+			 BFS_EXIT_OK);
+	assert_true(o.passthrough);
+	assert_int_equal(options_parse_o(&o, "passthrough=yes", err, sizeof(err)),
+			 BFS_EXIT_BAD_VALUE);
+	assert_non_null(strstr(err, "want on or off"));
+	assert_int_equal(options_parse_o(&o, "passthrough", err, sizeof(err)),
+			 BFS_EXIT_BAD_VALUE);
+}
+
 static void test_seccomp_modes(void **state)
 {
 	static const struct {
@@ -471,6 +492,7 @@ int main(void)
 		cmocka_unit_test(test_help_and_version_need_no_paths),
 		cmocka_unit_test(test_double_dash),
 		cmocka_unit_test(test_uring_modes),
+		cmocka_unit_test(test_passthrough),
 		cmocka_unit_test(test_seccomp_modes),
 		cmocka_unit_test(test_already_mounted),
 		cmocka_unit_test(test_mount8_options),
