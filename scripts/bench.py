@@ -57,11 +57,11 @@ def cpu_ticks():
     return busy, busy + t[3] + t[4]
 
 
-def fio(path, rw, bs, qd, runtime, size, direct=True):
+def fio(path, rw, bs, qd, runtime, size, direct=True, engine="io_uring"):
     b0, a0 = cpu_ticks()
     r = sh("fio", "--name=b", "--filename=" + path, "--direct=%d" % direct,
-           "--ioengine=io_uring", "--rw=" + rw, "--bs=" + bs,
-           "--iodepth=" + str(qd), "--size=" + size, "--runtime=" + str(runtime),
+           "--ioengine=" + engine, "--rw=" + rw, "--bs=" + bs,
+           "--iodepth=" + str(qd if engine != "psync" else 1), "--size=" + size, "--runtime=" + str(runtime),
            "--time_based", "--output-format=json")
     b1, a1 = cpu_ticks()
     ticks = b1 - b0

@@ -5,23 +5,28 @@ on the raw backing directory, through bouncefs and through passthrough_ll,
 over the same XFS on a loop device in /dev/shm, alternating the three in
 one run. --buffered: the same cases without O_DIRECT (through the page
 cache; bouncefs serves such files from the backing page cache).
---hp EXE: also libfuse's passthrough_hp, built from libfuse's source (it
-is not among Debian 12's examples; Debian's source package fuse3_3.14.0
-has it in example/passthrough_hp.cc), with its defaults: splice, and the
-writeback cache.
+--hp EXE: also libfuse's passthrough_hp, built by hand from libfuse's
+source (not among Debian 12's examples, and nothing here fetches or
+builds it), in three modes: --nopassthrough over /dev/fuse with splice
+("hp"), the same with -o io_uring ("hp uring", if its libfuse was built
+with liburing and libnuma), and its default, FUSE passthrough on Linux
+6.9+ ("hp pt": the kernel does the I/O from the application's pages,
+zero-copy, so a direct write is not bounced).
+--rig thr: the device-bound rig of bench.py (blkio-throttled).
 
 usage (root): python3 scripts/bench_passthrough.py [--runtime S] [--reps N] [--buffered]
-              [--hp PATH/passthrough_hp]
+              [--hp PATH/passthrough_hp] [--rig shm|thr] [--cases RE] [--no-ll]
 """
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import CASES, Rig, fio, sh  # noqa: E402
+from bench import CASES, RIGS, Rig, fio, sh  # noqa: E402
 
 EXAMPLES = "/usr/share/doc/libfuse3-dev/examples"
 
@@ -39,9 +44,9 @@ def build_passthrough_ll(where):
     return exe
 
 
-def one(path, rw, bs, qd, runtime, size, metric, direct):
+def one(path, rw, bs, qd, runtime, size, metric, direct, engine):
     try:
-        return "%.1f" % fio(path, rw, bs, qd, runtime, size, direct)[metric]
+        return "%.1f" % fio(path, rw, bs, qd, runtime, size, direct, engine)[metric]
     except subprocess.CalledProcessError as e:
         # "fio: io_u error on file F: Invalid argument: write offset=..."
         err = [ln.split(": ") for ln in (e.stderr or "").splitlines()
@@ -57,26 +62,44 @@ def main():
     ap.add_argument("--buffered", action="store_true",
                     help="fio without O_DIRECT")
     ap.add_argument("--hp", metavar="EXE",
-                    help="also measure this passthrough_hp")
+                    help="also measure this passthrough_hp, in three modes")
+    ap.add_argument("--rig", default="shm", choices=("shm", "thr"))
+    ap.add_argument("--engine", default="io_uring", choices=("io_uring", "psync"),
+                    help="fio's engine (psync: one I/O at a time, QD1)")
+    ap.add_argument("--cases", help="only the cases whose name matches this regular expression")
+    ap.add_argument("--no-ll", action="store_true", help="leave passthrough_ll out")
+    ap.add_argument("--also", metavar="OPTS",
+                    help="also a second bouncefs mount with -o OPTS (BOUNCEFS_ALSO: another build)")
     a = ap.parse_args()
+    cases = [c for c in CASES if not a.cases or re.search(a.cases, c[0])]
     tmp = tempfile.mkdtemp(prefix="bfs-pt-")
-    exe = build_passthrough_ll(tmp)
-    rig = Rig("shm", "/dev/shm", 2)
+    exe = None if a.no_ll else build_passthrough_ll(tmp)
+    where, throttled = RIGS[a.rig]
+    rig = Rig(a.rig, where, 2, a.also, throttled)
     mounts = []
     try:
-        pt = os.path.join(rig.dir, "pt")
-        os.mkdir(pt)
-        sh(exe, "-o", "source=" + rig.back + ",allow_other", pt)
-        mounts.append(pt)
         files = [("raw", os.path.join(rig.back, "raw.dat")),
-                 ("bouncefs", os.path.join(rig.mnt, "bfs.dat")),
-                 ("passthrough_ll", os.path.join(pt, "pt.dat"))]
+                 ("bouncefs", os.path.join(rig.mnt, "bfs.dat"))]
+        if rig.mnt2:
+            files.append(("bouncefs also", os.path.join(rig.mnt2, "also.dat")))
+        if exe:
+            pt = os.path.join(rig.dir, "pt")
+            os.mkdir(pt)
+            sh(exe, "-o", "source=" + rig.back + ",allow_other", pt)
+            mounts.append(pt)
+            files.append(("passthrough_ll", os.path.join(pt, "pt.dat")))
         if a.hp:
-            hp = os.path.join(rig.dir, "hp")
-            os.mkdir(hp)
-            sh(a.hp, rig.back, hp)
-            mounts.append(hp)
-            files.append(("passthrough_hp", os.path.join(hp, "hp.dat")))
+            for tag, opts in (("hp", ["--nopassthrough"]),
+                              ("hp uring", ["--nopassthrough", "-o", "io_uring"]),
+                              ("hp pt", [])):
+                hp = os.path.join(rig.dir, tag.replace(" ", "_"))
+                os.mkdir(hp)
+                if subprocess.run([a.hp] + opts + [rig.back, hp],
+                                  capture_output=True).returncode:
+                    print("passthrough_hp %s: cannot mount" % " ".join(opts))
+                    continue
+                mounts.append(hp)
+                files.append((tag, os.path.join(hp, tag.replace(" ", "_") + ".dat")))
         # Lay every file out through the raw directory (passthrough_ll
         # cannot write with O_DIRECT).
         for _, path in files:
@@ -84,32 +107,48 @@ def main():
                "--filename=" + os.path.join(rig.back, os.path.basename(path)),
                "--direct=1", "--rw=write", "--bs=1M", "--size=" + a.size,
                "--ioengine=io_uring", "--iodepth=8")
-        row = "%-20s %-6s" + " %16s" * len(files)
+        row = "%-20s %-6s" + " %14s" * len(files)
         print(row % (("case", "unit") + tuple(who for who, _ in files)), flush=True)
-        for name, rw, bs, qd, metric in CASES:
+        for name, rw, bs, qd, metric in cases:
             got = {who: [] for who, _ in files}
             for r in range(a.reps):
                 for who, path in (files if r % 2 == 0 else files[::-1]):
+                    if a.buffered:   # each from the same start: all cached
+                        subprocess.run(["sync"])
+                        subprocess.run(["dd", "if=" + path, "of=/dev/null",
+                                        "bs=1M"], capture_output=True)
                     got[who].append(one(path, rw, bs, qd, a.runtime, a.size, metric,
-                                        not a.buffered))
+                                        not a.buffered, a.engine))
             unit = "µs" if metric == "lat" else "MiB/s" if metric == "bw" else "IOPS"
 
-            def show(v):
+            def mean(v):
                 nums = [float(x) for x in v if not x.startswith("fails")]
                 if len(nums) < len(v):
                     return next(x for x in v if x.startswith("fails"))
-                return "%.1f" % (sum(nums) / len(nums))
-            print(row % ((name, unit) + tuple(show(got[who]) for who, _ in files)),
-                  flush=True)
+                return sum(nums) / len(nums)
+            means = [mean(got[who]) for who, _ in files]
+            raw = means[0]
+
+            def ratio(v):
+                if isinstance(v, str) or isinstance(raw, str) or not raw:
+                    return v if isinstance(v, str) else "-"
+                if metric == "lat":
+                    return "+%.1f µs" % (v - raw)
+                return "%.2f×" % (v / raw)
+            print(row % ((name, unit) + tuple(
+                v if isinstance(v, str) else "%.1f" % v for v in means)), flush=True)
+            print(row % (("", "ratio") + tuple(ratio(v) for v in means)), flush=True)
     finally:
         for mnt in mounts:
             subprocess.run(["umount", mnt], capture_output=True)
         rig.close()
         subprocess.run(["rm", "-rf", tmp], capture_output=True)
-    print("\ncommand: python3 scripts/bench_passthrough.py --runtime %d --reps %d --size %s%s%s"
-          "\ndate: %s" % (a.runtime, a.reps, a.size,
+    print("\ncommand: python3 scripts/bench_passthrough.py --runtime %d --reps %d --size %s --rig %s --engine %s%s%s%s%s"
+          "\ndate: %s" % (a.runtime, a.reps, a.size, a.rig, a.engine,
                           " --buffered" if a.buffered else "",
                           " --hp " + a.hp if a.hp else "",
+                          " --no-ll" if a.no_ll else "",
+                          " --cases '%s'" % a.cases if a.cases else "",
                           time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())))
 
 
