@@ -124,6 +124,9 @@ static struct bfs_file *new_file(int fd, struct bfs_inode *inode)
 #ifndef FOPEN_PASSTHROUGH
 #define FOPEN_PASSTHROUGH (1u << 7)
 #endif
+#ifndef FOPEN_PARALLEL_DIRECT_WRITES
+#define FOPEN_PARALLEL_DIRECT_WRITES (1u << 6)
+#endif
 struct backing_map {
 	int32_t fd;
 	uint32_t flags;
@@ -304,8 +307,15 @@ static void fill_attr(struct fuse_attr *a, const struct stat *st)
 	a->ctimensec = (uint32_t)st->st_ctim.tv_nsec;
 }
 
-/* The OPEN or CREATE answer. libfuse 3.14 has no field for a backing id,
- * so a passthrough open's answer is made here, as libfuse makes it. */
+/*
+ * The OPEN or CREATE answer. libfuse 3.14 has no field for a backing id
+ * or for FOPEN_PARALLEL_DIRECT_WRITES, so the answer of a passthrough or
+ * direct open is made here, as libfuse makes it. Parallel direct writes:
+ * the kernel no longer holds the inode's lock across a direct write that
+ * does not extend the file, so the writes of many threads to one image
+ * (qemu's aio=threads) reach us together; the range lock orders those
+ * that share a block.
+ */
 static int send_open(fuse_req_t req, const struct fuse_file_info *fi,
 		     const struct bfs_file *f, const struct fuse_entry_param *e)
 {
@@ -314,16 +324,19 @@ static int send_open(fuse_req_t req, const struct fuse_file_info *fi,
 		struct fuse_open_out open;
 	} out;
 
-	if (!f->passthrough)
+	if (!f->passthrough && !fi->direct_io)
 		return e ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi);
 	memset(&out, 0, sizeof(out));
 	out.open.fh = fi->fh;
-	out.open.open_flags = FOPEN_PASSTHROUGH |
-			      (fi->direct_io ? FOPEN_DIRECT_IO : 0) |
+	out.open.open_flags = (f->passthrough ? FOPEN_PASSTHROUGH : 0) |
+			      (fi->direct_io ? FOPEN_DIRECT_IO |
+					       FOPEN_PARALLEL_DIRECT_WRITES : 0) |
 			      (fi->keep_cache ? FOPEN_KEEP_CACHE : 0) |
 			      (fi->nonseekable ? FOPEN_NONSEEKABLE : 0);
 	/* (the backing id is where older headers have padding) */
-	memcpy(&out.open.open_flags + 1, &f->inode->backing_id, sizeof(int32_t));
+	if (f->passthrough)
+		memcpy(&out.open.open_flags + 1, &f->inode->backing_id,
+		       sizeof(int32_t));
 	if (!e)
 		return fuse_reply_buf(req, (const char *)&out.open, sizeof(out.open));
 	out.entry.nodeid = e->ino;
