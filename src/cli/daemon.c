@@ -305,6 +305,9 @@ static bool daemon_teardown(struct bfs_daemon *d)
 		unmounted = !still_mounted(d);
 	}
 	d->mounted = false;
+	/* (The files still open let their backing files go with it.) */
+	atomic_store(&d->fs.passthrough, false);
+	d->fs.fuse_fd = -1;
 	if (d->se)
 		fuse_session_destroy(d->se);
 	d->se = NULL;

@@ -5,9 +5,28 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 /* Transparent huge pages: the pool starts on one. */
 #define HUGE_ALIGN ((size_t)2 << 20)
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+/* Fault every page of [mem, mem + len) in, writable. 0 or -1. */
+static int populate(char *mem, size_t len)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (madvise(mem, len, MADV_POPULATE_WRITE) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return -1;
+	for (size_t off = 0; off < len; off += (size_t)page)
+		((volatile char *)mem)[off] = 0;
+	return 0;
+}
 
 int pool_init(struct buffer_pool *p, unsigned count, size_t size,
 	      size_t align)
@@ -23,6 +42,13 @@ int pool_init(struct buffer_pool *p, unsigned count, size_t size,
 	 * or out of it, and copies into it from the backing device: on huge
 	 * pages both cost less (docs/performance.md). */
 	madvise(p->mem, (size_t)count * size, MADV_HUGEPAGE);
+	/* In memory now, whether or not io_uring may pin it (RLIMIT_MEMLOCK):
+	 * a pool that does not fit fails the start, not a write later. */
+	if (populate(p->mem, (size_t)count * size)) {
+		free(p->mem);
+		p->mem = NULL;
+		return -ENOMEM;
+	}
 	p->free_list = malloc(count * sizeof(*p->free_list));
 	if (!p->free_list) {
 		free(p->mem);

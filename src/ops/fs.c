@@ -154,6 +154,7 @@ int fs_init(struct bfs_fs *fs, const struct bfs_options *opts, int root_fd)
 	memset(fs, 0, sizeof(*fs));
 	fs->opts = opts;
 	fs->proc_fd = -1;
+	fs->fuse_fd = -1;
 	fs->attr_timeout = opts->attr_timeout;
 	fs->entry_timeout = opts->entry_timeout;
 	open_handles_init(&fs->dirs);

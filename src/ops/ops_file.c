@@ -201,6 +201,8 @@ static void backing_close(struct bfs_fs *fs, int id)
 {
 	uint32_t u = (uint32_t)id;
 
+	if (fs->fuse_fd < 0)   /* the session is gone, and its ids with it */
+		return;
 	if (ioctl(fs->fuse_fd, DEV_IOC_BACKING_CLOSE, &u) && errno != ENOTCONN)
 		bfs_log(LOG_WARNING, "cannot release a passthrough backing file: %s",
 			strerror(errno));
