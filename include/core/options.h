@@ -46,6 +46,7 @@ enum bfs_given {
 	BFS_GIVEN_SECCOMP = 1u << 4,
 	BFS_GIVEN_ATTR_TIMEOUT = 1u << 5,
 	BFS_GIVEN_ENTRY_TIMEOUT = 1u << 6,
+	BFS_GIVEN_PASSTHROUGH = 1u << 7,
 };
 
 /* The system-call filter installed once mounted (-o seccomp=). */

@@ -100,7 +100,8 @@ void stats_reset(void);
 /*
  * The running mount's configuration, shown with the counters as
  * config_<name> lines, so that bouncefs stat and a remount can read it.
- * The modes are the numbers of enum bfs_uring_mode and bfs_seccomp_mode.
+ * The modes are the numbers of enum bfs_uring_mode and bfs_seccomp_mode;
+ * passthrough is the option (0 off, 1 on).
  */
 #define STATS_CONFIG(X) \
 	X(queue_depth) \
@@ -108,6 +109,7 @@ void stats_reset(void);
 	X(max_threads) \
 	X(uring_mode) \
 	X(seccomp_mode) \
+	X(passthrough) \
 	X(staging_align) \
 	X(attr_timeout_ms) \
 	X(entry_timeout_ms)

@@ -142,11 +142,14 @@ static void print_json_config(const struct counters *c)
 		return;
 	}
 	printf("{\"queue_depth\":%llu,\"max_write\":%llu,\"max_threads\":%llu,"
-	       "\"uring\":\"%s\",\"seccomp\":\"%s\",\"staging_align\":%llu,"
+	       "\"uring\":\"%s\",\"seccomp\":\"%s\",\"passthrough\":\"%s\","
+	       "\"staging_align\":%llu,"
 	       "\"attr_timeout_s\":%.3f,\"entry_timeout_s\":%.3f}",
 	       get(c, "config_queue_depth"), get(c, "config_max_write"),
 	       get(c, "config_max_threads"), um < BFS_URING_MODES ? bfs_uring_names[um] : "?",
-	       sm < BFS_SECCOMP_MODES ? bfs_seccomp_names[sm] : "?", get(c, "config_staging_align"),
+	       sm < BFS_SECCOMP_MODES ? bfs_seccomp_names[sm] : "?",
+	       get(c, "config_passthrough") ? "on" : "off",
+	       get(c, "config_staging_align"),
 	       get(c, "config_attr_timeout_ms") / 1e3,
 	       get(c, "config_entry_timeout_ms") / 1e3);
 }

@@ -326,6 +326,7 @@ static int parse_one(struct bfs_options *o, const char *opt,
 				    "bad value for passthrough: '%s' (want on or off)",
 				    val ? val : "");
 		o->passthrough = on;
+		o->given |= BFS_GIVEN_PASSTHROUGH;
 		return BFS_EXIT_OK;
 	}
 	if (strcmp(name, "uring") == 0) {

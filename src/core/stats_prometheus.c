@@ -90,6 +90,8 @@ void stats_prometheus(FILE *out, const char *mnt, const struct stats_sample *s)
 	label(out, um < BFS_URING_MODES ? bfs_uring_names[um] : "?");
 	fprintf(out, ",seccomp=");
 	label(out, sm < BFS_SECCOMP_MODES ? bfs_seccomp_names[sm] : "?");
+	fprintf(out, ",passthrough=");
+	label(out, stats_sample_get(s, "config_passthrough") ? "on" : "off");
 	fprintf(out, "} 1\n");
 	for (size_t k = 0; k < sizeof(per_op) / sizeof(per_op[0]); k++) {
 		family(out, per_op[k].metric, "counter", per_op[k].help);

@@ -206,6 +206,9 @@ def test_remount_ro_rw():
         "queue_depth=16)" in r.stderr, r.stderr
     r = mount("-o", "remount,ro,uring=off", mnt)
     assert r.returncode == 32 and "cannot change uring" in r.stderr, r.stderr
+    r = mount("-o", "remount,passthrough=off", mnt)
+    assert r.returncode == 32 and "a remount cannot change passthrough " \
+        "(the mount runs with passthrough=on)" in r.stderr, r.stderr
     assert "rw" in mount_flags(mnt), mount_flags(mnt)
     # The same value (fstab's options come along on a remount) is fine.
     r = mount("-o", "remount,queue_depth=16", mnt)

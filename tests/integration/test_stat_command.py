@@ -62,6 +62,7 @@ def test_json_says_when_what_and_how():
     assert c["queue_depth"] == 32 and c["seccomp"] == "log", c
     assert c["max_threads"] == 8 and c["max_write"] == 1 << 20, c
     assert c["uring"] == "on" and c["staging_align"] == 512, c
+    assert c["passthrough"] == "on", c
     assert c["attr_timeout_s"] == 1.0 and c["entry_timeout_s"] == 1.0, c
     # --watch: each later sample names its interval.
     p = subprocess.Popen([BOUNCEFS, "stat", "--json", "--watch", "1", mnt],
