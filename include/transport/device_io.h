@@ -37,6 +37,10 @@ struct device_io_hooks {
 	/* The INIT reply went out: ok if it accepted the connection (the
 	 * mount serves from now on), false if it refused it. */
 	void (*init_done)(void *ctx, bool ok);
+	/* The flags the INIT reply adds (device_io_init_additions), just
+	 * before it is written: requests may come as soon as the kernel has
+	 * it, before init_done runs. */
+	void (*init_adding)(void *ctx, uint64_t added);
 	/* Ask for FUSE passthrough if the kernel offers it. */
 	bool passthrough;
 	void *ctx;

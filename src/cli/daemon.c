@@ -105,6 +105,19 @@ static void hook_ring_offered(void *ctx)
 		ring_transport_start(d->ring);
 }
 
+/* The INIT reply asks for passthrough: the opens that may follow at once
+ * find it on. (Should the kernel refuse it after all, the first backing
+ * registration fails, is logged, and opens go through the page cache.) */
+static void hook_init_adding(void *ctx, uint64_t added)
+{
+	struct bfs_daemon *d = ctx;
+
+	if (added & DEVICE_IO_PASSTHROUGH) {
+		d->fs.fuse_fd = fuse_session_fd(d->se);
+		atomic_store(&d->fs.passthrough, true);
+	}
+}
+
 /* Tell the command how start-up ended (detached only), once. */
 static void report_once(struct bfs_daemon *d, int status)
 {
@@ -118,13 +131,8 @@ static void report_once(struct bfs_daemon *d, int status)
  * 0. (A refused INIT ends the session; the end of daemon_run reports.) */
 static void hook_init_done(void *ctx, bool ok)
 {
-	struct bfs_daemon *d = ctx;
-
-	if (ok && (device_io_granted() & DEVICE_IO_PASSTHROUGH)) {
-		d->fs.fuse_fd = fuse_session_fd(d->se);
-		atomic_store(&d->fs.passthrough, true);
+	if (ok && (device_io_granted() & DEVICE_IO_PASSTHROUGH))
 		bfs_log(LOG_INFO, "FUSE passthrough: opens without O_DIRECT are served from the backing files");
-	}
 	if (ok) {
 		kernel_features_log();
 		report_once(ctx, BFS_EXIT_OK);
@@ -175,6 +183,7 @@ static int make_mount(struct bfs_daemon *d, const char *argv0)
 		.ring_ready = hook_ring_ready,
 		.ring_offered = hook_ring_offered,
 		.init_done = hook_init_done,
+		.init_adding = hook_init_adding,
 		.passthrough = d->opts->passthrough,
 		.ctx = d,
 	};

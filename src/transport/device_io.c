@@ -148,6 +148,8 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 		if (!(offered & FUSE_HANDLE_KILLPRIV_V2))
 			kernel_feature_lacking(BFS_KF_FUSE_KILLPRIV_V2);
 	}
+	if (init_reply && hooks.init_adding)
+		hooks.init_adding(hooks.ctx, granted);
 	n = writev(fd, iov, count);
 	if (init_reply && n > 0)
 		atomic_store(&init_granted, granted);
