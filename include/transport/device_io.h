@@ -61,9 +61,6 @@ struct device_io_hooks {
 uint64_t device_io_init_additions(uint64_t offered, bool ring_ready,
 				  bool passthrough);
 
-/* What the INIT reply the kernel took added (0 before it). */
-uint64_t device_io_granted(void);
-
 /* A request read from /dev/fuse (n bytes): if it is INIT, true with its
  * unique id and the flags offered (flags2 in the upper half). Kernels
  * before 5.17 send a shorter INIT than this build's headers describe. */

@@ -131,7 +131,9 @@ static void report_once(struct bfs_daemon *d, int status)
  * 0. (A refused INIT ends the session; the end of daemon_run reports.) */
 static void hook_init_done(void *ctx, bool ok)
 {
-	if (ok && (device_io_granted() & DEVICE_IO_PASSTHROUGH))
+	struct bfs_daemon *d = ctx;
+
+	if (ok && atomic_load(&d->fs.passthrough))
 		bfs_log(LOG_INFO, "FUSE passthrough: opens without O_DIRECT are served from the backing files");
 	if (ok) {
 		kernel_features_log();

@@ -36,8 +36,9 @@ void creds_apply_umask(bool on)
 	apply_umask = on;
 }
 
-/* The effective set becomes the permitted set again, for this thread only. */
-static int raise_caps(void)
+/* This thread's effective set, for this thread only: the permitted set
+ * but the capabilities in drop (only capabilities below 32). */
+static int set_effective(uint32_t drop)
 {
 	struct __user_cap_header_struct hdr = {
 		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
@@ -46,29 +47,23 @@ static int raise_caps(void)
 	if (syscall(SYS_capget, &hdr, data))
 		return -errno;
 	for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
-		data[i].effective = data[i].permitted;
+		data[i].effective = data[i].permitted & (i ? ~0u : ~drop);
 	if (syscall(SYS_capset, &hdr, data))
 		return -errno;
 	return 0;
 }
 
+/* The effective set becomes the permitted set again. */
+static int raise_caps(void)
+{
+	return set_effective(0);
+}
+
 int creds_fsetid(bool on)
 {
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
-	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
-
 	if (!switching)
 		return 0;
-	if (syscall(SYS_capget, &hdr, data))
-		return -errno;
-	if (on)
-		data[0].effective |= data[0].permitted & (1u << CAP_FSETID);
-	else
-		data[0].effective &= ~(1u << CAP_FSETID);
-	if (syscall(SYS_capset, &hdr, data))
-		return -errno;
-	return 0;
+	return set_effective(on ? 0 : 1u << CAP_FSETID);
 }
 
 /* setgroups(2) for this thread alone: glibc's wrapper changes every

@@ -25,7 +25,6 @@
  * (with flags2 in the upper half; older kernels offer fewer). */
 static _Atomic uint64_t init_unique;
 static _Atomic uint64_t init_offered;
-static _Atomic uint64_t init_granted;
 /* What main hooked in (device_io_install): libfuse's hooks get the file
  * system's userdata, so this is where they find it. */
 static struct device_io_hooks hooks;
@@ -104,7 +103,7 @@ uint64_t device_io_init_additions(uint64_t offered, bool ring_ready,
 static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	bool init_reply = false, ring_on = false;
-	uint64_t granted = 0;
+	uint64_t added = 0;
 	ssize_t n;
 
 	(void)userdata;
@@ -140,7 +139,7 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 		out->flags |= (uint32_t)add;
 		out->flags2 |= (uint32_t)(add >> 32);
 		ring_on = (add & FUSE_OVER_IO_URING) != 0;
-		granted = add;
+		added = add;
 		if (!(offered & DEVICE_IO_PASSTHROUGH))
 			kernel_feature_lacking(BFS_KF_FUSE_PASSTHROUGH);
 		if (!(offered & FUSE_DIRECT_IO_ALLOW_MMAP))
@@ -149,10 +148,8 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 			kernel_feature_lacking(BFS_KF_FUSE_KILLPRIV_V2);
 	}
 	if (init_reply && hooks.init_adding)
-		hooks.init_adding(hooks.ctx, granted);
+		hooks.init_adding(hooks.ctx, added);
 	n = writev(fd, iov, count);
-	if (init_reply && n > 0)
-		atomic_store(&init_granted, granted);
 	/* The kernel has taken INIT: the ring's queues may register now. */
 	if (init_reply && n > 0 && ring_on && hooks.ring_offered)
 		hooks.ring_offered(hooks.ctx);
@@ -160,11 +157,6 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 		hooks.init_done(hooks.ctx, n > 0 &&
 				((const struct fuse_out_header *)iov[0].iov_base)->error == 0);
 	return n;
-}
-
-uint64_t device_io_granted(void)
-{
-	return atomic_load(&init_granted);
 }
 
 int device_io_install(struct fuse_session *se,
