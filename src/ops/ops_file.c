@@ -168,24 +168,28 @@ static bool is_setid(int fd)
 }
 
 /*
- * Register f's backing file with the kernel: a fresh open of it, without
- * this open's O_SYNC, O_NOATIME or O_APPEND (the kernel passes each I/O's
- * own flags on), read-write if the open writes. The kernel keeps this
- * thread's credentials for the I/O, taken without CAP_FSETID so that a
- * write clears set-id bits as it would for the caller. The id (> 0) or
- * -errno.
+ * The backing file to register for f: a fresh open of it, without this
+ * open's O_SYNC, O_NOATIME or O_APPEND (the kernel passes each I/O's own
+ * flags on), read-write if the open writes. The fd, or -errno.
  */
-static int backing_open(struct bfs_fs *fs, struct bfs_file *f, bool rw)
+static int backing_fd(struct bfs_fs *fs, struct bfs_file *f, bool rw)
 {
-	struct backing_map map;
 	char name[16];
-	int fd, id, err;
+	int fd;
 
 	fs_fd_name(name, f->fd);
 	fd = openat(fs->proc_fd, name, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	err = creds_fsetid(false);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Register fd with the kernel. It keeps this thread's credentials for the
+ * I/O, taken without CAP_FSETID so that a write clears set-id bits as it
+ * would for the caller. The id (> 0) or -errno. */
+static int backing_register(struct bfs_fs *fs, int fd)
+{
+	struct backing_map map;
+	int id = -1, err = creds_fsetid(false);
+
 	if (!err) {
 		memset(&map, 0, sizeof(map));
 		map.fd = fd;
@@ -193,7 +197,6 @@ static int backing_open(struct bfs_fs *fs, struct bfs_file *f, bool rw)
 		err = id < 0 ? -errno : id == 0 ? -EIO : 0;
 		creds_fsetid(true);
 	}
-	close(fd);
 	return err ? err : id;
 }
 
@@ -217,15 +220,21 @@ static enum open_way open_join(struct bfs_fs *fs, struct bfs_file *f,
 	bool writes = (flags & O_ACCMODE) != O_RDONLY;
 	enum open_way way = WAY_PLAIN;
 	static _Atomic bool told;
+	/* Opened before the lock, in case this open starts passthrough: an
+	 * open may wait (for a lease to be broken), and no other open may
+	 * wait behind it. Closed below: the kernel holds what it registers. */
+	bool may_start = atomic_load(&fs->passthrough) && !direct &&
+			 !atomic_load(&in->direct_seen);
+	int cand = may_start ? backing_fd(fs, f, writes) : -1;
 
 	pthread_mutex_lock(&mode_lock);
 	if (in->pt_opens > 0) {
 		way = direct || atomic_load(&in->direct_seen) ||
 		      (writes && !in->backing_rw) || is_setid(f->fd) ?
 		      WAY_PT_DIRECT : WAY_PASSTHROUGH;
-	} else if (atomic_load(&fs->passthrough) && !direct && in->opens == 0 &&
+	} else if (may_start && in->opens == 0 &&
 		   !atomic_load(&in->direct_seen) && !is_setid(f->fd)) {
-		int id = backing_open(fs, f, writes);
+		int id = cand >= 0 ? backing_register(fs, cand) : cand;
 
 		if (id > 0) {
 			in->backing_id = id;
@@ -245,6 +254,8 @@ static enum open_way open_join(struct bfs_fs *fs, struct bfs_file *f,
 	f->passthrough = way != WAY_PLAIN;
 	f->joined = true;
 	pthread_mutex_unlock(&mode_lock);
+	if (cand >= 0)
+		close(cand);
 	return way;
 }
 
