@@ -415,6 +415,15 @@ int daemon_run(struct bfs_daemon *d, const struct bfs_options *opts,
 			log_started();
 		rc = session_loop_run(d->se, d->threads, &bufs);
 	}
+	/* An unmount that ends the connection while a worker's read of
+	 * /dev/fuse is taking a request fails that read with ECONNABORTED,
+	 * as an abort through /sys/fs/fuse/connections does (fs/fuse/dev.c:
+	 * the request was dequeued, then the processing queue disconnected).
+	 * With the mount gone, it was an unmount, and no error. */
+	if (rc == -ECONNABORTED && !still_mounted(d)) {
+		bfs_log(LOG_INFO, "the connection ended while a request was being read: unmounted");
+		rc = 0;
+	}
 	if (rc)
 		bfs_log(LOG_ERR, "stopped on an error: %s", strerror(-rc));
 	if (!daemon_teardown(d)) {
