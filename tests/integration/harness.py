@@ -70,12 +70,23 @@ def is_mounted(path):
     return False
 
 
+FUSECTL = "/sys/fs/fuse/connections"
+
+
+def mount_fusectl():
+    """Mount the FUSE control file system (its abort files), as systemd
+    does at boot, if nothing has: once, before any test, so that it is not
+    taken for a mount a test left behind."""
+    if not os.path.ismount(FUSECTL):
+        subprocess.run(["mount", "-t", "fusectl", "none", FUSECTL],
+                       capture_output=True)
+
+
 def abort_connection(dev):
     """Abort the FUSE connection of the mount whose st_dev is dev."""
-    ctl = "/sys/fs/fuse/connections"
+    ctl = FUSECTL
     if not os.path.exists(os.path.join(ctl, str(os.minor(dev)))):
-        subprocess.run(["mount", "-t", "fusectl", "none", ctl],
-                       capture_output=True)
+        mount_fusectl()
     try:
         with open(os.path.join(ctl, str(os.minor(dev)), "abort"), "w") as f:
             f.write("1")
@@ -367,7 +378,8 @@ def _abort_new_fuse(before):
     """Abort the FUSE connections of mounts made since before: whatever
     waits on them (the test, its daemons) gets ENOTCONN and can go on."""
     for mid, (mnt, fstype, majmin) in _snapshot()[0].items():
-        if mid not in before[0] and fstype.startswith("fuse"):
+        if mid not in before[0] and (fstype in ("fuse", "fuseblk") or
+                                     fstype.startswith("fuse.")):
             major, minor = (int(x) for x in majmin.split(":"))
             abort_connection(os.makedev(major, minor))
 
@@ -457,6 +469,7 @@ def main(per_test_seconds=120):
     named on the command line, each in a process of its own with a time
     bound (_run_in_child); print a summary line."""
     tests = discover_tests()
+    mount_fusectl()
     passed = failed = 0
     only = sys.argv[1:]
     unknown = set(only) - {t.__name__ for t in tests}
