@@ -481,16 +481,24 @@ def test_daemon_keeps_least_privilege():
         f.write("x")
     tasks = os.listdir("/proc/%d/task" % m.pid)
     assert len(tasks) > 2, tasks
+    checked = 0
     for t in tasks:
         status = {}
-        for line in open("/proc/%d/task/%s/status" % (m.pid, t)):
+        try:
+            with open("/proc/%d/task/%s/status" % (m.pid, t)) as f:
+                lines = f.readlines()
+        except (FileNotFoundError, ProcessLookupError):
+            continue    # a thread that ended since the listing
+        for line in lines:
             k, _, v = line.partition(":")
             status[k] = v.strip()
+        checked += 1
         for k in ("CapEff", "CapPrm", "CapBnd"):
             eq((t, k, int(status[k], 16)), (t, k, KEPT_CAPS))
         eq((t, int(status["CapInh"], 16), int(status["CapAmb"], 16)),
            (t, 0, 0))
         eq((t, status["NoNewPrivs"], status["Seccomp"]), (t, "1", "2"))
+    assert checked > 2, (checked, tasks)
     fds = []
     for fd in os.listdir("/proc/%d/fd" % m.pid):
         try:
