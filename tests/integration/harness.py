@@ -84,11 +84,9 @@ def mount_fusectl():
 
 def abort_connection(dev):
     """Abort the FUSE connection of the mount whose st_dev is dev."""
-    ctl = FUSECTL
-    if not os.path.exists(os.path.join(ctl, str(os.minor(dev)))):
-        mount_fusectl()
+    mount_fusectl()
     try:
-        with open(os.path.join(ctl, str(os.minor(dev)), "abort"), "w") as f:
+        with open(os.path.join(FUSECTL, str(os.minor(dev)), "abort"), "w") as f:
             f.write("1")
     except OSError:
         pass
