@@ -81,4 +81,17 @@ int bfs_request_defer(void (*fn)(void *arg), const void *arg, size_t len);
 bool bfs_request_alone(void);
 void bfs_request_note_wait(uint64_t us);
 
+/*
+ * Is opcode one that a thread which must not block (a queue thread that
+ * owns a ring: the FUSE ring transport's, the /dev/fuse ring workers')
+ * serves itself rather than through a helper? READ and WRITE, whose
+ * handlers hand what may wait to a helper themselves, and the attribute
+ * reads, one quick system call on the backing inode that waits for no
+ * request. The kernel asks for attributes (GETATTR) at every stat, and
+ * without FUSE_HANDLE_KILLPRIV_V2 (device_io.c) for security.capability
+ * (GETXATTR) before every cached write: through a helper, each was a
+ * hand-over to another thread and back.
+ */
+bool bfs_request_served_in_place(uint32_t opcode);
+
 #endif

@@ -90,6 +90,37 @@ int uring_setup(unsigned entries, struct io_uring *ring,
 void engine_own_ring(struct io_uring *ring, bool fixed, unsigned *inflight);
 void engine_complete(struct uring_engine *e, struct uring_io *io, int res);
 
+/* On an owned ring, a completion's user_data is an I/O's address (a
+ * struct uring_io, aligned) unless one of these low bits is set: the
+ * owner's own commands (a FUSE command, a read of /dev/fuse...). */
+#define ENGINE_OWNER_TAGS 7ull
+static inline bool engine_is_io(uint64_t user_data)
+{
+	return user_data && !(user_data & ENGINE_OWNER_TAGS);
+}
+
+/* Linux 6.15: a wait in io_uring_enter that is not counted as I/O wait
+ * (liburing 2.3 knows neither). */
+#define ENGINE_FEAT_NO_IOWAIT (1U << 17)
+
+/*
+ * The owner of ring submits what is queued there and waits for at least
+ * one completion, in one system call; no_iowait (the ring's features have
+ * ENGINE_FEAT_NO_IOWAIT) keeps the wait out of I/O wait. As
+ * io_uring_submit_and_wait: the count submitted, or -errno.
+ */
+int engine_wait_own(struct io_uring *ring, bool no_iowait);
+
+/*
+ * After a fatal error of the owner's io_uring_enter: the engine I/Os still
+ * in flight on ring (*inflight) are reaped for up to a second, so that
+ * they are answered and their locks and buffers released, and
+ * engine_stop does not wait for a thread that has gone. Completions of
+ * the owner's own commands are dropped.
+ */
+void engine_drain_own(struct uring_engine *e, struct io_uring *ring,
+		      unsigned *inflight);
+
 /* Wait for every I/O in flight, then stop the completion threads. */
 void engine_stop(struct uring_engine *e);
 

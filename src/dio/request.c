@@ -54,3 +54,17 @@ void bfs_request_note_wait(uint64_t us)
 	if (self.transport && self.transport->note_wait)
 		self.transport->note_wait(&self, us);
 }
+
+bool bfs_request_served_in_place(uint32_t opcode)
+{
+	switch (opcode) {
+	case FUSE_READ:
+	case FUSE_WRITE:
+	case FUSE_GETATTR:
+	case FUSE_GETXATTR:
+	case FUSE_LISTXATTR:
+		return true;
+	default:
+		return false;
+	}
+}

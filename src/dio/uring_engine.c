@@ -281,3 +281,59 @@ void engine_complete(struct uring_engine *e, struct uring_io *io, int res)
 	io->done(io, res);
 	io_ended(e);
 }
+
+#define ENTER_NO_IOWAIT (1U << 7) /* IORING_ENTER_NO_IOWAIT, Linux 6.15 */
+
+/*
+ * A ring's owner waits for requests on it (FUSE commands, reads of
+ * /dev/fuse), which are I/O in flight to the kernel, so an idle mount's
+ * threads would count as waiting for I/O, and the machine would show 100%
+ * iowait while nothing happens: where the kernel can, the wait is kept
+ * out of it. liburing 2.3 cannot pass that flag, so this publishes the
+ * queued entries as its io_uring_submit does (the SQ tail; liburing maps
+ * each SQ slot to its SQE at setup) and enters itself: two system calls
+ * instead (submit, then wait) cost a measurable part of a request at QD1
+ * (docs/architecture.md, "No I/O wait while idle").
+ */
+int engine_wait_own(struct io_uring *ring, bool no_iowait)
+{
+	struct io_uring_sq *sq = &ring->sq;
+	unsigned tail = sq->sqe_tail;
+
+	if (!no_iowait)
+		return io_uring_submit_and_wait(ring, 1);
+	if (sq->sqe_head != tail) {
+		sq->sqe_head = tail;
+		io_uring_smp_store_release(sq->ktail, tail);
+	}
+	/* (liburing's wrapper returns -errno, as io_uring_submit_and_wait) */
+	return io_uring_enter(ring->ring_fd, tail - *sq->khead, 1,
+			      IORING_ENTER_GETEVENTS | ENTER_NO_IOWAIT, NULL);
+}
+
+void engine_drain_own(struct uring_engine *e, struct io_uring *ring,
+		      unsigned *inflight)
+{
+	for (int i = 0; i < 100 && *inflight; i++) {
+		struct __kernel_timespec ts = { 0, 10 * 1000 * 1000 };
+		struct io_uring_cqe *cqe;
+		unsigned head, seen = 0;
+
+		if (io_uring_wait_cqe_timeout(ring, &cqe, &ts) != 0)
+			continue;
+		io_uring_for_each_cqe(ring, head, cqe) {
+			uint64_t ud = io_uring_cqe_get_data64(cqe);
+
+			seen++;
+			if (!engine_is_io(ud))
+				continue;
+			(*inflight)--;
+			engine_complete(e, (struct uring_io *)(uintptr_t)ud,
+					cqe->res);
+		}
+		io_uring_cq_advance(ring, seen);
+		io_uring_submit(ring); /* the rest of a short transfer */
+	}
+	if (*inflight)
+		bfs_log(LOG_ERR, "%u backing I/Os never completed", *inflight);
+}

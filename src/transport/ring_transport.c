@@ -121,10 +121,6 @@ struct ring_transport {
 	unsigned max_helpers;
 };
 
-/* Linux 6.15: a wait in io_uring_enter that is not counted as I/O wait
- * (liburing 2.3 knows neither). */
-#define RING_FEAT_NO_IOWAIT (1U << 17)
-#define RING_ENTER_NO_IOWAIT (1U << 7)
 /* A queue's ring: 128-byte SQEs for the FUSE commands; only its thread
  * submits, and the kernel's work for it waits until that thread asks. */
 #define RING_SETUP_FLAGS (IORING_SETUP_SQE128 | IORING_SETUP_CQSIZE | \
@@ -216,7 +212,7 @@ static void probe_ring_features(void)
 	p.cq_entries = 8;
 	if (uring_setup(4, &ring, &p, IORING_SETUP_SQE128) < 0)
 		return;
-	if (!(p.features & RING_FEAT_NO_IOWAIT))
+	if (!(p.features & ENGINE_FEAT_NO_IOWAIT))
 		kernel_feature_lacking(BFS_KF_ENTER_NO_IOWAIT);
 	io_uring_queue_exit(&ring);
 }
@@ -390,31 +386,9 @@ static void run_process(struct helper_work *w)
 	process(e);
 }
 
-/*
- * Served in the queue thread: READ and WRITE, whose handlers hand what may
- * wait to a helper themselves, and the attribute reads, one quick system
- * call on the backing inode that waits for no request. The kernel asks
- * for attributes (GETATTR) at every stat, and without
- * FUSE_HANDLE_KILLPRIV_V2 (device_io.c) for security.capability (GETXATTR)
- * before every cached write: through a helper, each was a hand-over to
- * another thread and back.
- */
-static bool served_here(uint32_t opcode)
-{
-	switch (opcode) {
-	case FUSE_READ:
-	case FUSE_WRITE:
-	case FUSE_GETATTR:
-	case FUSE_GETXATTR:
-	case FUSE_LISTXATTR:
-		return true;
-	default:
-		return false;
-	}
-}
-
 /* A request arrived in e: rebuild the /dev/fuse layout in front of the
- * payload and serve it here (served_here) or in a helper. */
+ * payload and serve it here (bfs_request_served_in_place) or in a
+ * helper. */
 static void serve(struct ring_queue *q, struct ring_entry *e)
 {
 	struct fuse_in_header ih;
@@ -444,7 +418,7 @@ static void serve(struct ring_queue *q, struct ring_entry *e)
 		answer_err(e, -ENOTCONN);
 		return;
 	}
-	if (served_here(ih.opcode)) {
+	if (bfs_request_served_in_place(ih.opcode)) {
 		struct bfs_request *r = bfs_request_self();
 
 		use_entry(e);
@@ -503,7 +477,7 @@ static int ring_init(struct ring_queue *q)
 	if (rc < 0)
 		return rc;
 	q->ring_ok = true;
-	q->no_iowait = (p.features & RING_FEAT_NO_IOWAIT) != 0;
+	q->no_iowait = (p.features & ENGINE_FEAT_NO_IOWAIT) != 0;
 	iov = pool_iovecs(&rt->dio->pool);
 	if (iov) {
 		q->fixed = io_uring_register_buffers(&q->ring, iov,
@@ -554,68 +528,6 @@ static void place(struct ring_queue *q, unsigned outstanding)
 		q->pl.pinned = !q->pl.pinned;
 	else if (!q->pl.pinned)
 		q->placeable = false; /* e.g. an offline CPU: stay free */
-}
-
-/*
- * Submit what is queued and wait for at least one completion, in one
- * system call. The FUSE commands waiting for requests are I/O in flight to
- * the kernel, so an idle mount's threads would count as waiting for I/O,
- * and the machine would show 100% iowait while nothing happens: where the
- * kernel can, the wait is kept out of it. liburing 2.3 cannot pass that
- * flag, so this publishes the queued entries as its io_uring_submit does
- * (the SQ tail; liburing maps each SQ slot to its SQE at setup) and
- * enters itself: two system calls instead (submit, then wait) cost a
- * measurable part of a request at QD1 (docs/architecture.md, "No I/O
- * wait while idle").
- */
-static int submit_and_wait(struct ring_queue *q)
-{
-	struct io_uring_sq *sq = &q->ring.sq;
-	unsigned tail = sq->sqe_tail;
-
-	if (!q->no_iowait)
-		return io_uring_submit_and_wait(&q->ring, 1);
-	if (sq->sqe_head != tail) {
-		sq->sqe_head = tail;
-		io_uring_smp_store_release(sq->ktail, tail);
-	}
-	/* (liburing's wrapper returns -errno, as io_uring_submit_and_wait) */
-	return io_uring_enter(q->ring.ring_fd, tail - *sq->khead, 1,
-			      IORING_ENTER_GETEVENTS | RING_ENTER_NO_IOWAIT, NULL);
-}
-
-/*
- * After a fatal error of the ring's io_uring_enter: the backing I/O still
- * in flight on it is reaped for up to a second, so that it is answered and
- * its range locks and buffers are released, and shutdown (which waits for
- * every I/O in flight, engine_stop) does not wait for a thread that has
- * gone. Entries are not fetched again.
- */
-static void drain_after_error(struct ring_queue *q)
-{
-	for (int i = 0; i < 100 && q->own_inflight; i++) {
-		struct __kernel_timespec ts = { 0, 10 * 1000 * 1000 };
-		struct io_uring_cqe *cqe;
-		unsigned head, seen = 0;
-
-		if (io_uring_wait_cqe_timeout(&q->ring, &cqe, &ts) != 0)
-			continue;
-		io_uring_for_each_cqe(&q->ring, head, cqe) {
-			uint64_t ud = io_uring_cqe_get_data64(cqe);
-
-			seen++;
-			if (ud == TAG_WAKE || (ud & TAG_ENTRY))
-				continue;
-			q->own_inflight--;
-			engine_complete(&q->rt->dio->engine,
-					(struct uring_io *)(uintptr_t)ud, cqe->res);
-		}
-		io_uring_cq_advance(&q->ring, seen);
-		io_uring_submit(&q->ring); /* the rest of a short transfer */
-	}
-	if (q->own_inflight)
-		bfs_log(LOG_ERR, "FUSE ring %u: %u backing I/Os never completed",
-			q->qid, q->own_inflight);
 }
 
 /* A ring entry's command ended with res < 0. A registration the kernel
@@ -680,10 +592,10 @@ static void *queue_main(void *arg)
 		if (queue_done(q))
 			break;
 		place(q, atomic_load(&q->busy));
-		rc = submit_and_wait(q);
+		rc = engine_wait_own(&q->ring, q->no_iowait);
 		if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
 			bfs_log(LOG_ERR, "FUSE ring %u: %s", q->qid, strerror(-rc));
-			drain_after_error(q);
+			engine_drain_own(&rt->dio->engine, &q->ring, &q->own_inflight);
 			break;
 		}
 		q->batch = 0;
