@@ -66,6 +66,11 @@ void dio_destroy(struct bfs_dio *d);
 void *dio_recv_next(void *ctx, void *prev);
 void dio_recv_done(void *ctx, void *mem);
 
+/* Where a request is received into pool buffer idx (its FUSE headers end
+ * at H), and how much may be received there. */
+void *dio_recv_at(struct bfs_dio *d, unsigned idx);
+size_t dio_recv_len(const struct bfs_dio *d);
+
 /* Pool buffer idx belongs to a ring entry for good (never given back to
  * the pool when an I/O ends). */
 void dio_keep_buffer(struct bfs_dio *d, unsigned idx);

@@ -130,6 +130,16 @@ uint32_t dio_max_align(const struct bfs_dio *d)
 	return (uint32_t)d->header_room;
 }
 
+void *dio_recv_at(struct bfs_dio *d, unsigned idx)
+{
+	return pool_buf(&d->pool, idx) + d->header_room - WRITE_HEADERS;
+}
+
+size_t dio_recv_len(const struct bfs_dio *d)
+{
+	return WRITE_HEADERS + d->pool.size - 2 * d->header_room;
+}
+
 void *dio_recv_next(void *ctx, void *prev)
 {
 	struct bfs_dio *d = ctx;
@@ -139,7 +149,7 @@ void *dio_recv_next(void *ctx, void *prev)
 		r->buf_idx = pool_take(&d->pool);
 		r->buf_taken = false;
 	}
-	return pool_buf(&d->pool, r->buf_idx) + d->header_room - WRITE_HEADERS;
+	return dio_recv_at(d, r->buf_idx);
 }
 
 void dio_recv_done(void *ctx, void *mem)
@@ -655,7 +665,9 @@ static void write_request(struct bfs_dio *d, const struct dio_write_args *w)
 	io = new_io(d, w->req, f);
 	if (!lock_writers(f, &io->lock, (uint64_t)w->off,
 			  (uint64_t)w->off + w->size)) {
-		/* The buffer is the ring entry's: nothing to give back. */
+		/* Not taken after all: the request's buffer goes with it
+		 * to the helper (a ring entry's is kept anyway). */
+		bfs_request_self()->buf_taken = false;
 		stats_inflight_dec();
 		defer_write(w);
 		return;
