@@ -19,6 +19,7 @@
 #include "probe/probe.h"
 
 struct ring_transport;
+struct dev_fuse_ring;
 
 struct bfs_daemon {
 	const struct bfs_options *opts;
@@ -35,6 +36,7 @@ struct bfs_daemon {
 	struct bfs_dio dio;
 	struct invalidator inval;
 	struct ring_transport *ring;
+	struct dev_fuse_ring *dev_ring; /* /dev/fuse ring workers, or NULL */
 	unsigned threads;
 	/* Detached: where the start-up's outcome goes (detach.h), once. */
 	_Atomic int report_fd;      /* -1: reported, or in the foreground */

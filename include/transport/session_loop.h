@@ -26,11 +26,21 @@ struct session_buffers {
 	void (*done)(void *ctx, void *last);
 };
 
+struct dev_fuse_ring;
+
+/* The workers that receive READ and WRITE: more only add context
+ * switches (docs/architecture.md, "Threads", has the measurement). */
+#define SESSION_IO_WORKERS 2
+
 /*
  * Serve requests until SIGINT, SIGTERM or SIGHUP arrives or the file
- * system is unmounted. Returns 0 on a clean stop, -errno otherwise.
+ * system is unmounted. With ring (dev_fuse_ring.h), this thread serves
+ * INIT and the ring's workers everything after it, or, should they not
+ * start, blocking workers (up to max_threads) as without. Returns 0 on
+ * a clean stop, -errno otherwise.
  */
 int session_loop_run(struct fuse_session *se, unsigned max_threads,
-		     const struct session_buffers *bufs);
+		     const struct session_buffers *bufs,
+		     struct dev_fuse_ring *ring);
 
 #endif

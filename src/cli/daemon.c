@@ -11,6 +11,7 @@
 #include "privilege/creds.h"
 #include "privilege/privileges.h"
 #include "privilege/seccomp_filter.h"
+#include "transport/dev_fuse_ring.h"
 #include "transport/device_io.h"
 #include "transport/ring_transport.h"
 #include "transport/session_loop.h"
@@ -268,6 +269,12 @@ static int make_data_path(struct bfs_daemon *d, bool ring_wanted)
 						       d->threads);
 			if (!d->ring)
 				rc = -ENOMEM;
+		} else if (!d->opts->single_thread) {
+			/* Without FUSE over io_uring: workers with a ring of
+			 * their own, or (if it cannot be made) blocking ones. */
+			d->dev_ring = dev_fuse_ring_setup(d->se, &d->dio,
+							  SESSION_IO_WORKERS,
+							  d->threads);
 		}
 	}
 	if (rc == -ENOMEM || rc == -EAGAIN) {
@@ -308,6 +315,9 @@ static bool daemon_teardown(struct bfs_daemon *d)
 	metrics_file_stop();
 	invalidator_stop(&d->inval);
 	ring_transport_stop(d->ring);
+	/* (its rings hold the pool's buffers registered) */
+	dev_fuse_ring_free(d->dev_ring);
+	d->dev_ring = NULL;
 	dio_destroy(&d->dio);
 	ring_transport_free(d->ring);
 	d->ring = NULL;
@@ -413,7 +423,7 @@ int daemon_run(struct bfs_daemon *d, const struct bfs_options *opts,
 			bfs_log(LOG_INFO, "%s", d->probe_line);
 		if (opts->foreground)
 			log_started();
-		rc = session_loop_run(d->se, d->threads, &bufs);
+		rc = session_loop_run(d->se, d->threads, &bufs, d->dev_ring);
 	}
 	/* An unmount that ends the connection while a worker's read of
 	 * /dev/fuse is taking a request fails that read with ECONNABORTED,

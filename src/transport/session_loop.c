@@ -1,10 +1,13 @@
-/* Worker threads serving /dev/fuse, and the main thread that stops them. */
+/* The main thread (INIT, signals, the stop) and the blocking /dev/fuse
+ * workers of -s, or of a mount whose ring workers cannot start. */
 #include "transport/session_loop.h"
 #include "transport/closing.h"
+#include "transport/dev_fuse_ring.h"
 #include "dio/request.h"
 #include "core/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/fuse.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -18,10 +21,6 @@
 #include <unistd.h>
 
 #define SIG_WORKER_ENDED SIGUSR1  /* a worker tells the main thread */
-/* READ and WRITE are handed to the ring and return at once: more workers
- * than this for them only add context switches (docs/architecture.md,
- * "Threads", has the measurement). */
-#define IO_WORKERS 2
 #define SIG_WAKE_WORKER SIGUSR2   /* the main thread interrupts a worker */
 
 struct loop {
@@ -110,7 +109,7 @@ static void *worker(void *arg)
 		/* Grow when every worker is busy and this request may block. */
 		grow = atomic_fetch_sub(&l->idle, 1) == 1 && res > 0 &&
 		       (!is_io(&fbuf) ||
-			atomic_load_explicit(&l->nthreads, memory_order_relaxed) < IO_WORKERS);
+			atomic_load_explicit(&l->nthreads, memory_order_relaxed) < SESSION_IO_WORKERS);
 		if (grow) {
 			pthread_mutex_lock(&l->lock);
 			spawn_locked(l);
@@ -183,8 +182,63 @@ static void stop_workers(struct loop *l)
 	}
 }
 
+/* A ring worker ended on its own (dev_fuse_ring.h): as a worker's end. */
+static void ring_worker_ended(int err)
+{
+	struct loop *l = &loop_state;
+
+	pthread_mutex_lock(&l->lock);
+	if (err && !l->error)
+		l->error = err;
+	pthread_mutex_unlock(&l->lock);
+	fuse_session_exit(l->se);
+	pthread_kill(l->main_thread, SIG_WORKER_ENDED);
+}
+
+/*
+ * Serve the first request (INIT: the kernel sends nothing else before it
+ * is answered) in this thread, with a blocking read, then make /dev/fuse
+ * non-blocking and start the ring workers. 0 with them started; else
+ * -errno (the first request failed: the loop ends), or 1 (they could not
+ * start: blocking workers serve instead).
+ */
+static int start_ring_workers(struct loop *l, struct dev_fuse_ring *ring)
+{
+	struct fuse_buf fbuf = { .mem = NULL };
+	void *mem = l->bufs->next(l->bufs->ctx, NULL);
+	int fd = fuse_session_fd(l->se), fl, res;
+
+	do {
+		fbuf.mem = mem;
+		res = fuse_session_receive_buf(l->se, &fbuf);
+	} while (res == -EINTR || res == -EAGAIN || res == -ENOENT);
+	if (res > 0) {
+		bfs_request_begin(fbuf.mem, (size_t)res);
+		fuse_session_process_buf(l->se, &fbuf);
+		bfs_request_end();
+		mem = l->bufs->next(l->bufs->ctx, mem);
+	}
+	l->bufs->done(l->bufs->ctx, mem);
+	if (res <= 0)
+		return res < 0 ? res : -ENODEV;
+	if (fuse_session_exited(l->se))
+		return -ENODEV;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		bfs_log(LOG_WARNING, "/dev/fuse: cannot make it non-blocking (%s); "
+			"using blocking workers", strerror(errno));
+		return 1;
+	}
+	if (dev_fuse_ring_start(ring, ring_worker_ended) == 0)
+		return 0;
+	if (fcntl(fd, F_SETFL, fl) < 0)
+		return -errno;
+	return 1;
+}
+
 int session_loop_run(struct fuse_session *se, unsigned max_threads,
-		     const struct session_buffers *bufs)
+		     const struct session_buffers *bufs,
+		     struct dev_fuse_ring *ring)
 {
 	struct loop *l = &loop_state;
 	pthread_t *threads;
@@ -204,8 +258,25 @@ int session_loop_run(struct fuse_session *se, unsigned max_threads,
 	l->idle = 0;
 	l->stopping = false;
 	l->error = 0;
-	spawn_locked(l);
-	if (l->nthreads == 0) {
+	pthread_mutex_unlock(&l->lock);
+	if (ring) {
+		int rc = start_ring_workers(l, ring);
+
+		if (rc < 0) {
+			pthread_mutex_lock(&l->lock);
+			l->stopping = true;
+			l->threads = NULL;
+			pthread_mutex_unlock(&l->lock);
+			free(threads);
+			return rc;
+		}
+		if (rc > 0)
+			ring = NULL;
+	}
+	pthread_mutex_lock(&l->lock);
+	if (!ring)
+		spawn_locked(l);
+	if (!ring && l->nthreads == 0) {
 		l->stopping = true;
 		l->threads = NULL;
 		pthread_mutex_unlock(&l->lock);
@@ -227,6 +298,7 @@ int session_loop_run(struct fuse_session *se, unsigned max_threads,
 	}
 
 	fuse_session_exit(se);
+	dev_fuse_ring_stop(ring);
 	stop_workers(l);
 	/* stopping stays set: nothing starts a worker after this. */
 	pthread_mutex_lock(&l->lock);

@@ -1,0 +1,473 @@
+/* /dev/fuse workers that each drive an io_uring of their own; helpers. */
+#include "transport/dev_fuse_ring.h"
+#include "transport/closing.h"
+#include "core/helper_pool.h"
+#include "core/log.h"
+#include "core/tsan_annotations.h"
+#include "dio/dio.h"
+#include "dio/request.h"
+
+#include <errno.h>
+#include <linux/fuse.h>
+#include <liburing.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TAG_READ 2ull    /* user_data: the worker's read of /dev/fuse */
+#define TAG_CANCEL 4ull  /* user_data: that read's cancellation */
+#define SIG_WAKE SIGUSR2 /* as session_loop.c's: interrupts a wait */
+/* Made by the thread that serves INIT, enabled by the worker, which is
+ * then the only one to submit; the kernel's work for the ring waits until
+ * that worker asks. */
+#define RING_FLAGS (IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | \
+		    IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED)
+
+/* A request (or a deferred function of one) a helper serves. */
+struct dfr_work {
+	struct helper_work hw;
+	struct dev_fuse_ring *r;
+	unsigned buf_idx;        /* its receive buffer, now the helper's */
+	size_t len;              /* the request's length (fn NULL) */
+	void (*fn)(void *arg);   /* NULL: serve the request */
+	_Alignas(16) char slot[REQUEST_DEFER_MAX];
+};
+
+struct dfr_worker {
+	struct dev_fuse_ring *r;
+	unsigned index;
+	struct io_uring ring;
+	bool ring_ok;
+	bool fixed;              /* the pool's buffers are registered */
+	bool no_iowait;
+	pthread_t thread;
+	bool started;
+	unsigned own_inflight;   /* backing I/Os on this ring */
+	unsigned batch;          /* requests in this wake-up */
+	bool reading;            /* a read of /dev/fuse is on the ring */
+	bool cancelling;         /* and its cancellation */
+	bool ended;              /* the connection is gone */
+	unsigned buf_idx;        /* receive buffer, REQUEST_NO_BUFFER if none */
+};
+
+struct dev_fuse_ring {
+	struct fuse_session *se;
+	struct bfs_dio *dio;
+	unsigned nworkers;
+	struct dfr_worker *workers;
+	struct helper_pool helpers;
+	_Atomic bool stopping;
+	void (*ended)(int err);
+};
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static void serve(struct dev_fuse_ring *r, void *mem, size_t len)
+{
+	struct fuse_buf fb = { .mem = mem, .size = len };
+
+	bfs_request_begin(mem, len);
+	fuse_session_process_buf(r->se, &fb);
+	bfs_request_end();
+}
+
+static void run_work(struct helper_work *hw)
+{
+	struct dfr_work *w = (struct dfr_work *)hw;
+	struct bfs_dio *dio = w->r->dio;
+	struct bfs_request *req = bfs_request_self();
+
+	req->buf_idx = w->buf_idx;
+	req->buf_taken = false;
+	if (w->fn)
+		w->fn(w->slot);
+	else
+		serve(w->r, dio_recv_at(dio, w->buf_idx), w->len);
+	/* Unless an I/O in flight keeps it, the buffer goes back. */
+	if (!req->buf_taken)
+		pool_give(&dio->pool, w->buf_idx);
+	req->buf_idx = REQUEST_NO_BUFFER;
+	req->buf_taken = false;
+	free(w);
+}
+
+/* Hand the request received in the calling worker's buffer (or fn(arg)
+ * of it) to a helper, with that buffer: 0, or the -errno to answer with. */
+static int to_helper(struct dev_fuse_ring *r, size_t len,
+		     void (*fn)(void *arg), const void *arg, size_t arg_len)
+{
+	struct bfs_request *req = bfs_request_self();
+	struct dfr_work *w;
+	int rc;
+
+	if (arg_len > REQUEST_DEFER_MAX)
+		return -EINVAL;
+	w = malloc(sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->hw.run = run_work;
+	w->r = r;
+	w->buf_idx = req->buf_idx;
+	w->len = len;
+	w->fn = fn;
+	if (fn)
+		memcpy(w->slot, arg, arg_len);
+	rc = helper_pool_push(&r->helpers, &w->hw);
+	if (rc) {
+		free(w);
+		if (rc == -EAGAIN)
+			bfs_log(LOG_ERR, "cannot start a helper thread");
+		return rc == -ESHUTDOWN ? -ENOTCONN : rc;
+	}
+	/* The worker receives the next request into another buffer. */
+	req->buf_taken = true;
+	return 0;
+}
+
+/* The request context's hooks (request.h) on a worker. */
+static int hook_defer(struct bfs_request *req, void (*fn)(void *arg),
+		      const void *arg, size_t len)
+{
+	struct dfr_worker *w = req->thread_state;
+
+	return to_helper(w->r, 0, fn, arg, len);
+}
+
+/* The only request of its worker now, with no I/O of its own in flight:
+ * served synchronously, without a round trip through the ring. */
+static bool hook_alone(const struct bfs_request *req)
+{
+	const struct dfr_worker *w = req->thread_state;
+
+	return w->batch == 1 && w->own_inflight == 0;
+}
+
+static const struct request_transport worker_hooks = {
+	.defer = hook_defer,
+	.alone = hook_alone,
+};
+
+/* ---- the worker ------------------------------------------------------- */
+
+/* Answer a request with -errno err (-ENOTCONN: the stop has begun,
+ * closing.h; or what a hand-over to a helper failed with). */
+static void answer_err(struct dev_fuse_ring *r, const void *in, int err)
+{
+	struct fuse_in_header h;
+	struct fuse_out_header oh = { .len = sizeof(oh), .error = err };
+
+	memcpy(&h, in, sizeof(h));
+	if (h.opcode == FUSE_FORGET || h.opcode == FUSE_BATCH_FORGET)
+		return; /* nothing to answer */
+	oh.unique = h.unique;
+	TSAN_FUSE_ANSWERING();
+	if (write(fuse_session_fd(r->se), &oh, sizeof(oh)) < 0) {
+		/* The connection is gone: nothing to answer. */
+	}
+}
+
+/* A receive buffer for the next read: false if the pool has none now and
+ * I/O of this worker's own is in flight (its completions give some back;
+ * with none, another thread's will, and this waits). */
+static bool have_buffer(struct dfr_worker *w)
+{
+	struct buffer_pool *pool = &w->r->dio->pool;
+
+	if (w->buf_idx != REQUEST_NO_BUFFER)
+		return true;
+	if (pool_try_take(pool, &w->buf_idx))
+		return true;
+	if (w->own_inflight)
+		return false;
+	w->buf_idx = pool_take(pool);
+	return true;
+}
+
+static void prep_read(struct dfr_worker *w)
+{
+	struct bfs_dio *dio = w->r->dio;
+	struct io_uring_sqe *sqe = engine_get_sqe(&w->ring);
+
+	if (!sqe)
+		return; /* (the SQ holds every buffer's I/O twice over) */
+	io_uring_prep_read(sqe, fuse_session_fd(w->r->se),
+			   dio_recv_at(dio, w->buf_idx),
+			   (unsigned)dio_recv_len(dio), 0);
+	io_uring_sqe_set_data64(sqe, TAG_READ);
+	w->reading = true;
+}
+
+static void prep_cancel(struct dfr_worker *w)
+{
+	struct io_uring_sqe *sqe = engine_get_sqe(&w->ring);
+
+	if (!sqe)
+		return;
+	io_uring_prep_cancel64(sqe, TAG_READ, 0);
+	io_uring_sqe_set_data64(sqe, TAG_CANCEL);
+	w->cancelling = true;
+}
+
+/* The read of /dev/fuse ended with res: a request to serve, or why not. */
+static void read_done(struct dfr_worker *w, int res)
+{
+	struct dev_fuse_ring *r = w->r;
+	struct bfs_request *req = bfs_request_self();
+	struct fuse_in_header h;
+	void *mem;
+	int rc;
+
+	w->reading = false;
+	w->cancelling = false;
+	if (res == -EINTR || res == -EAGAIN || res == -ENOENT ||
+	    res == -ECANCELED)
+		return; /* (ENOENT: a request interrupted before it was read) */
+	if (res <= 0) {
+		/* ENODEV: unmounted. */
+		w->ended = true;
+		if (r->ended)
+			r->ended(res == -ENODEV || res == 0 ? 0 : res);
+		return;
+	}
+	TSAN_FUSE_RECEIVED();
+	mem = dio_recv_at(r->dio, w->buf_idx);
+	if ((size_t)res < sizeof(h)) {
+		bfs_log(LOG_WARNING, "/dev/fuse: a request of %d bytes", res);
+		return;
+	}
+	if (closing_refuses(mem, (size_t)res)) {
+		answer_err(r, mem, -ENOTCONN);
+		return;
+	}
+	memcpy(&h, mem, sizeof(h));
+	req->buf_idx = w->buf_idx;
+	req->buf_taken = false;
+	if (bfs_request_served_in_place(h.opcode)) {
+		serve(r, mem, (size_t)res);
+	} else {
+		rc = to_helper(r, (size_t)res, NULL, NULL, 0);
+		if (rc)
+			answer_err(r, mem, rc);
+	}
+	/* A handler's I/O, or a helper, may have taken the buffer. */
+	if (req->buf_taken)
+		w->buf_idx = REQUEST_NO_BUFFER;
+	req->buf_idx = REQUEST_NO_BUFFER;
+	req->buf_taken = false;
+}
+
+/* The worker becomes its ring's one submitter (liburing 2.3 has no
+ * io_uring_enable_rings). 0 or -errno. */
+static int enable_ring(struct dfr_worker *w)
+{
+	if (syscall(__NR_io_uring_register, w->ring.ring_fd,
+		    IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+static void *worker_main(void *arg)
+{
+	struct dfr_worker *w = arg;
+	struct dev_fuse_ring *r = w->r;
+	struct bfs_request *req = bfs_request_self();
+	sigset_t wake;
+	int rc;
+
+	sigemptyset(&wake);
+	sigaddset(&wake, SIG_WAKE);
+	pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
+	rc = enable_ring(w);
+	if (rc < 0) {
+		bfs_log(LOG_ERR, "/dev/fuse worker %u: cannot enable its ring: %s",
+			w->index, strerror(-rc));
+		if (r->ended)
+			r->ended(rc);
+		return NULL;
+	}
+	/* What this thread serves itself must not wait for another request:
+	 * what may, it defers (dev_fuse_ring.h). */
+	req->transport = &worker_hooks;
+	req->thread_state = w;
+	req->may_block = false;
+	engine_own_ring(&w->ring, w->fixed, &w->own_inflight);
+
+	for (;;) {
+		struct io_uring_cqe *cqe;
+		unsigned head, seen = 0;
+		bool stop = w->ended || atomic_load(&r->stopping);
+
+		if (stop && !w->reading && w->own_inflight == 0)
+			break;
+		if (!stop && !w->reading && have_buffer(w))
+			prep_read(w);
+		if (stop && w->reading && !w->cancelling)
+			prep_cancel(w);
+		rc = engine_wait_own(&w->ring, w->no_iowait);
+		if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+			bfs_log(LOG_ERR, "/dev/fuse worker %u: %s", w->index,
+				strerror(-rc));
+			engine_drain_own(&r->dio->engine, &w->ring,
+					 &w->own_inflight);
+			if (r->ended)
+				r->ended(rc);
+			break;
+		}
+		w->batch = 0;
+		io_uring_for_each_cqe(&w->ring, head, cqe)
+			if (io_uring_cqe_get_data64(cqe) == TAG_READ && cqe->res > 0)
+				w->batch++;
+		io_uring_for_each_cqe(&w->ring, head, cqe) {
+			uint64_t ud = io_uring_cqe_get_data64(cqe);
+
+			seen++;
+			if (ud == TAG_READ) {
+				read_done(w, cqe->res);
+			} else if (engine_is_io(ud)) {
+				w->own_inflight--;
+				engine_complete(&r->dio->engine,
+						(struct uring_io *)(uintptr_t)ud,
+						cqe->res);
+			}
+		}
+		io_uring_cq_advance(&w->ring, seen);
+	}
+	engine_own_ring(NULL, false, NULL);
+	req->transport = NULL;
+	req->thread_state = NULL;
+	req->may_block = true;
+	if (w->buf_idx != REQUEST_NO_BUFFER)
+		pool_give(&r->dio->pool, w->buf_idx);
+	w->buf_idx = REQUEST_NO_BUFFER;
+	return NULL;
+}
+
+/* ---- set-up and stop -------------------------------------------------- */
+
+static int worker_ring(struct dfr_worker *w)
+{
+	struct bfs_dio *dio = w->r->dio;
+	struct io_uring_params p;
+	struct iovec *iov;
+	unsigned sq = 8;
+	int rc;
+
+	/* Room for an I/O of every buffer, the read and its cancellation. */
+	while (sq < dio->pool.count + 4)
+		sq <<= 1;
+	memset(&p, 0, sizeof(p));
+	p.flags = RING_FLAGS;
+	p.cq_entries = 2 * sq;
+	rc = uring_setup(sq, &w->ring, &p, IORING_SETUP_R_DISABLED);
+	if (rc < 0)
+		return rc;
+	w->ring_ok = true;
+	w->no_iowait = (p.features & ENGINE_FEAT_NO_IOWAIT) != 0;
+	iov = pool_iovecs(&dio->pool);
+	if (iov) {
+		w->fixed = io_uring_register_buffers(&w->ring, iov,
+						     dio->pool.count) == 0;
+		free(iov);
+	}
+	return 0;
+}
+
+struct dev_fuse_ring *dev_fuse_ring_setup(struct fuse_session *se,
+					  struct bfs_dio *dio,
+					  unsigned workers,
+					  unsigned max_helpers)
+{
+	struct dev_fuse_ring *r = calloc(1, sizeof(*r));
+	int rc = -ENOMEM;
+
+	if (!r)
+		goto fail;
+	r->se = se;
+	r->dio = dio;
+	r->workers = calloc(workers ? workers : 1, sizeof(*r->workers));
+	if (!r->workers || helper_pool_init(&r->helpers, max_helpers))
+		goto fail;
+	r->nworkers = workers ? workers : 1;
+	for (unsigned i = 0; i < r->nworkers; i++) {
+		struct dfr_worker *w = &r->workers[i];
+
+		w->r = r;
+		w->index = i;
+		w->buf_idx = REQUEST_NO_BUFFER;
+		rc = worker_ring(w);
+		if (rc)
+			goto fail;
+	}
+	return r;
+fail:
+	bfs_log(LOG_WARNING, "/dev/fuse: cannot make the workers' rings (%s); "
+		"using blocking workers", strerror(-rc));
+	dev_fuse_ring_free(r);
+	return NULL;
+}
+
+int dev_fuse_ring_start(struct dev_fuse_ring *r, void (*ended)(int err))
+{
+	unsigned started = 0;
+	int rc = 0;
+
+	r->ended = ended;
+	for (unsigned i = 0; i < r->nworkers; i++) {
+		struct dfr_worker *w = &r->workers[i];
+
+		rc = -pthread_create(&w->thread, NULL, worker_main, w);
+		if (rc) {
+			bfs_log(LOG_WARNING, "cannot start a /dev/fuse worker: %s",
+				strerror(-rc));
+			break;
+		}
+		w->started = true;
+		started++;
+	}
+	if (!started)
+		return rc;
+	bfs_log(LOG_INFO, "/dev/fuse: %u workers, each with an io_uring of its own",
+		started);
+	return 0;
+}
+
+void dev_fuse_ring_stop(struct dev_fuse_ring *r)
+{
+	if (!r)
+		return;
+	atomic_store(&r->stopping, true);
+	/* A worker sees the stop when its wait ends: interrupted until it
+	 * has cancelled its read and reaped its I/O. */
+	for (unsigned i = 0; i < r->nworkers; i++) {
+		struct dfr_worker *w = &r->workers[i];
+		const struct timespec pause = { 0, 10 * 1000 * 1000 };
+
+		if (!w->started)
+			continue;
+		while (pthread_tryjoin_np(w->thread, NULL) == EBUSY) {
+			pthread_kill(w->thread, SIG_WAKE);
+			nanosleep(&pause, NULL);
+		}
+		w->started = false;
+	}
+	helper_pool_stop(&r->helpers);
+}
+
+void dev_fuse_ring_free(struct dev_fuse_ring *r)
+{
+	if (!r)
+		return;
+	dev_fuse_ring_stop(r);
+	for (unsigned i = 0; r->workers && i < r->nworkers; i++)
+		if (r->workers[i].ring_ok)
+			io_uring_queue_exit(&r->workers[i].ring);
+	free(r->workers);
+	helper_pool_destroy(&r->helpers);
+	free(r);
+}
