@@ -15,13 +15,15 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
-#define TAG_READ 2ull    /* user_data: the worker's read of /dev/fuse */
-#define TAG_CANCEL 4ull  /* user_data: that read's cancellation */
+#define TAG_POLL 2ull    /* user_data: the worker's poll of /dev/fuse */
+#define TAG_CANCEL 4ull  /* user_data: that poll's cancellation */
 #define SIG_WAKE SIGUSR2 /* as session_loop.c's: interrupts a wait */
 /* Made by the thread that serves INIT, enabled by the worker, which is
  * then the only one to submit; the kernel's work for the ring waits until
@@ -50,8 +52,9 @@ struct dfr_worker {
 	bool started;
 	unsigned own_inflight;   /* backing I/Os on this ring */
 	unsigned batch;          /* requests in this wake-up */
-	bool reading;            /* a read of /dev/fuse is on the ring */
+	bool polling;            /* a poll of /dev/fuse is on the ring */
 	bool cancelling;         /* and its cancellation */
+	bool shared_poll;        /* the kernel refused an exclusive one */
 	bool ended;              /* the connection is gone */
 	unsigned buf_idx;        /* receive buffer, REQUEST_NO_BUFFER if none */
 };
@@ -189,18 +192,23 @@ static bool have_buffer(struct dfr_worker *w)
 	return true;
 }
 
-static void prep_read(struct dfr_worker *w)
+/*
+ * Wait on the ring for a request on /dev/fuse: an exclusive poll, so that
+ * a request wakes one worker, not both (an io_uring read that finds
+ * nothing waits in a poll that every request wakes: at queue depth 1
+ * each request woke both workers, one for nothing). The worker then
+ * reads it with read(2) (poll_done).
+ */
+static void prep_poll(struct dfr_worker *w)
 {
-	struct bfs_dio *dio = w->r->dio;
 	struct io_uring_sqe *sqe = engine_get_sqe(&w->ring);
 
 	if (!sqe)
 		return; /* (the SQ holds every buffer's I/O twice over) */
-	io_uring_prep_read(sqe, fuse_session_fd(w->r->se),
-			   dio_recv_at(dio, w->buf_idx),
-			   (unsigned)dio_recv_len(dio), 0);
-	io_uring_sqe_set_data64(sqe, TAG_READ);
-	w->reading = true;
+	io_uring_prep_poll_add(sqe, fuse_session_fd(w->r->se),
+			       w->shared_poll ? POLLIN : POLLIN | EPOLLEXCLUSIVE);
+	io_uring_sqe_set_data64(sqe, TAG_POLL);
+	w->polling = true;
 }
 
 static void prep_cancel(struct dfr_worker *w)
@@ -209,36 +217,32 @@ static void prep_cancel(struct dfr_worker *w)
 
 	if (!sqe)
 		return;
-	io_uring_prep_cancel64(sqe, TAG_READ, 0);
+	io_uring_prep_cancel64(sqe, TAG_POLL, 0);
 	io_uring_sqe_set_data64(sqe, TAG_CANCEL);
 	w->cancelling = true;
 }
 
-/* The read of /dev/fuse ended with res: a request to serve, or why not. */
-static void read_done(struct dfr_worker *w, int res)
+/* The connection is gone (err 0: unmounted) or failed. */
+static void worker_ends(struct dfr_worker *w, int err)
+{
+	w->ended = true;
+	if (w->r->ended)
+		w->r->ended(err);
+}
+
+/* A request of res bytes arrived in the worker's buffer: serve it here
+ * or in a helper. */
+static void received(struct dfr_worker *w, ssize_t res)
 {
 	struct dev_fuse_ring *r = w->r;
 	struct bfs_request *req = bfs_request_self();
+	void *mem = dio_recv_at(r->dio, w->buf_idx);
 	struct fuse_in_header h;
-	void *mem;
 	int rc;
 
-	w->reading = false;
-	w->cancelling = false;
-	if (res == -EINTR || res == -EAGAIN || res == -ENOENT ||
-	    res == -ECANCELED)
-		return; /* (ENOENT: a request interrupted before it was read) */
-	if (res <= 0) {
-		/* ENODEV: unmounted. */
-		w->ended = true;
-		if (r->ended)
-			r->ended(res == -ENODEV || res == 0 ? 0 : res);
-		return;
-	}
 	TSAN_FUSE_RECEIVED();
-	mem = dio_recv_at(r->dio, w->buf_idx);
 	if ((size_t)res < sizeof(h)) {
-		bfs_log(LOG_WARNING, "/dev/fuse: a request of %d bytes", res);
+		bfs_log(LOG_WARNING, "/dev/fuse: a request of %zd bytes", res);
 		return;
 	}
 	if (closing_refuses(mem, (size_t)res)) {
@@ -260,6 +264,37 @@ static void read_done(struct dfr_worker *w, int res)
 		w->buf_idx = REQUEST_NO_BUFFER;
 	req->buf_idx = REQUEST_NO_BUFFER;
 	req->buf_taken = false;
+}
+
+/* The poll of /dev/fuse ended with res: read what is there. */
+static void poll_done(struct dfr_worker *w, int res)
+{
+	struct bfs_dio *dio = w->r->dio;
+	ssize_t n;
+
+	w->polling = false;
+	w->cancelling = false;
+	if (res == -EINVAL && !w->shared_poll) {
+		w->shared_poll = true; /* (no EPOLLEXCLUSIVE: before 5.13) */
+		return;
+	}
+	if (res == -ECANCELED || res == -EINTR || res == -EAGAIN)
+		return;
+	if (res < 0) {
+		worker_ends(w, res);
+		return;
+	}
+	n = read(fuse_session_fd(w->r->se), dio_recv_at(dio, w->buf_idx),
+		 dio_recv_len(dio));
+	if (n > 0) {
+		received(w, n);
+		return;
+	}
+	/* EAGAIN: the other worker took it; ENOENT: a request interrupted
+	 * before it was read; ENODEV: unmounted. */
+	if (n < 0 && (errno == EAGAIN || errno == EINTR || errno == ENOENT))
+		return;
+	worker_ends(w, n == 0 || errno == ENODEV ? 0 : -errno);
 }
 
 /* The worker becomes its ring's one submitter (liburing 2.3 has no
@@ -303,11 +338,11 @@ static void *worker_main(void *arg)
 		unsigned head, seen = 0;
 		bool stop = w->ended || atomic_load(&r->stopping);
 
-		if (stop && !w->reading && w->own_inflight == 0)
+		if (stop && !w->polling && w->own_inflight == 0)
 			break;
-		if (!stop && !w->reading && have_buffer(w))
-			prep_read(w);
-		if (stop && w->reading && !w->cancelling)
+		if (!stop && !w->polling && have_buffer(w))
+			prep_poll(w);
+		if (stop && w->polling && !w->cancelling)
 			prep_cancel(w);
 		rc = engine_wait_own(&w->ring, w->no_iowait);
 		if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
@@ -321,14 +356,14 @@ static void *worker_main(void *arg)
 		}
 		w->batch = 0;
 		io_uring_for_each_cqe(&w->ring, head, cqe)
-			if (io_uring_cqe_get_data64(cqe) == TAG_READ && cqe->res > 0)
+			if (io_uring_cqe_get_data64(cqe) == TAG_POLL && cqe->res > 0)
 				w->batch++;
 		io_uring_for_each_cqe(&w->ring, head, cqe) {
 			uint64_t ud = io_uring_cqe_get_data64(cqe);
 
 			seen++;
-			if (ud == TAG_READ) {
-				read_done(w, cqe->res);
+			if (ud == TAG_POLL) {
+				poll_done(w, cqe->res);
 			} else if (engine_is_io(ud)) {
 				w->own_inflight--;
 				engine_complete(&r->dio->engine,
@@ -358,7 +393,7 @@ static int worker_ring(struct dfr_worker *w)
 	unsigned sq = 8;
 	int rc;
 
-	/* Room for an I/O of every buffer, the read and its cancellation. */
+	/* Room for an I/O of every buffer, the poll and its cancellation. */
 	while (sq < dio->pool.count + 4)
 		sq <<= 1;
 	memset(&p, 0, sizeof(p));
