@@ -1,9 +1,10 @@
 /*
  * /dev/fuse served by workers that each drive an io_uring of their own
  * (the transport of every kernel without FUSE over io_uring, and of
- * uring=off). A worker's ring carries both the read of the next request
- * from /dev/fuse and the backing I/O of the requests it serves, and one
- * io_uring_enter submits the one and waits for either: no hand-over to an
+ * uring=off). A worker's ring carries both an exclusive poll of
+ * /dev/fuse (a request wakes one worker, which then read(2)s it) and the
+ * backing I/O of the requests it serves, and one io_uring_enter submits
+ * what is queued and waits for either: no hand-over to an
  * engine lane and its completion thread, which is most of what a 4 KiB
  * request cost over /dev/fuse (docs/performance.md, "/dev/fuse workers
  * driven by a ring of their own").
