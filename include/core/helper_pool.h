@@ -8,6 +8,7 @@
 #define BOUNCEFS_HELPER_POOL_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 
 struct helper_work {
@@ -32,9 +33,13 @@ int helper_pool_init(struct helper_pool *p, unsigned max);
  * could be started and none runs yet (w is then not run). */
 int helper_pool_push(struct helper_pool *p, struct helper_work *w);
 
+/* The signal that interrupts a daemon thread blocked in a system call
+ * (helpers, /dev/fuse workers): session_loop.c handles it without
+ * SA_RESTART, and every such thread unblocks it. */
+#define WAKE_SIGNAL SIGUSR2
+
 /* Run what is queued, then end the threads; a thread still busy after
- * 100 ms is interrupted with SIGUSR2 every 10 ms until it ends (the caller
- * has a handler for it without SA_RESTART, see session_loop.c). */
+ * 100 ms is interrupted with WAKE_SIGNAL every 10 ms until it ends. */
 void helper_pool_stop(struct helper_pool *p);
 
 void helper_pool_destroy(struct helper_pool *p);

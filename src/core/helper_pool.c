@@ -27,7 +27,7 @@ static void *helper_main(void *arg)
 	/* helper_pool_stop interrupts a helper blocked in a system call (a
 	 * flock that waits, say), as session_loop.c does its workers. */
 	sigemptyset(&wake);
-	sigaddset(&wake, SIGUSR2);
+	sigaddset(&wake, WAKE_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
@@ -93,7 +93,7 @@ void helper_pool_stop(struct helper_pool *p)
 		/* A moment to finish, then an interruption every 10 ms. */
 		while (pthread_tryjoin_np(p->threads[i], NULL) == EBUSY) {
 			if (++waited > 10)
-				pthread_kill(p->threads[i], SIGUSR2);
+				pthread_kill(p->threads[i], WAKE_SIGNAL);
 			nanosleep(&pause, NULL);
 		}
 	}

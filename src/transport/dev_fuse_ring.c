@@ -24,7 +24,6 @@
 
 #define TAG_POLL 2ull    /* user_data: the worker's poll of /dev/fuse */
 #define TAG_CANCEL 4ull  /* user_data: that poll's cancellation */
-#define SIG_WAKE SIGUSR2 /* as session_loop.c's: interrupts a wait */
 /* Made by the thread that serves INIT, enabled by the worker, which is
  * then the only one to submit; the kernel's work for the ring waits until
  * that worker asks. */
@@ -316,7 +315,7 @@ static void *worker_main(void *arg)
 	int rc;
 
 	sigemptyset(&wake);
-	sigaddset(&wake, SIG_WAKE);
+	sigaddset(&wake, WAKE_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
 	rc = enable_ring(w);
 	if (rc < 0) {
@@ -486,7 +485,7 @@ void dev_fuse_ring_stop(struct dev_fuse_ring *r)
 		if (!w->started)
 			continue;
 		while (pthread_tryjoin_np(w->thread, NULL) == EBUSY) {
-			pthread_kill(w->thread, SIG_WAKE);
+			pthread_kill(w->thread, WAKE_SIGNAL);
 			nanosleep(&pause, NULL);
 		}
 		w->started = false;

@@ -4,6 +4,7 @@
 #include "transport/closing.h"
 #include "transport/dev_fuse_ring.h"
 #include "dio/request.h"
+#include "core/helper_pool.h"
 #include "core/log.h"
 
 #include <errno.h>
@@ -21,7 +22,6 @@
 #include <unistd.h>
 
 #define SIG_WORKER_ENDED SIGUSR1  /* a worker tells the main thread */
-#define SIG_WAKE_WORKER SIGUSR2   /* the main thread interrupts a worker */
 
 struct loop {
 	struct fuse_session *se;
@@ -96,7 +96,7 @@ static void *worker(void *arg)
 	void *mem = l->bufs->next(l->bufs->ctx, NULL);
 
 	sigemptyset(&wake);
-	sigaddset(&wake, SIG_WAKE_WORKER);
+	sigaddset(&wake, WAKE_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
 
 	while (!fuse_session_exited(l->se)) {
@@ -154,14 +154,14 @@ int session_loop_block_signals(void)
 	sigaction(SIGPIPE, &sa, NULL);
 	/* No SA_RESTART: the wake-up must interrupt a blocked read. */
 	sa.sa_handler = wake_noop;
-	sigaction(SIG_WAKE_WORKER, &sa, NULL);
+	sigaction(WAKE_SIGNAL, &sa, NULL);
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIG_WORKER_ENDED);
-	sigaddset(&set, SIG_WAKE_WORKER);
+	sigaddset(&set, WAKE_SIGNAL);
 	return -pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
@@ -176,7 +176,7 @@ static void stop_workers(struct loop *l)
 		const struct timespec pause = { 0, 10 * 1000 * 1000 };
 
 		while (pthread_tryjoin_np(l->threads[i], NULL) == EBUSY) {
-			pthread_kill(l->threads[i], SIG_WAKE_WORKER);
+			pthread_kill(l->threads[i], WAKE_SIGNAL);
 			nanosleep(&pause, NULL);
 		}
 	}
