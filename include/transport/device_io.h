@@ -70,4 +70,9 @@ bool device_io_parse_init(const void *buf, size_t n, uint64_t *unique,
 int device_io_install(struct fuse_session *se,
 		      const struct device_io_hooks *h);
 
+/* Answer the request received at in (from its fuse_in_header on) with
+ * -errno err on /dev/fuse, outside libfuse (the forgets get no answer).
+ * A connection that is gone takes nothing: that is not an error here. */
+void device_io_answer_error(struct fuse_session *se, const void *in, int err);
+
 #endif

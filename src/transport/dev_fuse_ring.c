@@ -1,6 +1,7 @@
 /* /dev/fuse workers that each drive an io_uring of their own; helpers. */
 #include "transport/dev_fuse_ring.h"
 #include "transport/closing.h"
+#include "transport/device_io.h"
 #include "core/helper_pool.h"
 #include "core/log.h"
 #include "core/tsan_annotations.h"
@@ -50,7 +51,6 @@ struct dfr_worker {
 	pthread_t thread;
 	bool started;
 	unsigned own_inflight;   /* backing I/Os on this ring */
-	unsigned batch;          /* requests in this wake-up */
 	bool polling;            /* a poll of /dev/fuse is on the ring */
 	bool cancelling;         /* and its cancellation */
 	bool shared_poll;        /* the kernel refused an exclusive one */
@@ -141,13 +141,14 @@ static int hook_defer(struct bfs_request *req, void (*fn)(void *arg),
 	return to_helper(w->r, 0, fn, arg, len);
 }
 
-/* The only request of its worker now, with no I/O of its own in flight:
- * served synchronously, without a round trip through the ring. */
+/* A request of a worker with no I/O of its own in flight: served
+ * synchronously, without a round trip through the ring. (A worker holds
+ * one request at a time: its poll wakes it for one read.) */
 static bool hook_alone(const struct bfs_request *req)
 {
 	const struct dfr_worker *w = req->thread_state;
 
-	return w->batch == 1 && w->own_inflight == 0;
+	return w->own_inflight == 0;
 }
 
 static const struct request_transport worker_hooks = {
@@ -156,23 +157,6 @@ static const struct request_transport worker_hooks = {
 };
 
 /* ---- the worker ------------------------------------------------------- */
-
-/* Answer a request with -errno err (-ENOTCONN: the stop has begun,
- * closing.h; or what a hand-over to a helper failed with). */
-static void answer_err(struct dev_fuse_ring *r, const void *in, int err)
-{
-	struct fuse_in_header h;
-	struct fuse_out_header oh = { .len = sizeof(oh), .error = err };
-
-	memcpy(&h, in, sizeof(h));
-	if (h.opcode == FUSE_FORGET || h.opcode == FUSE_BATCH_FORGET)
-		return; /* nothing to answer */
-	oh.unique = h.unique;
-	TSAN_FUSE_ANSWERING();
-	if (write(fuse_session_fd(r->se), &oh, sizeof(oh)) < 0) {
-		/* The connection is gone: nothing to answer. */
-	}
-}
 
 /* A receive buffer for the next read: false if the pool has none now and
  * I/O of this worker's own is in flight (its completions give some back;
@@ -245,7 +229,7 @@ static void received(struct dfr_worker *w, ssize_t res)
 		return;
 	}
 	if (closing_refuses(mem, (size_t)res)) {
-		answer_err(r, mem, -ENOTCONN);
+		device_io_answer_error(r->se, mem, -ENOTCONN);
 		return;
 	}
 	memcpy(&h, mem, sizeof(h));
@@ -256,7 +240,7 @@ static void received(struct dfr_worker *w, ssize_t res)
 	} else {
 		rc = to_helper(r, (size_t)res, NULL, NULL, 0);
 		if (rc)
-			answer_err(r, mem, rc);
+			device_io_answer_error(r->se, mem, rc);
 	}
 	/* A handler's I/O, or a helper, may have taken the buffer. */
 	if (req->buf_taken)
@@ -353,10 +337,6 @@ static void *worker_main(void *arg)
 				r->ended(rc);
 			break;
 		}
-		w->batch = 0;
-		io_uring_for_each_cqe(&w->ring, head, cqe)
-			if (io_uring_cqe_get_data64(cqe) == TAG_POLL && cqe->res > 0)
-				w->batch++;
 		io_uring_for_each_cqe(&w->ring, head, cqe) {
 			uint64_t ud = io_uring_cqe_get_data64(cqe);
 
@@ -477,7 +457,7 @@ void dev_fuse_ring_stop(struct dev_fuse_ring *r)
 		return;
 	atomic_store(&r->stopping, true);
 	/* A worker sees the stop when its wait ends: interrupted until it
-	 * has cancelled its read and reaped its I/O. */
+	 * has cancelled its poll and reaped its I/O. */
 	for (unsigned i = 0; i < r->nworkers; i++) {
 		struct dfr_worker *w = &r->workers[i];
 		const struct timespec pause = { 0, 10 * 1000 * 1000 };

@@ -171,3 +171,18 @@ int device_io_install(struct fuse_session *se,
 		hooks = *h;
 	return fuse_session_custom_io(se, &io, fuse_session_fd(se));
 }
+
+void device_io_answer_error(struct fuse_session *se, const void *in, int err)
+{
+	struct fuse_in_header h;
+	struct fuse_out_header oh = { .len = sizeof(oh), .error = err };
+
+	memcpy(&h, in, sizeof(h));
+	if (h.opcode == FUSE_FORGET || h.opcode == FUSE_BATCH_FORGET)
+		return;
+	oh.unique = h.unique;
+	TSAN_FUSE_ANSWERING();
+	if (write(fuse_session_fd(se), &oh, sizeof(oh)) < 0) {
+		/* The connection is gone: nothing to answer. */
+	}
+}

@@ -3,6 +3,7 @@
 #include "transport/session_loop.h"
 #include "transport/closing.h"
 #include "transport/dev_fuse_ring.h"
+#include "transport/device_io.h"
 #include "dio/request.h"
 #include "core/helper_pool.h"
 #include "core/log.h"
@@ -75,19 +76,6 @@ static bool is_io(const struct fuse_buf *b)
 	return opcode == FUSE_READ || opcode == FUSE_WRITE;
 }
 
-/* Answer a request with -ENOTCONN: the stop has begun (closing.h). */
-static void refuse(struct fuse_session *se, const void *in)
-{
-	struct fuse_in_header h;
-	struct fuse_out_header oh = { .len = sizeof(oh), .error = -ENOTCONN };
-
-	memcpy(&h, in, sizeof(h));
-	oh.unique = h.unique;
-	if (write(fuse_session_fd(se), &oh, sizeof(oh)) < 0) {
-		/* The connection is gone: nothing to answer. */
-	}
-}
-
 static void *worker(void *arg)
 {
 	struct loop *l = arg;
@@ -129,7 +117,7 @@ static void *worker(void *arg)
 		}
 		if (!(fbuf.flags & FUSE_BUF_IS_FD) &&
 		    closing_refuses(fbuf.mem, (size_t)res)) {
-			refuse(l->se, fbuf.mem);
+			device_io_answer_error(l->se, fbuf.mem, -ENOTCONN);
 			continue;
 		}
 		bfs_request_begin(fbuf.mem, (size_t)res);
