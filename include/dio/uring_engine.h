@@ -92,7 +92,7 @@ void engine_complete(struct uring_engine *e, struct uring_io *io, int res);
 
 /* On an owned ring, a completion's user_data is an I/O's address (a
  * struct uring_io, aligned) unless one of these low bits is set: the
- * owner's own commands (a FUSE command, a read of /dev/fuse...). */
+ * owner's own commands (a FUSE command, a poll of /dev/fuse...). */
 #define ENGINE_OWNER_TAGS 7ull
 static inline bool engine_is_io(uint64_t user_data)
 {
