@@ -5,22 +5,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Synchronous waits for the backing file this long or longer are slow. */
-#define PLACEMENT_SLOW_WAIT_US 40
 /* Wake-ups between two samples of the thread's run-queue wait. */
 #define PLACEMENT_SAMPLE_EVERY 64
 
 /* One queue thread's state; all zero to start (free, nothing known). */
 struct placement {
 	unsigned load;     /* requests outstanding at each wait, 1/256ths */
-	unsigned slow;     /* share of slow backing waits, 1/256ths */
 	unsigned crowd_ns; /* run-queue wait per time it ran, last sample */
 	unsigned hold;     /* samples to stay free after a crowded CPU */
 	bool pinned;       /* kept to its CPU now */
 };
-
-/* A synchronous wait for the backing file took us microseconds. */
-void placement_note_wait(struct placement *p, uint64_t us);
 
 /* The thread waited wait_ns on run queues and ran slices times since the
  * last sample (/proc/thread-self/schedstat: run-queue wait and timeslices;

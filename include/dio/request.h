@@ -36,9 +36,6 @@ struct request_transport {
 		     const void *arg, size_t len);
 	/* Is the request the only one its thread has now? */
 	bool (*alone)(const struct bfs_request *r);
-	/* The thread waited us for the backing file, serving the request
-	 * synchronously. */
-	void (*note_wait)(struct bfs_request *r, uint64_t us);
 };
 
 struct bfs_request {
@@ -76,10 +73,9 @@ void bfs_request_end(void);
 const void *bfs_request_arg(uint32_t opcode, size_t size);
 
 /* The transport's hooks, or what a thread without one does: defer fails
- * with -EINVAL, a request is always alone, waits are not noted. */
+ * with -EINVAL, a request is always alone. */
 int bfs_request_defer(void (*fn)(void *arg), const void *arg, size_t len);
 bool bfs_request_alone(void);
-void bfs_request_note_wait(uint64_t us);
 
 /*
  * Is opcode one that a thread which must not block (a queue thread that

@@ -9,15 +9,12 @@
  * one at a time, and is free while several are outstanding (load, an
  * average of the requests outstanding when the thread goes to wait).
  *
- * Only while the backing file answers quickly, though (slow, the share of
- * the thread's synchronous waits for the backing file that took
- * PLACEMENT_SLOW_WAIT_US or more, so that one stall does not move the
- * thread). When the waits are long, the CPUs go idle meanwhile, and a
- * thread kept to one of them must be woken there: keeping to the CPU
- * saves a wake-up over /dev/shm (short waits) and costs one on the disk
- * rig (long waits); docs/architecture.md, "Placement", has the numbers.
+ * How long the backing file takes does not matter: a rule that freed the
+ * thread while the backing file was slow (waits of 40 us or more) cost
+ * 10-40 us a request on the throttled rig and gained nothing on the disk
+ * rig (docs/architecture.md, "Placement").
  *
- * Nor while the CPU is crowded (crowd_ns, how long the thread waited on
+ * Not while the CPU is crowded (crowd_ns, how long the thread waited on
  * the run queue per wake-up): several synchronous callers on one CPU
  * (io_uring's workers serving buffered reads, a program's threads kept to
  * one CPU) each wait for one request at a time, so few are outstanding,
@@ -28,16 +25,9 @@
  */
 #define PIN_BELOW (256 / 2)
 #define UNPIN_ABOVE (256 * 2)
-#define PIN_SLOW_BELOW (256 / 4)
-#define UNPIN_SLOW_ABOVE (256 * 3 / 4)
 #define PIN_CROWD_BELOW_NS 5000
 #define UNPIN_CROWD_ABOVE_NS 10000
 #define HOLD_SAMPLES 16
-
-void placement_note_wait(struct placement *p, uint64_t us)
-{
-	p->slow = (p->slow * 7 + (us >= PLACEMENT_SLOW_WAIT_US ? 256 : 0)) / 8;
-}
 
 void placement_note_sample(struct placement *p, uint64_t wait_ns,
 			   uint64_t slices)
@@ -57,8 +47,8 @@ bool placement_want_pinned(struct placement *p, unsigned outstanding)
 
 	p->load = load > UINT32_MAX ? UINT32_MAX : (unsigned)load;
 	if (p->pinned)
-		return p->load <= UNPIN_ABOVE && p->slow <= UNPIN_SLOW_ABOVE &&
+		return p->load <= UNPIN_ABOVE &&
 		       p->crowd_ns <= UNPIN_CROWD_ABOVE_NS;
-	return p->load < PIN_BELOW && p->slow < PIN_SLOW_BELOW &&
+	return p->load < PIN_BELOW &&
 	       p->crowd_ns < PIN_CROWD_BELOW_NS && p->hold == 0;
 }

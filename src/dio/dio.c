@@ -381,10 +381,9 @@ static bool claim_sync(struct bfs_dio *d)
 	return atomic_compare_exchange_strong(&d->sync_busy, &zero, 1);
 }
 
-static void release_sync(struct bfs_dio *d, uint64_t start_us)
+static void release_sync(struct bfs_dio *d)
 {
 	atomic_store(&d->sync_busy, 0);
-	bfs_request_note_wait(stats_now_us() - start_us);
 }
 
 /* The image plan for a read of size bytes at off in blocks of a, or an
@@ -411,7 +410,7 @@ static void read_request(struct bfs_dio *d, fuse_req_t req, struct bfs_file *f,
 		stats_inflight_inc();
 		err = sys_pread_all(fd, img, plan.len, (off_t)plan.start, a, &got);
 		stats_inflight_dec();
-		release_sync(d, start_us);
+		release_sync(d);
 		if (err)
 			error_log_file("read", fd, (int64_t)(plan.start + got),
 				       plan.len - got, -err);
@@ -624,7 +623,7 @@ static void write_here(struct bfs_dio *d, const struct dio_write_args *w,
 	stats_inflight_dec();
 	range_lock_release(&f->inode->writers, &lock);
 	if (claimed)
-		release_sync(d, start_us);
+		release_sync(d);
 	if (err)
 		error_log_file("write", f->dfd, w->off + (off_t)done,
 			       w->size - done, -err);

@@ -49,12 +49,6 @@ bool bfs_request_alone(void)
 	       self.transport->alone(&self);
 }
 
-void bfs_request_note_wait(uint64_t us)
-{
-	if (self.transport && self.transport->note_wait)
-		self.transport->note_wait(&self, us);
-}
-
 bool bfs_request_served_in_place(uint32_t opcode)
 {
 	switch (opcode) {

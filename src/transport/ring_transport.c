@@ -300,18 +300,9 @@ static bool hook_alone(const struct bfs_request *r)
 	return !r->entry || (q->batch == 1 && q->own_inflight == 0);
 }
 
-/* Where a queue thread runs depends on its waits: see src/core/placement.c. */
-static void hook_note_wait(struct bfs_request *r, uint64_t us)
-{
-	struct ring_queue *q = r->thread_state;
-
-	placement_note_wait(&q->pl, us);
-}
-
 static const struct request_transport ring_hooks = {
 	.defer = hook_defer,
 	.alone = hook_alone,
-	.note_wait = hook_note_wait,
 };
 
 /* ---- the queue thread ------------------------------------------------- */

@@ -41,24 +41,6 @@ static void test_several_outstanding_free_it(void **state)
 	assert_true(p.pinned);
 }
 
-static void test_slow_backing_waits_free_it(void **state)
-{
-	struct placement p = { 0 };
-	int i;
-
-	(void)state;
-	assert_true(ask(&p, 0));
-	/* One stall does not move it. */
-	placement_note_wait(&p, 5000);
-	assert_true(ask(&p, 0));
-	for (i = 0; i < 20; i++)
-		placement_note_wait(&p, PLACEMENT_SLOW_WAIT_US);
-	assert_false(ask(&p, 0));
-	for (i = 0; i < 20; i++)
-		placement_note_wait(&p, PLACEMENT_SLOW_WAIT_US - 1);
-	assert_true(ask(&p, 0));
-}
-
 static void test_crowded_cpu_frees_it_for_a_while(void **state)
 {
 	struct placement p = { 0 };
@@ -95,7 +77,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_one_at_a_time_keeps_to_the_cpu),
 		cmocka_unit_test(test_several_outstanding_free_it),
-		cmocka_unit_test(test_slow_backing_waits_free_it),
 		cmocka_unit_test(test_crowded_cpu_frees_it_for_a_while),
 	};
 
