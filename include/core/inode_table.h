@@ -1,7 +1,8 @@
 /*
  * The inode table: one entry per backing inode the kernel knows about,
  * keyed by (st_dev, st_ino), with the kernel's lookup count. The FUSE
- * node id of an entry is its address.
+ * node id of an entry is a slot number (core/id_table.h), the root's
+ * ITABLE_ROOT_ID, so that a successor daemon can give it again.
  *
  * An entry reaches its backing inode through a file handle
  * (name_to_handle_at), and keeps an O_PATH fd only while it is in use or
@@ -18,9 +19,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "core/id_table.h"
 #include "core/range_lock.h"
 
+/* The root's node id (FUSE_ROOT_ID); the others' ids come after it. */
+#define ITABLE_ROOT_ID 1
+
 struct bfs_inode {
+	uint64_t id;              /* the node id */
 	dev_t dev;
 	ino_t ino;
 	mode_t type;              /* S_IFMT bits */
@@ -61,6 +67,7 @@ struct inode_table {
 	bool no_handles;          /* handles cannot be reopened: pin fds */
 	struct itable_mount *mounts;
 	size_t nmounts;
+	struct id_table ids;      /* node id -> entry (the root's is not in it) */
 };
 
 /* Set up the table with the backing root's O_PATH fd. Returns 0 or -errno. */
@@ -77,6 +84,9 @@ void itable_destroy(struct inode_table *t);
  */
 int itable_ref(struct inode_table *t, int fd, dev_t dev, ino_t ino,
 	       mode_t mode, struct bfs_inode **out);
+
+/* The entry of a node id, or NULL if no entry has it. */
+struct bfs_inode *itable_find(struct inode_table *t, uint64_t id);
 
 /* Take one more lookup reference on an entry the caller holds. */
 void itable_ref_again(struct inode_table *t, struct bfs_inode *inode);

@@ -1,26 +1,40 @@
 /*
- * The open files and directories the kernel holds, so that the ones it
- * never releases (the daemon stopped first) are freed at unmount.
+ * The open files and directories the kernel holds: each has the file
+ * handle (fh) the kernel was given for it, a slot number (core/id_table.h)
+ * rather than its address, so that a successor daemon can give the same
+ * number again; and the ones it never releases (the daemon stopped first)
+ * are freed at unmount.
  */
 #ifndef BOUNCEFS_OPEN_HANDLES_H
 #define BOUNCEFS_OPEN_HANDLES_H
 
 #include <pthread.h>
+#include <stdint.h>
+
+#include "core/id_table.h"
 
 /* Embedded as the first member of each handle. */
 struct open_handle {
 	struct open_handle *prev, *next;
+	uint64_t id;              /* the kernel's fh for it */
 };
 
 struct open_handles {
 	pthread_mutex_t lock;
 	struct open_handle *head;
+	struct id_table ids;      /* fh -> handle */
 };
 
-void open_handles_init(struct open_handles *s);
+/* 0, or -ENOMEM. */
+int open_handles_init(struct open_handles *s);
 void open_handles_destroy(struct open_handles *s);
-void open_handles_add(struct open_handles *s, struct open_handle *h);
+
+/* Add h, giving it an id (h->id, never 0). 0, or -errno (ENOMEM, ENOSPC). */
+int open_handles_add(struct open_handles *s, struct open_handle *h);
 void open_handles_del(struct open_handles *s, struct open_handle *h);
+
+/* The handle of an id, or NULL; no lock (see id_table_get). */
+struct open_handle *open_handles_find(struct open_handles *s, uint64_t id);
 
 /* fn(h, arg) for each handle in the set, under its lock (fn must not
  * add or remove any). */

@@ -113,15 +113,18 @@ static inline void fs_put_fd(struct bfs_fs *fs, struct bfs_inode *inode)
 	itable_put_fd(&fs->itab, inode);
 }
 
-static inline struct bfs_file *fs_file(const struct fuse_file_info *fi)
+/* The open file of a file handle (fi->fh, its id in fs->files). */
+static inline struct bfs_file *fs_file(struct bfs_fs *fs,
+				       const struct fuse_file_info *fi)
 {
-	return (struct bfs_file *)(uintptr_t)fi->fh;
+	return (struct bfs_file *)open_handles_find(&fs->files, fi->fh);
 }
 
 /* The (buffered) backing fd of an open file. */
-static inline int fs_file_fd(const struct fuse_file_info *fi)
+static inline int fs_file_fd(struct bfs_fs *fs,
+			     const struct fuse_file_info *fi)
 {
-	return fs_file(fi)->fd;
+	return fs_file(fs, fi)->fd;
 }
 
 /* stat an inode without following symlinks. Returns 0 or -errno. */

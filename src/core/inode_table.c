@@ -67,11 +67,17 @@ int itable_init(struct inode_table *t, int root_fd, size_t max_idle_fds)
 	t->buckets = calloc(INITIAL_BUCKETS, sizeof(*t->buckets));
 	if (!t->buckets)
 		return -ENOMEM;
+	if (id_table_init(&t->ids, ITABLE_ROOT_ID + 1) != 0) {
+		free(t->buckets);
+		t->buckets = NULL;
+		return -ENOMEM;
+	}
 	t->nbuckets = INITIAL_BUCKETS;
 	t->max_idle_fds = max_idle_fds ? max_idle_fds : 1;
 	t->lru.lru_next = t->lru.lru_prev = &t->lru;
 	pthread_mutex_init(&t->lock, NULL);
 	range_lock_init(&t->root.writers);
+	t->root.id = ITABLE_ROOT_ID;
 	t->root.fd = root_fd;
 	t->root.mount_fd = -1;
 	t->root.dev = st.st_dev;
@@ -123,6 +129,7 @@ void itable_destroy(struct inode_table *t)
 	free(t->buckets);
 	t->buckets = NULL;
 	t->count = 0;
+	id_table_destroy(&t->ids);
 	for (size_t i = 0; i < t->nmounts; i++)
 		close(t->mounts[i].fd);
 	free(t->mounts);
@@ -310,6 +317,16 @@ int itable_ref(struct inode_table *t, int fd, dev_t dev, ino_t ino,
 	/* A new inode with the number of one the kernel still knows: the old
 	 * entry answers ESTALE from now on (its handle no longer opens), and
 	 * the new inode gets a node id of its own. */
+	fresh->id = id_table_add(&t->ids, fresh);
+	if (!fresh->id) {
+		int err = errno;
+
+		pthread_mutex_unlock(&t->lock);
+		free(fh);
+		free(fresh);
+		close(fd);
+		return -err;
+	}
 	if (n)
 		unhash_locked(t, n);
 	fresh->mount_fd = fh ? mount_fd_locked(t, mount_id, fd, mode) : -1;
@@ -340,6 +357,13 @@ int itable_ref(struct inode_table *t, int fd, dev_t dev, ino_t ino,
 	return 0;
 }
 
+struct bfs_inode *itable_find(struct inode_table *t, uint64_t id)
+{
+	if (id == ITABLE_ROOT_ID)
+		return &t->root;
+	return id_table_get(&t->ids, id);
+}
+
 void itable_ref_again(struct inode_table *t, struct bfs_inode *inode)
 {
 	pthread_mutex_lock(&t->lock);
@@ -364,6 +388,7 @@ uint64_t itable_forget(struct inode_table *t, struct bfs_inode *inode,
 	if (left == 0) {
 		unhash_locked(t, inode);
 		lru_unlink(t, inode);
+		id_table_del(&t->ids, inode->id);
 		t->count--;
 	}
 	pthread_mutex_unlock(&t->lock);

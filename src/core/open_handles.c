@@ -1,21 +1,36 @@
-/* The set of open handles, a locked doubly linked list. */
+/* The set of open handles, a locked doubly linked list, and their ids. */
 #include "core/open_handles.h"
 
+#include <errno.h>
 #include <stddef.h>
 
-void open_handles_init(struct open_handles *s)
+int open_handles_init(struct open_handles *s)
 {
+	int rc = id_table_init(&s->ids, 1);
+
+	if (rc)
+		return rc;
 	pthread_mutex_init(&s->lock, NULL);
 	s->head = NULL;
+	return 0;
 }
 
 void open_handles_destroy(struct open_handles *s)
 {
+	id_table_destroy(&s->ids);
 	pthread_mutex_destroy(&s->lock);
 }
 
-void open_handles_add(struct open_handles *s, struct open_handle *h)
+struct open_handle *open_handles_find(struct open_handles *s, uint64_t id)
 {
+	return id_table_get(&s->ids, id);
+}
+
+int open_handles_add(struct open_handles *s, struct open_handle *h)
+{
+	h->id = id_table_add(&s->ids, h);
+	if (!h->id)
+		return -errno;
 	pthread_mutex_lock(&s->lock);
 	h->prev = NULL;
 	h->next = s->head;
@@ -23,10 +38,12 @@ void open_handles_add(struct open_handles *s, struct open_handle *h)
 		s->head->prev = h;
 	s->head = h;
 	pthread_mutex_unlock(&s->lock);
+	return 0;
 }
 
 static void del_locked(struct open_handles *s, struct open_handle *h)
 {
+	id_table_del(&s->ids, h->id);
 	if (h->prev)
 		h->prev->next = h->next;
 	else

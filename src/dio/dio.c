@@ -233,7 +233,7 @@ void dio_answer_write(struct bfs_dio *d, fuse_req_t req, struct bfs_file *f,
 		return;
 	}
 	invalidator_write_done(d ? d->inval : NULL, req,
-			       (fuse_ino_t)(uintptr_t)f->inode, off, reached, n);
+			       f->inode->id, off, reached, n);
 }
 
 /* Count a finished direct request, for the mount and for its file. */

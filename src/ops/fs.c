@@ -11,18 +11,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+_Static_assert(ITABLE_ROOT_ID == FUSE_ROOT_ID, "the root's node id");
+
 struct bfs_inode *fs_inode(fuse_req_t req, fuse_ino_t ino)
 {
-	if (ino == FUSE_ROOT_ID)
-		return &fs_of(req)->itab.root;
-	return (struct bfs_inode *)(uintptr_t)ino;
+	return itable_find(&fs_of(req)->itab, ino);
 }
 
 fuse_ino_t fs_node_id(struct bfs_fs *fs, struct bfs_inode *inode)
 {
-	if (inode == &fs->itab.root)
-		return FUSE_ROOT_ID;
-	return (fuse_ino_t)(uintptr_t)inode;
+	(void)fs;
+	return inode->id;
 }
 
 void fs_fd_name(char buf[16], int fd)
@@ -157,8 +156,12 @@ int fs_init(struct bfs_fs *fs, const struct bfs_options *opts, int root_fd)
 	fs->fuse_fd = -1;
 	fs->attr_timeout = opts->attr_timeout;
 	fs->entry_timeout = opts->entry_timeout;
-	open_handles_init(&fs->dirs);
-	open_handles_init(&fs->files);
+	if (open_handles_init(&fs->dirs) != 0)
+		return -ENOMEM;
+	if (open_handles_init(&fs->files) != 0) {
+		open_handles_destroy(&fs->dirs);
+		return -ENOMEM;
+	}
 	return itable_init(&fs->itab, root_fd, idle_fd_budget());
 }
 

@@ -37,9 +37,9 @@ void ops_dir_close_all(struct bfs_fs *fs)
 		free_dir((struct bfs_dir *)h);
 }
 
-static struct bfs_dir *dir_of(struct fuse_file_info *fi)
+static struct bfs_dir *dir_of(struct bfs_fs *fs, struct fuse_file_info *fi)
 {
-	return (struct bfs_dir *)(uintptr_t)fi->fh;
+	return (struct bfs_dir *)open_handles_find(&fs->dirs, fi->fh);
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino,
@@ -71,8 +71,12 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		fs_reply_error(req, err);
 		return;
 	}
-	fi->fh = (uintptr_t)d;
-	open_handles_add(&fs->dirs, &d->link);
+	if (open_handles_add(&fs->dirs, &d->link) != 0) {
+		free_dir(d);
+		fs_reply_error(req, -ENOMEM);
+		return;
+	}
+	fi->fh = d->link.id;
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		/* The opener was interrupted: nobody will release this. */
 		untrack_and_free(fs, d);
@@ -89,7 +93,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 {
 	struct bfs_fs *fs = fs_of(req);
 	struct bfs_inode *dir = fs_inode(req, ino);
-	struct bfs_dir *d = dir_of(fi);
+	struct bfs_dir *d = dir_of(fs_of(req), fi);
 	char *buf = malloc(size);
 	size_t used = 0;
 	int err = 0;
@@ -188,14 +192,14 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
 	(void)ino;
-	untrack_and_free(fs_of(req), dir_of(fi));
+	untrack_and_free(fs_of(req), dir_of(fs_of(req), fi));
 	fuse_reply_err(req, 0);
 }
 
 static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 			struct fuse_file_info *fi)
 {
-	int fd = dirfd(dir_of(fi)->dp);
+	int fd = dirfd(dir_of(fs_of(req), fi)->dp);
 	int err;
 
 	(void)ino;

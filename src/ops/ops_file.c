@@ -388,8 +388,14 @@ static void reply_opened(fuse_req_t req, struct fuse_file_info *fi,
 		f->cached = true;
 		atomic_fetch_add(&f->inode->cached_opens, 1);
 	}
-	fi->fh = (uintptr_t)f;
-	open_handles_add(&fs->files, &f->link);
+	if (open_handles_add(&fs->files, &f->link) != 0) {
+		free_file(fs, f);
+		if (e)
+			itable_forget(&fs->itab, fs_inode(req, e->ino), 1);
+		fs_reply_error(req, -ENOMEM);
+		return;
+	}
+	fi->fh = f->link.id;
 	/* (the backing id is read under no lock: this open holds it) */
 	if (send_open(req, fi, f, e) == -ENOENT) {
 		open_handles_del(&fs->files, &f->link);
@@ -552,7 +558,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
  */
 static int wants_direct(fuse_req_t req, struct fuse_file_info *fi)
 {
-	struct bfs_file *f = fs_file(fi);
+	struct bfs_file *f = fs_file(fs_of(req), fi);
 	int dfd, err;
 
 	if (!(fi->flags & O_DIRECT) && !atomic_load(&f->inode->direct_seen))
@@ -576,19 +582,19 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	if (direct) {
-		dio_read(fs_of(req)->dio, req, fs_file(fi), size, off);
+		dio_read(fs_of(req)->dio, req, fs_file(fs_of(req), fi), size, off);
 		return;
 	}
 	/* Read where the answer goes out from: no copy in the daemon (libfuse
 	 * would read into a buffer of its own, and the ring copy from it). */
 	space = dio_recv_space(fs_of(req)->dio, &room);
 	if (space && size <= room) {
-		dio_read_cached(fs_of(req)->dio, req, fs_file(fi), size, off);
+		dio_read_cached(fs_of(req)->dio, req, fs_file(fs_of(req), fi), size, off);
 		return;
 	}
 	stats_add(&bfs_stats.buffered_requests, 1);
 	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	bv.buf[0].fd = fs_file_fd(fi);
+	bv.buf[0].fd = fs_file_fd(fs_of(req), fi);
 	bv.buf[0].pos = off;
 	fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
 }
@@ -630,7 +636,7 @@ static void run_deferred_write(void *arg)
 static void write_data(fuse_req_t req, const char *buf, size_t size,
 		       off_t off, struct fuse_file_info *fi)
 {
-	struct bfs_file *f = fs_file(fi);
+	struct bfs_file *f = fs_file(fs_of(req), fi);
 	struct range_lock_entry lock;
 	uint64_t start = align_down((uint64_t)off, f->align);
 	uint64_t end = align_up((uint64_t)off + size, f->align);
@@ -675,7 +681,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	const struct fuse_write_in *in = bfs_request_arg(FUSE_WRITE, sizeof(*in));
 
 	if (in && (in->write_flags & FUSE_WRITE_KILL_SUIDGID)) {
-		int err = fs_kill_suidgid(req, fs_file_fd(fi), false);
+		int err = fs_kill_suidgid(req, fs_file_fd(fs_of(req), fi), false);
 
 		if (err) {
 			fs_reply_error(req, err);
@@ -692,13 +698,13 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * the backing file system reports at close). A daemon out of fds
 	 * cannot look, and the application's close must not fail with the
 	 * daemon's EMFILE. */
-	int fd = dup(fs_file_fd(fi));
+	int fd = dup(fs_file_fd(fs_of(req), fi));
 	int err = 0;
 
 	(void)ino;
 	if (fd >= 0 && close(fd)) {
 		err = -errno;
-		error_log_file("flush", fs_file_fd(fi), -1, 0, -err);
+		error_log_file("flush", fs_file_fd(fs_of(req), fi), -1, 0, -err);
 	}
 	fs_reply_error(req, err);
 }
@@ -706,16 +712,19 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void op_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
+	struct bfs_fs *fs = fs_of(req);
+	struct bfs_file *f = fs_file(fs, fi);
+
 	(void)ino;
-	open_handles_del(&fs_of(req)->files, &fs_file(fi)->link);
-	free_file(fs_of(req), fs_file(fi));
+	open_handles_del(&fs->files, &f->link);
+	free_file(fs, f);
 	fuse_reply_err(req, 0);
 }
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		     struct fuse_file_info *fi)
 {
-	int fd = fs_file_fd(fi);
+	int fd = fs_file_fd(fs_of(req), fi);
 	uint64_t start_us = stats_now_us();
 	int err;
 
@@ -724,14 +733,14 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	if (err)
 		error_log_file(datasync ? "fdatasync" : "fsync", fd, -1, 0, -err);
 	stats_done(STATS_FSYNC, 0, -err, start_us);
-	file_counters_done(&fs_file(fi)->counters, STATS_FSYNC, 0, -err);
+	file_counters_done(&fs_file(fs_of(req), fi)->counters, STATS_FSYNC, 0, -err);
 	fs_reply_error(req, err);
 }
 
 static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 			 off_t offset, off_t length, struct fuse_file_info *fi)
 {
-	struct bfs_file *f = fs_file(fi);
+	struct bfs_file *f = fs_file(fs_of(req), fi);
 	struct range_lock_entry lock;
 	int err;
 
@@ -747,7 +756,7 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		     struct fuse_file_info *fi)
 {
-	off_t res = lseek(fs_file_fd(fi), off, whence);
+	off_t res = lseek(fs_file_fd(fs_of(req), fi), off, whence);
 
 	(void)ino;
 	if (res < 0)
@@ -762,7 +771,7 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 			       struct fuse_file_info *fi_out, size_t len,
 			       int flags)
 {
-	struct bfs_file *in_file = fs_file(fi_in), *out_file = fs_file(fi_out);
+	struct bfs_file *in_file = fs_file(fs_of(req), fi_in), *out_file = fs_file(fs_of(req), fi_out);
 	loff_t in = off_in, out = off_out;
 	struct range_lock_entry lock;
 	ssize_t n;

@@ -62,7 +62,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	int err;
 
 	if (fi)
-		err = fstat(fs_file_fd(fi), &st) ? -errno : 0;
+		err = fstat(fs_file_fd(fs_of(req), fi), &st) ? -errno : 0;
 	else
 		err = fs_stat(fs_of(req), fs_inode(req, ino), &st);
 	if (err)
@@ -84,7 +84,7 @@ static int set_size(struct bfs_fs *fs, struct bfs_inode *inode,
 	int fd, err = 0;
 
 	if (fi)
-		return ftruncate(fs_file_fd(fi), size) ? -errno : 0;
+		return ftruncate(fs_file_fd(fs, fi), size) ? -errno : 0;
 	if (inode->type != S_IFREG)
 		return inode->type == S_IFDIR ? -EISDIR : -EINVAL;
 	fd = fs_get_fd(fs, inode);
@@ -97,7 +97,7 @@ static int set_size(struct bfs_fs *fs, struct bfs_inode *inode,
 	return err;
 }
 
-static int set_times(int fd, struct fuse_file_info *fi,
+static int set_times(struct bfs_fs *fs, int fd, struct fuse_file_info *fi,
 		     const struct stat *attr, int to_set)
 {
 	struct timespec tv[2] = {
@@ -112,7 +112,7 @@ static int set_times(int fd, struct fuse_file_info *fi,
 	else if (to_set & FUSE_SET_ATTR_MTIME)
 		tv[1] = attr->st_mtim;
 	if (fi)
-		return futimens(fs_file_fd(fi), tv) ? -errno : 0;
+		return futimens(fs_file_fd(fs, fi), tv) ? -errno : 0;
 	return utimensat(fd, "", tv,
 			 AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) ? -errno : 0;
 }
@@ -173,7 +173,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	}
 	if (!err && (to_set & FUSE_SET_ATTR_MODE)) {
 		if (fi) {
-			err = fchmod(fs_file_fd(fi), attr->st_mode) ? -errno : 0;
+			err = fchmod(fs_file_fd(fs_of(req), fi), attr->st_mode) ? -errno : 0;
 		} else if (inode->type == S_IFLNK) {
 			err = -EOPNOTSUPP;
 		} else {
@@ -198,7 +198,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (!err && (to_set & FUSE_SET_ATTR_KILL_SUID) &&
 	    !(to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
 			FUSE_SET_ATTR_GID)))
-		err = fi ? fs_kill_suidgid(req, fs_file_fd(fi), false) :
+		err = fi ? fs_kill_suidgid(req, fs_file_fd(fs_of(req), fi), false) :
 			   fs_kill_suidgid(req, fd, true);
 	if (!err && (to_set & FUSE_SET_ATTR_SIZE)) {
 		struct range_lock_entry lock;
@@ -211,7 +211,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (!err && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
 			       FUSE_SET_ATTR_ATIME_NOW |
 			       FUSE_SET_ATTR_MTIME_NOW)))
-		err = set_times(fd, fi, attr, to_set);
+		err = set_times(fs, fd, fi, attr, to_set);
 	if (!err && fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
 		err = -errno;
 	fs_put_fd(fs, inode);

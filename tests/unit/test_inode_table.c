@@ -352,10 +352,43 @@ static void test_without_handle_capability(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* Node ids are small slot numbers that find their entries, the root's is
+ * ITABLE_ROOT_ID, and a forgotten entry's id finds nothing until another
+ * entry is given it. */
+static void test_node_ids(void **state)
+{
+	struct inode_table *t = *state;
+	struct bfs_inode *a = ref_file(t, 0), *b = ref_file(t, 1), *c;
+	uint64_t aid;
+
+	assert_ptr_equal(itable_find(t, ITABLE_ROOT_ID), &t->root);
+	assert_int_equal(t->root.id, ITABLE_ROOT_ID);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_true(a->id > ITABLE_ROOT_ID && a->id < 100);
+	assert_true(b->id > ITABLE_ROOT_ID && b->id < 100);
+	assert_int_not_equal(a->id, b->id);
+	assert_ptr_equal(itable_find(t, a->id), a);
+	assert_ptr_equal(itable_find(t, b->id), b);
+	assert_null(itable_find(t, 0));
+	assert_null(itable_find(t, 100000));
+	aid = a->id;
+	assert_int_equal(itable_forget(t, a, 1), 0);
+	assert_null(itable_find(t, aid));
+	assert_ptr_equal(itable_find(t, b->id), b);
+	c = ref_file(t, 2);
+	assert_non_null(c);
+	assert_int_equal(c->id, aid);
+	assert_ptr_equal(itable_find(t, aid), c);
+	itable_forget(t, b, 1);
+	itable_forget(t, c, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_ref_and_forget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_node_ids, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forget_more_than_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_root_is_never_freed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_fds_are_bounded, setup, teardown),
