@@ -22,6 +22,8 @@
 #include "core/id_table.h"
 #include "core/range_lock.h"
 
+struct restart_state;
+
 /* The root's node id (FUSE_ROOT_ID); the others' ids come after it. */
 #define ITABLE_ROOT_ID 1
 
@@ -68,6 +70,7 @@ struct inode_table {
 	struct itable_mount *mounts;
 	size_t nmounts;
 	struct id_table ids;      /* node id -> entry (the root's is not in it) */
+	struct restart_state *state; /* kept current for a successor, or NULL */
 };
 
 /* Set up the table with the backing root's O_PATH fd. Returns 0 or -errno. */
@@ -111,6 +114,21 @@ void itable_put_fd(struct inode_table *t, struct bfs_inode *inode);
  * entries): a good moment to hand freed memory back to the system.
  */
 bool itable_shrunk(struct inode_table *t);
+
+/*
+ * From now on, keep s current with every entry's node id, inode, handle
+ * and lookup count (docs/restart.md); the entries there are now are
+ * written first. s stays the caller's.
+ */
+void itable_keep_state(struct inode_table *t, struct restart_state *s);
+
+/*
+ * Put back the entries of a predecessor's state, each with its node id
+ * and lookup count, into a table that has none yet. An entry whose handle
+ * does not reopen here answers ESTALE when used. Returns the entries put
+ * back, or -errno.
+ */
+long itable_restore(struct inode_table *t, const struct restart_state *s);
 
 /* Entries in the table (the root excluded). */
 size_t itable_count(struct inode_table *t);

@@ -1,6 +1,7 @@
 /* The inode table: (st_dev, st_ino) -> file handle, lookup count and a
  * bounded cache of O_PATH fds. */
 #include "core/inode_table.h"
+#include "core/restart_state.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -18,6 +19,38 @@ static size_t bucket_of(size_t nbuckets, dev_t dev, ino_t ino)
 }
 
 static struct file_handle *make_handle(int fd, int *mount_id);
+
+/* The successor's copy of an entry (lock held). */
+static void note_entry(struct inode_table *t, const struct bfs_inode *n,
+		       int mount_id)
+{
+	if (!t->state || n == &t->root)
+		return;
+	if (n->handle)
+		restart_state_put_inode(t->state, n->id, n->dev, n->ino, n->type,
+					n->nlookup, mount_id,
+					n->handle->handle_type,
+					n->handle->f_handle,
+					n->handle->handle_bytes);
+	else
+		restart_state_put_inode(t->state, n->id, n->dev, n->ino, n->type,
+					n->nlookup, -1, 0, NULL, 0);
+}
+
+static void note_nlookup(struct inode_table *t, const struct bfs_inode *n)
+{
+	if (t->state && n != &t->root)
+		restart_state_set_nlookup(t->state, n->id, n->nlookup);
+}
+
+/* The mount id of an entry's handle: the one its mount fd was made for. */
+static int mount_id_of(const struct inode_table *t, const struct bfs_inode *n)
+{
+	for (size_t i = 0; i < t->nmounts; i++)
+		if (t->mounts[i].fd == n->mount_fd)
+			return t->mounts[i].mount_id;
+	return -1;
+}
 static int mount_fd_locked(struct inode_table *t, int mount_id, int fd,
 			   mode_t mode);
 
@@ -287,6 +320,7 @@ int itable_ref(struct inode_table *t, int fd, dev_t dev, ino_t ino,
 	n = find_locked(t, dev, ino);
 	if (n && pins_inode(n)) {
 		n->nlookup++;
+		note_nlookup(t, n);
 		pthread_mutex_unlock(&t->lock);
 		close(fd);
 		*out = n;
@@ -307,6 +341,7 @@ int itable_ref(struct inode_table *t, int fd, dev_t dev, ino_t ino,
 	if (n && is_same_inode(n, fh)) {
 		/* Ours already (another thread may have added it meanwhile). */
 		n->nlookup++;
+		note_nlookup(t, n);
 		pthread_mutex_unlock(&t->lock);
 		free(fh);
 		free(fresh);
@@ -345,6 +380,7 @@ int itable_ref(struct inode_table *t, int fd, dev_t dev, ino_t ino,
 	t->buckets[bucket_of(t->nbuckets, dev, ino)] = fresh;
 	if (fh)
 		lru_push_front(t, fresh);
+	note_entry(t, fresh, fh ? mount_id : -1);
 	if (++t->count > t->nbuckets * 2)
 		grow(t);
 	if (t->count > t->peak)
@@ -368,6 +404,7 @@ void itable_ref_again(struct inode_table *t, struct bfs_inode *inode)
 {
 	pthread_mutex_lock(&t->lock);
 	inode->nlookup++;
+	note_nlookup(t, inode);
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -385,7 +422,10 @@ uint64_t itable_forget(struct inode_table *t, struct bfs_inode *inode,
 	}
 	inode->nlookup = n >= inode->nlookup ? 0 : inode->nlookup - n;
 	left = inode->nlookup;
+	note_nlookup(t, inode);
 	if (left == 0) {
+		if (t->state)
+			restart_state_drop_inode(t->state, inode->id);
 		unhash_locked(t, inode);
 		lru_unlink(t, inode);
 		id_table_del(&t->ids, inode->id);
@@ -413,7 +453,8 @@ int itable_get_fd(struct inode_table *t, struct bfs_inode *inode)
 	pthread_mutex_unlock(&t->lock);
 
 	if (!inode->handle)
-		return -EBADF; /* a pinned fd is never closed */
+		return -ESTALE; /* a pinned fd is never closed: restored
+				   (itable_restore) with no way to reopen it */
 	fd = open_by_handle_at(inode->mount_fd, inode->handle,
 			       O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
@@ -478,4 +519,91 @@ size_t itable_idle_fds(struct inode_table *t)
 	c = t->lru_len;
 	pthread_mutex_unlock(&t->lock);
 	return c;
+}
+
+void itable_keep_state(struct inode_table *t, struct restart_state *s)
+{
+	pthread_mutex_lock(&t->lock);
+	t->state = s;
+	for (size_t i = 0; s && i < t->nbuckets; i++)
+		for (struct bfs_inode *n = t->buckets[i]; n; n = n->next)
+			note_entry(t, n, mount_id_of(t, n));
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* A predecessor's entry, back at its node id (lock held). 0 or -errno. */
+static int restore_locked(struct inode_table *t, uint64_t id,
+			  const struct restart_inode_slot *slot)
+{
+	struct bfs_inode *n = calloc(1, sizeof(*n));
+	size_t b;
+	int rc;
+
+	if (!n)
+		return -ENOMEM;
+	n->id = id;
+	n->dev = (dev_t)slot->dev;
+	n->ino = (ino_t)slot->ino;
+	n->type = slot->type & S_IFMT;
+	n->nlookup = atomic_load(&slot->nlookup);
+	n->fd = -1;
+	n->mount_fd = -1;
+	for (size_t i = 0; i < t->nmounts && slot->mount_id >= 0; i++)
+		if (t->mounts[i].mount_id == slot->mount_id)
+			n->mount_fd = t->mounts[i].fd;
+	/* Without a mount to open it on, the entry keeps no handle, and
+	 * itable_get_fd answers ESTALE. */
+	if (n->mount_fd >= 0 && slot->handle_bytes <= RESTART_HANDLE_MAX) {
+		n->handle = malloc(sizeof(*n->handle) + slot->handle_bytes);
+		if (!n->handle) {
+			free(n);
+			return -ENOMEM;
+		}
+		n->handle->handle_bytes = slot->handle_bytes;
+		n->handle->handle_type = slot->handle_type;
+		memcpy(n->handle->f_handle, slot->handle, slot->handle_bytes);
+	}
+	rc = id_table_put(&t->ids, id, n);
+	if (rc) {
+		free(n->handle);
+		free(n);
+		return rc;
+	}
+	range_lock_init(&n->writers);
+	/* One that cannot be reopened is not found by lookups either: a new
+	 * lookup of its inode makes an entry that works. */
+	if (n->handle) {
+		b = bucket_of(t->nbuckets, n->dev, n->ino);
+		n->next = t->buckets[b];
+		t->buckets[b] = n;
+	}
+	if (++t->count > t->nbuckets * 2)
+		grow(t);
+	if (t->count > t->peak)
+		t->peak = t->count;
+	return 0;
+}
+
+long itable_restore(struct inode_table *t, const struct restart_state *s)
+{
+	uint64_t end = atomic_load(&s->h->inode_end);
+	long restored = 0;
+	int rc = 0;
+
+	pthread_mutex_lock(&t->lock);
+	if (t->count) {
+		pthread_mutex_unlock(&t->lock);
+		return -EBUSY;
+	}
+	for (uint64_t id = ITABLE_ROOT_ID + 1; id < end && rc == 0; id++) {
+		const struct restart_inode_slot *slot = restart_state_inode(s, id);
+
+		if (!slot || atomic_load(&slot->nlookup) == 0)
+			continue;
+		rc = restore_locked(t, id, slot);
+		if (rc == 0)
+			restored++;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return rc ? rc : restored;
 }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/inode_table.h"
+#include "core/restart_state.h"
 
 #define NFILES 10
 
@@ -384,11 +385,84 @@ static void test_node_ids(void **state)
 	itable_forget(t, c, 1);
 }
 
+/*
+ * A successor's table, put back from the state its predecessor kept: the
+ * same node ids name the same inodes with the same lookup counts, their
+ * fds reopen from the handles, a forgotten one is not back, a file
+ * deleted meanwhile answers ESTALE, and new entries get ids of their own.
+ */
+static void test_restore_from_a_predecessors_state(void **state)
+{
+	struct inode_table *t = *state, next;
+	struct restart_state s, r;
+	struct bfs_inode *e[4], *back, *fresh;
+	uint64_t id[4];
+	char path[128];
+	struct stat st, st2;
+
+	(void)state;
+	assert_int_equal(restart_state_create(&s, 1000, 100), 0);
+	e[0] = ref_file(t, 0);
+	itable_keep_state(t, &s); /* an entry made before is written too */
+	for (int i = 1; i < 4; i++)
+		e[i] = ref_file(t, i);
+	for (int i = 0; i < 4; i++)
+		id[i] = e[i]->id;
+	itable_ref_again(t, e[1]);
+	assert_int_equal(itable_forget(t, e[2], 1), 0);
+	snprintf(path, sizeof(path), "%s/f3", dir);
+	assert_int_equal(unlink(path), 0);
+
+	/* The predecessor dies: its fds close (the deleted file's inode goes
+	 * with them). Its state stays, in the memfd. */
+	itable_destroy(t);
+	assert_int_equal(itable_init(t, open_path(dir), 4), 0);
+
+	/* The successor: another table, the state through another mapping. */
+	assert_int_equal(restart_state_attach(&r, s.fd), 0);
+	assert_int_equal(itable_init(&next, open_path(dir), 4), 0);
+	assert_int_equal(itable_restore(&next, &r), 3);
+	assert_int_equal(itable_count(&next), 3);
+	for (int i = 0; i < 2; i++) {
+		int fd;
+
+		back = itable_find(&next, id[i]);
+		assert_non_null(back);
+		assert_int_equal(back->nlookup, i == 1 ? 2 : 1);
+		fd = itable_get_fd(&next, back);
+		assert_true(fd >= 0);
+		assert_int_equal(fstat(fd, &st), 0);
+		snprintf(path, sizeof(path), "%s/f%d", dir, i);
+		assert_int_equal(stat(path, &st2), 0);
+		assert_int_equal(st.st_ino, st2.st_ino);
+		itable_put_fd(&next, back);
+	}
+	assert_null(itable_find(&next, id[2]));
+	back = itable_find(&next, id[3]);
+	assert_non_null(back);
+	assert_int_equal(itable_get_fd(&next, back), -ESTALE);
+	/* A lookup of an inode it has gives the same entry; a new one a new
+	 * id, not one the kernel still holds. */
+	assert_ptr_equal(ref_file(&next, 0), itable_find(&next, id[0]));
+	fresh = ref_file(&next, 4);
+	assert_non_null(fresh);
+	for (int i = 0; i < 4; i++)
+		if (i != 2)
+			assert_int_not_equal(fresh->id, id[i]);
+	/* A table that has entries is not restored over. */
+	assert_int_equal(itable_restore(&next, &r), -EBUSY);
+	itable_destroy(&next);
+	restart_state_close(&r);
+	restart_state_close(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_ref_and_forget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_node_ids, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_from_a_predecessors_state,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forget_more_than_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_root_is_never_freed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_fds_are_bounded, setup, teardown),
