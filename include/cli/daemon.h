@@ -13,6 +13,7 @@
 #include <stdbool.h>
 
 #include "core/options.h"
+#include "core/restart_state.h"
 #include "dio/dio.h"
 #include "dio/invalidator.h"
 #include "ops/fs.h"
@@ -31,6 +32,10 @@ struct bfs_daemon {
 	/* Made in this order; daemon_teardown undoes what was made. */
 	struct bfs_fs fs;
 	bool fs_made;
+	/* What a successor would need, kept current by the file system
+	 * (docs/restart.md); made with fs, closed after it. */
+	struct restart_state state;
+	bool state_made;
 	struct fuse_session *se;
 	bool mounted;
 	struct bfs_dio dio;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "core/id_table.h"
+#include "core/restart_state.h"
 
 /* Embedded as the first member of each handle. */
 struct open_handle {
@@ -23,14 +24,24 @@ struct open_handles {
 	pthread_mutex_t lock;
 	struct open_handle *head;
 	struct id_table ids;      /* fh -> handle */
+	struct restart_state *state; /* kept current for a successor, or NULL */
+	enum restart_open_kind kind; /* which of its id spaces is this set's */
 };
 
 /* 0, or -ENOMEM. */
 int open_handles_init(struct open_handles *s);
 void open_handles_destroy(struct open_handles *s);
 
-/* Add h, giving it an id (h->id, never 0). 0, or -errno (ENOMEM, ENOSPC). */
-int open_handles_add(struct open_handles *s, struct open_handle *h);
+/* From now on, keep state current with each handle's fh, node id and
+ * flags, as handles of this kind (docs/restart.md). */
+void open_handles_keep_state(struct open_handles *s,
+			     struct restart_state *state,
+			     enum restart_open_kind kind);
+
+/* Add h, an open of node_id with flags, giving it an id (h->id, never 0),
+ * before the kernel is told of it. 0, or -errno (ENOMEM, ENOSPC). */
+int open_handles_add(struct open_handles *s, struct open_handle *h,
+		     uint64_t node_id, uint32_t flags);
 void open_handles_del(struct open_handles *s, struct open_handle *h);
 
 /* The handle of an id, or NULL; no lock (see id_table_get). */

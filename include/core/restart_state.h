@@ -50,8 +50,7 @@ struct restart_open_slot {
 	_Atomic uint32_t used;    /* written last; 0: free */
 	uint32_t flags;           /* the open's flags (O_DIRECT, O_RDWR...) */
 	uint64_t node_id;
-	_Atomic uint64_t offset;  /* a directory's read position */
-	uint64_t pad;
+	uint64_t pad[2];          /* (a READDIR carries its own offset) */
 };
 
 struct restart_header {
@@ -104,11 +103,13 @@ void restart_state_drop_inode(struct restart_state *s, uint64_t id);
 void restart_state_put_open(struct restart_state *s,
 			    enum restart_open_kind kind, uint64_t fh,
 			    uint64_t node_id, uint32_t flags);
-void restart_state_set_offset(struct restart_state *s,
-			      enum restart_open_kind kind, uint64_t fh,
-			      uint64_t offset);
 void restart_state_drop_open(struct restart_state *s,
 			     enum restart_open_kind kind, uint64_t fh);
+
+/* Give back the memory of inode slots no longer used, whole pages at a
+ * time (after many forgets). The caller keeps every inode slot writer
+ * out meanwhile (the inode table's lock). */
+void restart_state_trim_inodes(struct restart_state *s);
 
 /* Reading a state back: a slot in use, or NULL. Ids run below
  * h->inode_end and h->open_end[kind]. */

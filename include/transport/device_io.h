@@ -41,6 +41,11 @@ struct device_io_hooks {
 	 * before it is written: requests may come as soon as the kernel has
 	 * it, before init_done runs. */
 	void (*init_adding)(void *ctx, uint64_t added);
+	/* The kernel took this INIT reply (out, from its fuse_out_header
+	 * on) to this INIT request (in, from its fuse_in_header on): what a
+	 * successor needs, since no second INIT comes (docs/restart.md). */
+	void (*init_taken)(void *ctx, const void *in, size_t in_len,
+			   const void *out, size_t out_len);
 	/* Ask for FUSE passthrough if the kernel offers it. */
 	bool passthrough;
 	void *ctx;

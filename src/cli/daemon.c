@@ -142,6 +142,40 @@ static void hook_init_done(void *ctx, bool ok)
 	}
 }
 
+/* Up to 4 Mi node ids and 1 Mi open files and directories are kept for a
+ * successor: 768 MiB and 64 MiB of a sparse memfd, of which only the
+ * pages of slots in use take memory. */
+#define STATE_INODES (1u << 22)
+#define STATE_OPENS (1u << 20)
+
+/* The state a successor reads, kept current from the first lookup on.
+ * Without it (no memfd), the mount serves as before. */
+static void keep_state(struct bfs_daemon *d)
+{
+	int rc = restart_state_create(&d->state, STATE_INODES, STATE_OPENS);
+
+	if (rc) {
+		bfs_log(LOG_WARNING, "cannot make the restart state: %s",
+			strerror(-rc));
+		return;
+	}
+	d->state_made = true;
+	itable_keep_state(&d->fs.itab, &d->state);
+	open_handles_keep_state(&d->fs.files, &d->state, RESTART_FILE);
+	open_handles_keep_state(&d->fs.dirs, &d->state, RESTART_DIR);
+}
+
+/* The INIT the kernel took: a successor gets no second one. */
+static void hook_init_taken(void *ctx, const void *in, size_t in_len,
+			    const void *out, size_t out_len)
+{
+	struct bfs_daemon *d = ctx;
+
+	if (d->state_made &&
+	    restart_state_set_init(&d->state, in, in_len, out, out_len) != 0)
+		bfs_log(LOG_WARNING, "INIT too long for the restart state");
+}
+
 /* The backing tree, the file system context and the probe. */
 static int make_fs(struct bfs_daemon *d)
 {
@@ -165,6 +199,7 @@ static int make_fs(struct bfs_daemon *d)
 	}
 	d->fs_made = true;
 	d->fs.dio = &d->dio;
+	keep_state(d);
 	error_log_init(d->backing);
 	/* Stage at least in the device's blocks, whatever statx says. */
 	if (probe_path(d->backing, &d->probe) == 0) {
@@ -187,6 +222,7 @@ static int make_mount(struct bfs_daemon *d, const char *argv0)
 		.ring_offered = hook_ring_offered,
 		.init_done = hook_init_done,
 		.init_adding = hook_init_adding,
+		.init_taken = hook_init_taken,
 		.passthrough = d->opts->passthrough,
 		.ctx = d,
 	};
@@ -337,6 +373,9 @@ static bool daemon_teardown(struct bfs_daemon *d)
 		fs_destroy(&d->fs);
 	}
 	d->fs_made = false;
+	if (d->state_made)
+		restart_state_close(&d->state);
+	d->state_made = false;
 	return unmounted;
 }
 

@@ -497,6 +497,8 @@ bool itable_shrunk(struct inode_table *t)
 	shrunk = t->peak >= t->count + 4096 && t->count <= t->peak / 2;
 	if (shrunk)
 		t->peak = t->count;
+	if (shrunk && t->state)
+		restart_state_trim_inodes(t->state);
 	pthread_mutex_unlock(&t->lock);
 	return shrunk;
 }

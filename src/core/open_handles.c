@@ -12,6 +12,8 @@ int open_handles_init(struct open_handles *s)
 		return rc;
 	pthread_mutex_init(&s->lock, NULL);
 	s->head = NULL;
+	s->state = NULL;
+	s->kind = RESTART_FILE;
 	return 0;
 }
 
@@ -26,11 +28,24 @@ struct open_handle *open_handles_find(struct open_handles *s, uint64_t id)
 	return id_table_get(&s->ids, id);
 }
 
-int open_handles_add(struct open_handles *s, struct open_handle *h)
+void open_handles_keep_state(struct open_handles *s,
+			     struct restart_state *state,
+			     enum restart_open_kind kind)
+{
+	pthread_mutex_lock(&s->lock);
+	s->state = state;
+	s->kind = kind;
+	pthread_mutex_unlock(&s->lock);
+}
+
+int open_handles_add(struct open_handles *s, struct open_handle *h,
+		     uint64_t node_id, uint32_t flags)
 {
 	h->id = id_table_add(&s->ids, h);
 	if (!h->id)
 		return -errno;
+	if (s->state)
+		restart_state_put_open(s->state, s->kind, h->id, node_id, flags);
 	pthread_mutex_lock(&s->lock);
 	h->prev = NULL;
 	h->next = s->head;
@@ -43,6 +58,8 @@ int open_handles_add(struct open_handles *s, struct open_handle *h)
 
 static void del_locked(struct open_handles *s, struct open_handle *h)
 {
+	if (s->state)
+		restart_state_drop_open(s->state, s->kind, h->id);
 	id_table_del(&s->ids, h->id);
 	if (h->prev)
 		h->prev->next = h->next;

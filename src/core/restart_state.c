@@ -2,6 +2,8 @@
 #include "core/restart_state.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -11,6 +13,10 @@ _Static_assert(sizeof(struct restart_inode_slot) == 192, "inode slot size");
 _Static_assert(sizeof(struct restart_open_slot) == 32, "open slot size");
 
 #define PAGE 4096u
+/* 64 inode slots are 3 pages: the unit of trimming. */
+#define TRIM_SLOTS 64u
+_Static_assert(TRIM_SLOTS * sizeof(struct restart_inode_slot) % PAGE == 0,
+	       "whole pages");
 
 static uint64_t round_up(uint64_t n)
 {
@@ -48,9 +54,11 @@ static int map(struct restart_state *s, size_t size)
 int restart_state_create(struct restart_state *s, uint64_t inode_cap,
 			 uint64_t open_cap)
 {
+	/* (whole groups of TRIM_SLOTS inode slots) */
 	struct restart_header h = { .magic = RESTART_STATE_MAGIC,
 				    .version = RESTART_STATE_VERSION,
-				    .inode_cap = inode_cap,
+				    .inode_cap = (inode_cap + TRIM_SLOTS - 1) &
+					     ~(uint64_t)(TRIM_SLOTS - 1),
 				    .open_cap = open_cap };
 	uint64_t size;
 	int rc;
@@ -194,18 +202,8 @@ void restart_state_put_open(struct restart_state *s,
 	atomic_store_explicit(&slot->used, 0, memory_order_release);
 	slot->flags = flags;
 	slot->node_id = node_id;
-	atomic_store_explicit(&slot->offset, 0, memory_order_relaxed);
 	raise_end(&s->h->open_end[kind], fh);
 	atomic_store_explicit(&slot->used, 1, memory_order_release);
-}
-
-void restart_state_set_offset(struct restart_state *s,
-			      enum restart_open_kind kind, uint64_t fh,
-			      uint64_t offset)
-{
-	if (fh < s->h->open_cap)
-		atomic_store_explicit(&s->opens[kind][fh].offset, offset,
-				      memory_order_release);
 }
 
 void restart_state_drop_open(struct restart_state *s,
@@ -214,6 +212,26 @@ void restart_state_drop_open(struct restart_state *s,
 	if (fh < s->h->open_cap)
 		atomic_store_explicit(&s->opens[kind][fh].used, 0,
 				      memory_order_release);
+}
+
+void restart_state_trim_inodes(struct restart_state *s)
+{
+	uint64_t end = atomic_load(&s->h->inode_end);
+	size_t group = TRIM_SLOTS * sizeof(struct restart_inode_slot);
+
+	for (uint64_t first = 0; first < end; first += TRIM_SLOTS) {
+		bool used = false;
+
+		for (uint64_t id = first; id < first + TRIM_SLOTS && !used; id++)
+			used = atomic_load_explicit(&s->inodes[id].used,
+						    memory_order_relaxed);
+		if (!used)
+			(void)fallocate(s->fd, FALLOC_FL_PUNCH_HOLE |
+						FALLOC_FL_KEEP_SIZE,
+					(off_t)(s->h->inodes_at +
+						first / TRIM_SLOTS * group),
+					(off_t)group);
+	}
 }
 
 const struct restart_inode_slot *restart_state_inode(

@@ -71,7 +71,8 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		fs_reply_error(req, err);
 		return;
 	}
-	if (open_handles_add(&fs->dirs, &d->link) != 0) {
+	if (open_handles_add(&fs->dirs, &d->link, inode->id,
+			     (uint32_t)fi->flags) != 0) {
 		free_dir(d);
 		fs_reply_error(req, -ENOMEM);
 		return;

@@ -388,7 +388,8 @@ static void reply_opened(fuse_req_t req, struct fuse_file_info *fi,
 		f->cached = true;
 		atomic_fetch_add(&f->inode->cached_opens, 1);
 	}
-	if (open_handles_add(&fs->files, &f->link) != 0) {
+	if (open_handles_add(&fs->files, &f->link, f->inode->id,
+			     (uint32_t)fi->flags) != 0) {
 		free_file(fs, f);
 		if (e)
 			itable_forget(&fs->itab, fs_inode(req, e->ino), 1);

@@ -25,6 +25,10 @@
  * (with flags2 in the upper half; older kernels offer fewer). */
 static _Atomic uint64_t init_unique;
 static _Atomic uint64_t init_offered;
+/* The INIT request's bytes, from its fuse_in_header on (read before any
+ * other request, written once). */
+static unsigned char init_in[256];
+static size_t init_in_len;
 /* What main hooked in (device_io_install): libfuse's hooks get the file
  * system's userdata, so this is where they find it. */
 static struct device_io_hooks hooks;
@@ -40,6 +44,9 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 		uint64_t unique, flags;
 
 		if (device_io_parse_init(buf, (size_t)n, &unique, &flags)) {
+			init_in_len = (size_t)n < sizeof(init_in) ?
+					      (size_t)n : sizeof(init_in);
+			memcpy(init_in, buf, init_in_len);
 			atomic_store(&init_offered, flags);
 			atomic_store(&init_unique, unique);
 		}
@@ -153,6 +160,20 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 	/* The kernel has taken INIT: the ring's queues may register now. */
 	if (init_reply && n > 0 && ring_on && hooks.ring_offered)
 		hooks.ring_offered(hooks.ctx);
+	if (init_reply && n > 0 && hooks.init_taken &&
+	    ((const struct fuse_out_header *)iov[0].iov_base)->error == 0) {
+		unsigned char out[256];
+		size_t len = 0;
+
+		for (int i = 0; i < count && len < sizeof(out); i++) {
+			size_t take = iov[i].iov_len < sizeof(out) - len ?
+					      iov[i].iov_len : sizeof(out) - len;
+
+			memcpy(out + len, iov[i].iov_base, take);
+			len += take;
+		}
+		hooks.init_taken(hooks.ctx, init_in, init_in_len, out, len);
+	}
 	if (init_reply && hooks.init_done)
 		hooks.init_done(hooks.ctx, n > 0 &&
 				((const struct fuse_out_header *)iov[0].iov_base)->error == 0);

@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
-"""What the kernel does for a daemon's successor (docs/restart.md), shown
-on a bare FUSE connection that this program serves itself: a process
-that holds the /dev/fuse descriptor keeps the mount alive after the
-process that read a request dies unanswered, and the holder can get that
-request served again, by FUSE_NOTIFY_RESEND (Linux 6.9+) or by answering
-its unique itself. Every stat here is a child with a time bound, and the
-mount is aborted and unmounted however the test ends."""
+"""Restart without unmounting (docs/restart.md).
+
+What the kernel does for a daemon's successor, shown on a bare FUSE
+connection that this program serves itself: a process that holds the
+/dev/fuse descriptor keeps the mount alive after the process that read a
+request dies unanswered, and the holder can get that request served
+again, by FUSE_NOTIFY_RESEND (Linux 6.9+) or by answering its unique
+itself. Every stat here is a child with a time bound, and the mount is
+aborted and unmounted however the test ends.
+
+And what the daemon keeps for a successor: its state memfd, read from
+outside as a successor would, names every node id and open file the
+kernel holds, and the INIT it took."""
 import os
 import platform
 import select
@@ -18,7 +24,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (abort_connection, force_unmount, libc,  # noqa: E402
-                     main, on_exit)
+                     main, mounted, on_exit)
 
 IN_HEADER = struct.Struct("<IIQQIIIHH")   # struct fuse_in_header
 FUSE_INIT, FUSE_GETATTR = 26, 3
@@ -157,6 +163,106 @@ def test_the_mount_lives_while_a_holder_keeps_the_descriptor():
     conn.answer(header[2], 0, conn.root_attr())
     out, _ = st.communicate(timeout=10)
     assert st.returncode == 0, out
+
+
+class DaemonState:
+    """A daemon's state memfd (include/core/restart_state.h), read through
+    /proc/PID/fd as a successor would read the one handed to it."""
+    HEADER = struct.Struct("<IIQQQQQQQQII")  # up to incomplete (see below)
+    INODE = struct.Struct("<IIQQQiiII128s16x")
+    OPEN = struct.Struct("<IIQ16x")
+
+    def __init__(self, pid):
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            if "memfd:bouncefs-state" in os.readlink("/proc/%d/fd/%s" %
+                                                     (pid, fd)):
+                self.path = "/proc/%d/fd/%s" % (pid, fd)
+                break
+        else:
+            raise AssertionError("the daemon has no state memfd")
+
+    def read(self):
+        with open(self.path, "rb") as f:
+            head = f.read(4096)
+            (magic, version, inode_cap, open_cap, inodes_at, files_at,
+             dirs_at, inode_end, file_end, dir_end, incomplete,
+             init_in_len) = self.HEADER.unpack_from(head)
+            assert magic == 0x72736662 and version == 1, (magic, version)
+            init_out_len = struct.unpack_from("<I", head, self.HEADER.size)[0]
+            init_at = self.HEADER.size + 4
+            self.init_in = head[init_at:init_at + init_in_len]
+            self.init_out = head[init_at + 256:init_at + 256 + init_out_len]
+            self.complete = incomplete == 0
+            self.inodes = {}
+            for i in range(inode_end):
+                f.seek(inodes_at + i * self.INODE.size)
+                used, typ, dev, ino, nlookup, mount_id, htype, hbytes, _, \
+                    _ = self.INODE.unpack(f.read(self.INODE.size))
+                if used:
+                    self.inodes[i] = (ino, typ, nlookup, hbytes)
+            self.opens = {}
+            for kind, at, end in (("file", files_at, file_end),
+                                  ("dir", dirs_at, dir_end)):
+                for fh in range(end):
+                    f.seek(at + fh * self.OPEN.size)
+                    used, flags, node = self.OPEN.unpack(f.read(self.OPEN.size))
+                    if used:
+                        self.opens[(kind, fh)] = (node, flags)
+        return self
+
+    def node_of(self, backing_path):
+        ino = os.stat(backing_path).st_ino
+        ids = [i for i, v in self.inodes.items() if v[0] == ino]
+        assert len(ids) == 1, (backing_path, ids, self.inodes)
+        return ids[0]
+
+
+def test_the_daemons_state_names_what_the_kernel_holds():
+    fs, m, mnt, back = mounted()
+    os.mkdir(os.path.join(mnt, "d"))
+    for name in ("d/a", "d/b"):
+        with open(os.path.join(mnt, name), "w") as f:
+            f.write("x" * 4096)
+    direct = os.open(os.path.join(mnt, "d/a"), os.O_RDWR | os.O_DIRECT)
+    cached = os.open(os.path.join(mnt, "d/b"), os.O_RDONLY)
+    listing = os.open(os.path.join(mnt, "d"), os.O_RDONLY | os.O_DIRECTORY)
+    st = DaemonState(m.pid).read()
+    assert st.complete
+    # INIT: the request (opcode 26 after len) and the answer (major 7).
+    assert struct.unpack_from("<II", st.init_in)[1] == FUSE_INIT, st.init_in
+    assert struct.unpack_from("<I", st.init_out, 16)[0] == 7, st.init_out
+    # Every node the kernel has looked up: the directory and both files,
+    # each with a reference and a handle to reopen it by.
+    nodes = {name: st.node_of(os.path.join(back, name))
+             for name in ("d", "d/a", "d/b")}
+    for name, node in nodes.items():
+        ino, typ, nlookup, hbytes = st.inodes[node]
+        assert nlookup >= 1 and hbytes > 0, (name, st.inodes[node])
+    assert st.inodes[nodes["d"]][1] == 0o040000
+    # The open files and the directory, each with its node and flags.
+    opens = {(kind, node): flags for (kind, fh), (node, flags) in
+             st.opens.items()}
+    assert opens.get(("file", nodes["d/a"]), 0) & os.O_DIRECT, st.opens
+    assert ("file", nodes["d/b"]) in opens, st.opens
+    assert not opens[("file", nodes["d/b"])] & os.O_DIRECT
+    assert ("dir", nodes["d"]) in opens, st.opens
+    # Released: gone from the state (a release is asynchronous).
+    for fd in (direct, cached, listing):
+        os.close(fd)
+    deadline = time.time() + 5
+    while DaemonState(m.pid).read().opens and time.time() < deadline:
+        time.sleep(0.05)
+    assert DaemonState(m.pid).read().opens == {}
+    # Deleted and forgotten: gone too (the kernel forgets it at once).
+    os.unlink(os.path.join(mnt, "d/b"))
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("2")
+    deadline = time.time() + 5
+    while nodes["d/b"] in DaemonState(m.pid).read().inodes and \
+            time.time() < deadline:
+        time.sleep(0.05)
+    assert nodes["d/b"] not in DaemonState(m.pid).read().inodes
+    assert m.stop() == 0
 
 
 if __name__ == "__main__":

@@ -22,8 +22,8 @@ static void test_handles_get_ids_that_find_them(void **state)
 
 	(void)state;
 	assert_int_equal(open_handles_init(&s), 0);
-	assert_int_equal(open_handles_add(&s, &a), 0);
-	assert_int_equal(open_handles_add(&s, &b), 0);
+	assert_int_equal(open_handles_add(&s, &a, 2, 0), 0);
+	assert_int_equal(open_handles_add(&s, &b, 3, 0), 0);
 	assert_int_not_equal(a.id, 0);
 	assert_int_not_equal(b.id, 0);
 	assert_int_not_equal(a.id, b.id);
@@ -35,7 +35,7 @@ static void test_handles_get_ids_that_find_them(void **state)
 	/* A released handle's id finds nothing until it is given again. */
 	open_handles_del(&s, &a);
 	assert_null(open_handles_find(&s, a.id));
-	assert_int_equal(open_handles_add(&s, &c), 0);
+	assert_int_equal(open_handles_add(&s, &c, 4, 0), 0);
 	assert_int_equal(c.id, a.id);
 	assert_ptr_equal(open_handles_find(&s, c.id), &c);
 	/* Popping at unmount takes the id too. */
@@ -46,10 +46,40 @@ static void test_handles_get_ids_that_find_them(void **state)
 	open_handles_destroy(&s);
 }
 
+/* With a state to keep, each handle is there (fh, node id, flags) from
+ * before the kernel hears of it until it is released or popped. */
+static void test_handles_are_kept_in_the_state(void **state)
+{
+	struct open_handles s;
+	struct restart_state st;
+	struct open_handle a, b;
+	const struct restart_open_slot *slot;
+
+	(void)state;
+	assert_int_equal(open_handles_init(&s), 0);
+	assert_int_equal(restart_state_create(&st, 100, 100), 0);
+	open_handles_keep_state(&s, &st, RESTART_DIR);
+	assert_int_equal(open_handles_add(&s, &a, 7, 0x4000), 0);
+	assert_int_equal(open_handles_add(&s, &b, 9, 2), 0);
+	slot = restart_state_open(&st, RESTART_DIR, a.id);
+	assert_non_null(slot);
+	assert_int_equal(slot->node_id, 7);
+	assert_int_equal(slot->flags, 0x4000);
+	assert_null(restart_state_open(&st, RESTART_FILE, a.id));
+	open_handles_del(&s, &a);
+	assert_null(restart_state_open(&st, RESTART_DIR, a.id));
+	assert_non_null(restart_state_open(&st, RESTART_DIR, b.id));
+	assert_non_null(open_handles_pop(&s));
+	assert_null(restart_state_open(&st, RESTART_DIR, b.id));
+	open_handles_destroy(&s);
+	restart_state_close(&st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_handles_get_ids_that_find_them),
+		cmocka_unit_test(test_handles_are_kept_in_the_state),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
