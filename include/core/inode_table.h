@@ -63,6 +63,8 @@ struct inode_table {
 	size_t count;             /* entries, the root excluded */
 	size_t peak;              /* most entries since the last shrink */
 	struct bfs_inode root;    /* never freed, fd pinned */
+	struct bfs_inode stale;   /* what an unknown node id names: every
+				     use of its fd answers ESTALE */
 	struct bfs_inode lru;     /* list head of idle cached fds */
 	size_t lru_len;
 	size_t max_idle_fds;      /* at most this many idle fds stay open */
@@ -90,6 +92,10 @@ int itable_ref(struct inode_table *t, int fd, dev_t dev, ino_t ino,
 
 /* The entry of a node id, or NULL if no entry has it. */
 struct bfs_inode *itable_find(struct inode_table *t, uint64_t id);
+
+/* The same, or t->stale for an id no entry has (a successor's state that
+ * lacked it, or a kernel that erred): answered ESTALE, never a crash. */
+struct bfs_inode *itable_find_or_stale(struct inode_table *t, uint64_t id);
 
 /* Take one more lookup reference on an entry the caller holds. */
 void itable_ref_again(struct inode_table *t, struct bfs_inode *inode);

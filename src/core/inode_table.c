@@ -24,7 +24,7 @@ static struct file_handle *make_handle(int fd, int *mount_id);
 static void note_entry(struct inode_table *t, const struct bfs_inode *n,
 		       int mount_id)
 {
-	if (!t->state || n == &t->root)
+	if (!t->state || n == &t->root || n == &t->stale)
 		return;
 	if (n->handle)
 		restart_state_put_inode(t->state, n->id, n->dev, n->ino, n->type,
@@ -39,7 +39,7 @@ static void note_entry(struct inode_table *t, const struct bfs_inode *n,
 
 static void note_nlookup(struct inode_table *t, const struct bfs_inode *n)
 {
-	if (t->state && n != &t->root)
+	if (t->state && n != &t->root && n != &t->stale)
 		restart_state_set_nlookup(t->state, n->id, n->nlookup);
 }
 
@@ -110,6 +110,10 @@ int itable_init(struct inode_table *t, int root_fd, size_t max_idle_fds)
 	t->lru.lru_next = t->lru.lru_prev = &t->lru;
 	pthread_mutex_init(&t->lock, NULL);
 	range_lock_init(&t->root.writers);
+	t->stale.fd = -1;
+	t->stale.mount_fd = -1;
+	t->stale.nlookup = 1; /* never reaches zero */
+	range_lock_init(&t->stale.writers);
 	t->root.id = ITABLE_ROOT_ID;
 	t->root.fd = root_fd;
 	t->root.mount_fd = -1;
@@ -171,6 +175,7 @@ void itable_destroy(struct inode_table *t)
 	if (t->root.fd >= 0)
 		close(t->root.fd);
 	t->root.fd = -1;
+	range_lock_destroy(&t->stale.writers);
 	pthread_mutex_destroy(&t->lock);
 }
 
@@ -400,6 +405,13 @@ struct bfs_inode *itable_find(struct inode_table *t, uint64_t id)
 	return id_table_get(&t->ids, id);
 }
 
+struct bfs_inode *itable_find_or_stale(struct inode_table *t, uint64_t id)
+{
+	struct bfs_inode *n = itable_find(t, id);
+
+	return n ? n : &t->stale;
+}
+
 void itable_ref_again(struct inode_table *t, struct bfs_inode *inode)
 {
 	pthread_mutex_lock(&t->lock);
@@ -414,7 +426,7 @@ uint64_t itable_forget(struct inode_table *t, struct bfs_inode *inode,
 	uint64_t left;
 
 	pthread_mutex_lock(&t->lock);
-	if (inode == &t->root) {
+	if (inode == &t->root || inode == &t->stale) {
 		/* The kernel's references to the root never free it. */
 		left = inode->nlookup;
 		pthread_mutex_unlock(&t->lock);

@@ -15,7 +15,7 @@ _Static_assert(ITABLE_ROOT_ID == FUSE_ROOT_ID, "the root's node id");
 
 struct bfs_inode *fs_inode(fuse_req_t req, fuse_ino_t ino)
 {
-	return itable_find(&fs_of(req)->itab, ino);
+	return itable_find_or_stale(&fs_of(req)->itab, ino);
 }
 
 fuse_ino_t fs_node_id(struct bfs_fs *fs, struct bfs_inode *inode)

@@ -373,6 +373,13 @@ static void test_node_ids(void **state)
 	assert_ptr_equal(itable_find(t, b->id), b);
 	assert_null(itable_find(t, 0));
 	assert_null(itable_find(t, 100000));
+	/* An id no entry has names the stale entry: ESTALE, never a crash,
+	 * and forgetting it changes nothing. */
+	assert_ptr_equal(itable_find_or_stale(t, 100000), &t->stale);
+	assert_ptr_equal(itable_find_or_stale(t, a->id), a);
+	assert_int_equal(itable_get_fd(t, &t->stale), -ESTALE);
+	assert_int_equal(itable_forget(t, &t->stale, 5), 1);
+	assert_int_equal(itable_get_fd(t, itable_find_or_stale(t, 0)), -ESTALE);
 	aid = a->id;
 	assert_int_equal(itable_forget(t, a, 1), 0);
 	assert_null(itable_find(t, aid));
