@@ -93,11 +93,15 @@ def read_and_die(conn):
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
-        header, _ = conn.read()
-        os.write(w, struct.pack("<IQ", header[1], header[2]))
-        os.kill(os.getpid(), signal.SIGKILL)
+        try:
+            header, _ = conn.read()
+            os.write(w, struct.pack("<IQ", header[1], header[2]))
+        finally:  # never the parent's clean-ups in this copy of it
+            os.kill(os.getpid(), signal.SIGKILL)
     os.close(w)
-    opcode, unique = struct.unpack("<IQ", os.read(r, 12))
+    got = os.read(r, 12)
+    assert len(got) == 12, "the reader died before it read a request"
+    opcode, unique = struct.unpack("<IQ", got)
     os.close(r)
     _, status = os.waitpid(pid, 0)
     assert os.WIFSIGNALED(status), status
