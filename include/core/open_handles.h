@@ -38,10 +38,10 @@ void open_handles_keep_state(struct open_handles *s,
 			     struct restart_state *state,
 			     enum restart_open_kind kind);
 
-/* Add h, an open of node_id with flags, giving it an id (h->id, never 0),
- * before the kernel is told of it. 0, or -errno (ENOMEM, ENOSPC). */
+/* Add h, the open o, giving it an id (h->id, never 0), before the kernel
+ * is told of it. 0, or -errno (ENOMEM, ENOSPC). */
 int open_handles_add(struct open_handles *s, struct open_handle *h,
-		     uint64_t node_id, uint32_t flags);
+		     const struct restart_open *o);
 void open_handles_del(struct open_handles *s, struct open_handle *h);
 
 /* The handle of an id, or NULL; no lock (see id_table_get). */

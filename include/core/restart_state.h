@@ -46,11 +46,27 @@ struct restart_inode_slot {
 	unsigned char pad2[16];
 };
 
+/* How the kernel was told to serve an open (restart_open.served). */
+#define RESTART_SERVED_DIRECT_IO 1u   /* FOPEN_DIRECT_IO: every I/O to us */
+#define RESTART_SERVED_PASSTHROUGH 2u /* FOPEN_PASSTHROUGH: by the kernel */
+#define RESTART_SERVED_CACHED 4u      /* through the kernel's page cache */
+
+/* An open the kernel holds, as a successor must serve it again. */
+struct restart_open {
+	uint64_t node_id;
+	uint32_t flags;           /* the open's flags (O_DIRECT, O_RDWR...) */
+	uint32_t served;          /* RESTART_SERVED_* */
+	int32_t backing_id;       /* the kernel's id of its backing file, for
+				     a passthrough open; else 0 */
+};
+
 struct restart_open_slot {
 	_Atomic uint32_t used;    /* written last; 0: free */
-	uint32_t flags;           /* the open's flags (O_DIRECT, O_RDWR...) */
+	uint32_t flags;
 	uint64_t node_id;
-	uint64_t pad[2];          /* (a READDIR carries its own offset) */
+	uint32_t served;
+	int32_t backing_id;
+	uint64_t pad;             /* (a READDIR carries its own offset) */
 };
 
 struct restart_header {
@@ -99,10 +115,10 @@ void restart_state_set_nlookup(struct restart_state *s, uint64_t id,
 			       uint64_t nlookup);
 void restart_state_drop_inode(struct restart_state *s, uint64_t id);
 
-/* The kernel holds handle fh of this kind, open with flags on node_id. */
+/* The kernel holds handle fh of this kind: the open o. */
 void restart_state_put_open(struct restart_state *s,
 			    enum restart_open_kind kind, uint64_t fh,
-			    uint64_t node_id, uint32_t flags);
+			    const struct restart_open *o);
 void restart_state_drop_open(struct restart_state *s,
 			     enum restart_open_kind kind, uint64_t fh);
 

@@ -39,13 +39,13 @@ void open_handles_keep_state(struct open_handles *s,
 }
 
 int open_handles_add(struct open_handles *s, struct open_handle *h,
-		     uint64_t node_id, uint32_t flags)
+		     const struct restart_open *o)
 {
 	h->id = id_table_add(&s->ids, h);
 	if (!h->id)
 		return -errno;
 	if (s->state)
-		restart_state_put_open(s->state, s->kind, h->id, node_id, flags);
+		restart_state_put_open(s->state, s->kind, h->id, o);
 	pthread_mutex_lock(&s->lock);
 	h->prev = NULL;
 	h->next = s->head;

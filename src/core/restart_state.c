@@ -190,7 +190,7 @@ void restart_state_drop_inode(struct restart_state *s, uint64_t id)
 
 void restart_state_put_open(struct restart_state *s,
 			    enum restart_open_kind kind, uint64_t fh,
-			    uint64_t node_id, uint32_t flags)
+			    const struct restart_open *o)
 {
 	struct restart_open_slot *slot;
 
@@ -200,8 +200,10 @@ void restart_state_put_open(struct restart_state *s,
 	}
 	slot = &s->opens[kind][fh];
 	atomic_store_explicit(&slot->used, 0, memory_order_release);
-	slot->flags = flags;
-	slot->node_id = node_id;
+	slot->flags = o->flags;
+	slot->node_id = o->node_id;
+	slot->served = o->served;
+	slot->backing_id = o->backing_id;
 	raise_end(&s->h->open_end[kind], fh);
 	atomic_store_explicit(&slot->used, 1, memory_order_release);
 }

@@ -71,8 +71,10 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		fs_reply_error(req, err);
 		return;
 	}
-	if (open_handles_add(&fs->dirs, &d->link, inode->id,
-			     (uint32_t)fi->flags) != 0) {
+	if (open_handles_add(&fs->dirs, &d->link,
+			     &(struct restart_open){ .node_id = inode->id,
+						     .flags = (uint32_t)fi->flags })
+	    != 0) {
 		free_dir(d);
 		fs_reply_error(req, -ENOMEM);
 		return;

@@ -369,6 +369,7 @@ static void reply_opened(fuse_req_t req, struct fuse_file_info *fi,
 	struct bfs_fs *fs = fs_of(req);
 	bool direct = fi->flags & O_DIRECT;
 	enum open_way way;
+	uint32_t served;
 
 	/* Direct opens bypass the kernel's page cache, and are staged. */
 	if (direct) {
@@ -388,8 +389,18 @@ static void reply_opened(fuse_req_t req, struct fuse_file_info *fi,
 		f->cached = true;
 		atomic_fetch_add(&f->inode->cached_opens, 1);
 	}
-	if (open_handles_add(&fs->files, &f->link, f->inode->id,
-			     (uint32_t)fi->flags) != 0) {
+	served = (fi->direct_io ? RESTART_SERVED_DIRECT_IO : 0) |
+		 (f->passthrough ? RESTART_SERVED_PASSTHROUGH : 0) |
+		 (f->cached ? RESTART_SERVED_CACHED : 0);
+	/* (the backing id is read under no lock: this open holds it) */
+	if (open_handles_add(&fs->files, &f->link,
+			     &(struct restart_open){
+				     .node_id = f->inode->id,
+				     .flags = (uint32_t)fi->flags,
+				     .served = served,
+				     .backing_id = f->passthrough ?
+						   f->inode->backing_id : 0 })
+	    != 0) {
 		free_file(fs, f);
 		if (e)
 			itable_forget(&fs->itab, fs_inode(req, e->ino), 1);

@@ -30,6 +30,7 @@ IN_HEADER = struct.Struct("<IIQQIIIHH")   # struct fuse_in_header
 FUSE_INIT, FUSE_GETATTR = 26, 3
 FUSE_NOTIFY_RESEND = 7
 FUSE_UNIQUE_RESEND = 1 << 63
+SERVED_DIRECT_IO, SERVED_PASSTHROUGH, SERVED_CACHED = 1, 2, 4
 
 
 class BareConnection:
@@ -174,7 +175,7 @@ class DaemonState:
     /proc/PID/fd as a successor would read the one handed to it."""
     HEADER = struct.Struct("<IIQQQQQQQQII")  # up to incomplete (see below)
     INODE = struct.Struct("<IIQQQiiII128s16x")
-    OPEN = struct.Struct("<IIQ16x")
+    OPEN = struct.Struct("<IIQIi8x")
 
     def __init__(self, pid):
         for fd in os.listdir("/proc/%d/fd" % pid):
@@ -209,9 +210,11 @@ class DaemonState:
                                   ("dir", dirs_at, dir_end)):
                 for fh in range(end):
                     f.seek(at + fh * self.OPEN.size)
-                    used, flags, node = self.OPEN.unpack(f.read(self.OPEN.size))
+                    used, flags, node, served, backing = self.OPEN.unpack(
+                        f.read(self.OPEN.size))
                     if used:
-                        self.opens[(kind, fh)] = (node, flags)
+                        self.opens[(kind, fh)] = (node, flags, served,
+                                                  backing)
         return self
 
     def node_of(self, backing_path):
@@ -243,12 +246,20 @@ def test_the_daemons_state_names_what_the_kernel_holds():
         ino, typ, nlookup, hbytes = st.inodes[node]
         assert nlookup >= 1 and hbytes > 0, (name, st.inodes[node])
     assert st.inodes[nodes["d"]][1] == 0o040000
-    # The open files and the directory, each with its node and flags.
-    opens = {(kind, node): flags for (kind, fh), (node, flags) in
-             st.opens.items()}
-    assert opens.get(("file", nodes["d/a"]), 0) & os.O_DIRECT, st.opens
-    assert ("file", nodes["d/b"]) in opens, st.opens
-    assert not opens[("file", nodes["d/b"])] & os.O_DIRECT
+    # The open files and the directory, each with its node, its flags
+    # and how the kernel was told to serve it: the direct open staged by
+    # us (FOPEN_DIRECT_IO), the buffered one through the page cache or,
+    # where the kernel has it, FUSE passthrough with its backing id.
+    opens = {(kind, node): (flags, served, backing) for (kind, fh),
+             (node, flags, served, backing) in st.opens.items()}
+    flags, served, backing = opens[("file", nodes["d/a"])]
+    assert flags & os.O_DIRECT and served == SERVED_DIRECT_IO, st.opens
+    flags, served, backing = opens[("file", nodes["d/b"])]
+    assert not flags & os.O_DIRECT, st.opens
+    assert served == SERVED_CACHED or \
+        (served == SERVED_PASSTHROUGH and backing > 0), st.opens
+    print("  the buffered open: %s" % ("passthrough, backing id %d" % backing
+                                      if backing else "page cache"))
     assert ("dir", nodes["d"]) in opens, st.opens
     # Released: gone from the state (a release is asynchronous).
     for fd in (direct, cached, listing):

@@ -22,8 +22,8 @@ static void test_handles_get_ids_that_find_them(void **state)
 
 	(void)state;
 	assert_int_equal(open_handles_init(&s), 0);
-	assert_int_equal(open_handles_add(&s, &a, 2, 0), 0);
-	assert_int_equal(open_handles_add(&s, &b, 3, 0), 0);
+	assert_int_equal(open_handles_add(&s, &a, &(struct restart_open){ .node_id = 2, .flags = 0 }), 0);
+	assert_int_equal(open_handles_add(&s, &b, &(struct restart_open){ .node_id = 3, .flags = 0 }), 0);
 	assert_int_not_equal(a.id, 0);
 	assert_int_not_equal(b.id, 0);
 	assert_int_not_equal(a.id, b.id);
@@ -35,7 +35,7 @@ static void test_handles_get_ids_that_find_them(void **state)
 	/* A released handle's id finds nothing until it is given again. */
 	open_handles_del(&s, &a);
 	assert_null(open_handles_find(&s, a.id));
-	assert_int_equal(open_handles_add(&s, &c, 4, 0), 0);
+	assert_int_equal(open_handles_add(&s, &c, &(struct restart_open){ .node_id = 4, .flags = 0 }), 0);
 	assert_int_equal(c.id, a.id);
 	assert_ptr_equal(open_handles_find(&s, c.id), &c);
 	/* Popping at unmount takes the id too. */
@@ -59,8 +59,8 @@ static void test_handles_are_kept_in_the_state(void **state)
 	assert_int_equal(open_handles_init(&s), 0);
 	assert_int_equal(restart_state_create(&st, 100, 100), 0);
 	open_handles_keep_state(&s, &st, RESTART_DIR);
-	assert_int_equal(open_handles_add(&s, &a, 7, 0x4000), 0);
-	assert_int_equal(open_handles_add(&s, &b, 9, 2), 0);
+	assert_int_equal(open_handles_add(&s, &a, &(struct restart_open){ .node_id = 7, .flags = 0x4000 }), 0);
+	assert_int_equal(open_handles_add(&s, &b, &(struct restart_open){ .node_id = 9, .flags = 2 }), 0);
 	slot = restart_state_open(&st, RESTART_DIR, a.id);
 	assert_non_null(slot);
 	assert_int_equal(slot->node_id, 7);

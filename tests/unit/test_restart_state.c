@@ -26,8 +26,12 @@ static void test_slots_read_back_through_another_mapping(void **state)
 				handle, sizeof(handle));
 	restart_state_put_inode(&w, 5, 0x801, 78, S_IFDIR, 3, -1, 0, NULL, 0);
 	restart_state_set_nlookup(&w, 2, 4);
-	restart_state_put_open(&w, RESTART_FILE, 1, 2, 0x4002);
-	restart_state_put_open(&w, RESTART_DIR, 1, 5, 0);
+	restart_state_put_open(&w, RESTART_FILE, 1,
+			       &(struct restart_open){ .node_id = 2, .flags = 0x4002,
+						       .served = RESTART_SERVED_PASSTHROUGH,
+						       .backing_id = 17 });
+	restart_state_put_open(&w, RESTART_DIR, 1,
+			       &(struct restart_open){ .node_id = 5 });
 	assert_int_equal(restart_state_set_init(&w, "in", 2, "outs", 4), 0);
 
 	/* The successor's view: the same memfd, mapped again. */
@@ -53,6 +57,8 @@ static void test_slots_read_back_through_another_mapping(void **state)
 	assert_non_null(op);
 	assert_int_equal(op->node_id, 2);
 	assert_int_equal(op->flags, 0x4002);
+	assert_int_equal(op->served, RESTART_SERVED_PASSTHROUGH);
+	assert_int_equal(op->backing_id, 17);
 	op = restart_state_open(&r, RESTART_DIR, 1);
 	assert_non_null(op);
 	assert_int_equal(op->node_id, 5);
@@ -78,9 +84,11 @@ static void test_ids_beyond_capacity_make_it_incomplete(void **state)
 	(void)state;
 	assert_int_equal(restart_state_create(&s, 10, 10), 0);
 	assert_true(restart_state_complete(&s));
-	restart_state_put_open(&s, RESTART_FILE, 9, 2, 0);
+	restart_state_put_open(&s, RESTART_FILE, 9,
+			       &(struct restart_open){ .node_id = 2 });
 	assert_true(restart_state_complete(&s));
-	restart_state_put_open(&s, RESTART_FILE, 10, 2, 0);
+	restart_state_put_open(&s, RESTART_FILE, 10,
+			       &(struct restart_open){ .node_id = 2 });
 	assert_false(restart_state_complete(&s));
 	restart_state_close(&s);
 
