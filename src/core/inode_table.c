@@ -24,17 +24,15 @@ static struct file_handle *make_handle(int fd, int *mount_id);
 static void note_entry(struct inode_table *t, const struct bfs_inode *n,
 		       int mount_id)
 {
+	const struct file_handle *fh = n->handle;
+
 	if (!t->state || n == &t->root || n == &t->stale)
 		return;
-	if (n->handle)
-		restart_state_put_inode(t->state, n->id, n->dev, n->ino, n->type,
-					n->nlookup, mount_id,
-					n->handle->handle_type,
-					n->handle->f_handle,
-					n->handle->handle_bytes);
-	else
-		restart_state_put_inode(t->state, n->id, n->dev, n->ino, n->type,
-					n->nlookup, -1, 0, NULL, 0);
+	/* (without a handle, the state keeps none and no mount id) */
+	restart_state_put_inode(t->state, n->id, n->dev, n->ino, n->type,
+				n->nlookup, mount_id, fh ? fh->handle_type : 0,
+				fh ? fh->f_handle : NULL,
+				fh ? fh->handle_bytes : 0);
 }
 
 static void note_nlookup(struct inode_table *t, const struct bfs_inode *n)

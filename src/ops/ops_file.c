@@ -362,6 +362,18 @@ static int send_open(fuse_req_t req, const struct fuse_file_info *fi,
 	return fuse_reply_buf(req, (const char *)&out, sizeof(out));
 }
 
+/* An open not answered after all: f goes, and for a create the lookup
+ * reference its entry took. */
+static void undo_open(fuse_req_t req, struct bfs_file *f,
+		      const struct fuse_entry_param *e)
+{
+	struct bfs_fs *fs = fs_of(req);
+
+	free_file(fs, f);
+	if (e)
+		itable_forget(&fs->itab, fs_inode(req, e->ino), 1);
+}
+
 /* Reply to an open or create with f; undo it if the opener is gone. */
 static void reply_opened(fuse_req_t req, struct fuse_file_info *fi,
 			 struct bfs_file *f, const struct fuse_entry_param *e)
@@ -376,9 +388,7 @@ static void reply_opened(fuse_req_t req, struct fuse_file_info *fi,
 		int dfd, err = direct_fd(fs, f, &dfd);
 
 		if (err) {
-			free_file(fs, f);
-			if (e)
-				itable_forget(&fs->itab, fs_inode(req, e->ino), 1);
+			undo_open(req, f, e);
 			fs_reply_error(req, err);
 			return;
 		}
@@ -401,19 +411,14 @@ static void reply_opened(fuse_req_t req, struct fuse_file_info *fi,
 				     .backing_id = f->passthrough ?
 						   f->inode->backing_id : 0 })
 	    != 0) {
-		free_file(fs, f);
-		if (e)
-			itable_forget(&fs->itab, fs_inode(req, e->ino), 1);
+		undo_open(req, f, e);
 		fs_reply_error(req, -ENOMEM);
 		return;
 	}
 	fi->fh = f->link.id;
-	/* (the backing id is read under no lock: this open holds it) */
 	if (send_open(req, fi, f, e) == -ENOENT) {
 		open_handles_del(&fs->files, &f->link);
-		free_file(fs, f);
-		if (e)
-			itable_forget(&fs->itab, fs_inode(req, e->ino), 1);
+		undo_open(req, f, e);
 	}
 }
 
@@ -783,7 +788,8 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 			       struct fuse_file_info *fi_out, size_t len,
 			       int flags)
 {
-	struct bfs_file *in_file = fs_file(fs_of(req), fi_in), *out_file = fs_file(fs_of(req), fi_out);
+	struct bfs_file *in_file = fs_file(fs_of(req), fi_in);
+	struct bfs_file *out_file = fs_file(fs_of(req), fi_out);
 	loff_t in = off_in, out = off_out;
 	struct range_lock_entry lock;
 	ssize_t n;
