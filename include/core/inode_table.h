@@ -49,7 +49,12 @@ struct bfs_inode {
 	unsigned pt_opens;        /* of them, with FOPEN_PASSTHROUGH */
 	int backing_id;           /* the kernel's id of the backing file */
 	bool backing_rw;          /* that file is open for writing too */
+	/* Put back from a predecessor's state (itable_restore): whether its
+	 * first reopen found the file still there. */
+	_Atomic unsigned char restored; /* RESTORED_* */
 };
+
+enum { RESTORED_NOT, RESTORED_UNCHECKED, RESTORED_CHECKED, RESTORED_GONE };
 
 struct itable_mount {
 	int mount_id;

@@ -42,6 +42,10 @@ void open_handles_keep_state(struct open_handles *s,
  * is told of it. 0, or -errno (ENOMEM, ENOSPC). */
 int open_handles_add(struct open_handles *s, struct open_handle *h,
 		     const struct restart_open *o);
+/* The same with the id a predecessor gave it (a successor, putting back
+ * what the kernel holds). 0, or -errno (EEXIST, ERANGE, ENOMEM). */
+int open_handles_put(struct open_handles *s, struct open_handle *h,
+		     uint64_t id, const struct restart_open *o);
 void open_handles_del(struct open_handles *s, struct open_handle *h);
 
 /* The handle of an id, or NULL; no lock (see id_table_get). */

@@ -29,6 +29,8 @@ enum stats_op { STATS_READ, STATS_WRITE, STATS_FSYNC, STATS_OPS };
 	X(ring_requests, "received over FUSE io_uring") \
 	X(ring_helped, "of those, served by helpers") \
 	X(passthrough_opens, "opens served by FUSE passthrough (their reads and writes never come)") \
+	X(resent_requests, "requests the kernel sent again after the daemon before this one died (FUSE_NOTIFY_RESEND)") \
+	X(reopened_opens, "open files and directories reopened from a dead daemon's state") \
 	X(inflight, "direct I/Os in flight now (through io_uring or served synchronously)") \
 	X(inflight_max, "high-water mark of inflight")
 

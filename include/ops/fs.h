@@ -54,6 +54,10 @@ struct bfs_fs {
 	int fuse_fd;         /* the FUSE device, for the passthrough ioctls */
 	/* The kernel took FUSE passthrough at INIT (ops_file.c). */
 	_Atomic bool passthrough;
+	/* What an fh no open has names (a successor that could not reopen
+	 * its predecessor's open): no fds, so that every I/O answers EBADF;
+	 * its inode is the table's stale entry. */
+	struct bfs_file bad_file;
 };
 
 static inline struct bfs_fs *fs_of(fuse_req_t req)
@@ -113,11 +117,15 @@ static inline void fs_put_fd(struct bfs_fs *fs, struct bfs_inode *inode)
 	itable_put_fd(&fs->itab, inode);
 }
 
-/* The open file of a file handle (fi->fh, its id in fs->files). */
+/* The open file of a file handle (fi->fh, its id in fs->files), or
+ * &fs->bad_file for an fh that names none. */
 static inline struct bfs_file *fs_file(struct bfs_fs *fs,
 				       const struct fuse_file_info *fi)
 {
-	return (struct bfs_file *)open_handles_find(&fs->files, fi->fh);
+	struct bfs_file *f =
+		(struct bfs_file *)open_handles_find(&fs->files, fi->fh);
+
+	return f ? f : &fs->bad_file;
 }
 
 /* The (buffered) backing fd of an open file. */

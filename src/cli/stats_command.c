@@ -110,6 +110,10 @@ static void print_human(const char *mnt, const struct counters *c,
 	       "    their backing files; none of it is counted above)\n",
 	       get(c, "passthrough_opens"));
 	printf("  read-modify-write cycles %llu\n", get(c, "rmw_cycles"));
+	if (get(c, "resent_requests") || get(c, "reopened_opens"))
+		printf("  taken over from a dead daemon: %llu opens reopened, %llu requests\n"
+		       "    resent by the kernel and served again\n",
+		       get(c, "reopened_opens"), get(c, "resent_requests"));
 	printf("  bytes copied by the daemon %llu (0 for aligned direct writes; the\n"
 	       "    kernel's copy of each request into the staging buffers is the bounce)\n",
 	       get(c, "copied_bytes"));

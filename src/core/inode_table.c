@@ -465,10 +465,27 @@ int itable_get_fd(struct inode_table *t, struct bfs_inode *inode)
 	if (!inode->handle)
 		return -ESTALE; /* a pinned fd is never closed: restored
 				   (itable_restore) with no way to reopen it */
+	if (atomic_load(&inode->restored) == RESTORED_GONE)
+		return -ESTALE;
 	fd = open_by_handle_at(inode->mount_fd, inode->handle,
 			       O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	/* A predecessor's file that was deleted: the descriptors that kept
+	 * it died with that daemon, and an inode being freed may still open
+	 * by its handle, emptied. It is gone, for good. */
+	if (atomic_load(&inode->restored) == RESTORED_UNCHECKED) {
+		struct stat st;
+		bool gone = fstat(fd, &st) != 0 ||
+			    (st.st_nlink == 0 && !S_ISDIR(st.st_mode));
+
+		atomic_store(&inode->restored, gone ? RESTORED_GONE :
+						      RESTORED_CHECKED);
+		if (gone) {
+			close(fd);
+			return -ESTALE;
+		}
+	}
 
 	pthread_mutex_lock(&t->lock);
 	if (inode->fd >= 0) {
@@ -558,6 +575,7 @@ static int restore_locked(struct inode_table *t, uint64_t id,
 	n->ino = (ino_t)slot->ino;
 	n->type = slot->type & S_IFMT;
 	n->nlookup = atomic_load(&slot->nlookup);
+	n->restored = RESTORED_UNCHECKED;
 	n->fd = -1;
 	n->mount_fd = -1;
 	for (size_t i = 0; i < t->nmounts && slot->mount_id >= 0; i++)

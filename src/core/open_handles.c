@@ -56,6 +56,26 @@ int open_handles_add(struct open_handles *s, struct open_handle *h,
 	return 0;
 }
 
+int open_handles_put(struct open_handles *s, struct open_handle *h,
+		     uint64_t id, const struct restart_open *o)
+{
+	int rc = id_table_put(&s->ids, id, h);
+
+	if (rc)
+		return rc;
+	h->id = id;
+	if (s->state)
+		restart_state_put_open(s->state, s->kind, h->id, o);
+	pthread_mutex_lock(&s->lock);
+	h->prev = NULL;
+	h->next = s->head;
+	if (s->head)
+		s->head->prev = h;
+	s->head = h;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
 static void del_locked(struct open_handles *s, struct open_handle *h)
 {
 	if (s->state)

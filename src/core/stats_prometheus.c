@@ -57,6 +57,8 @@ static const struct {
 	{ "ring_requests", "ring_requests_total", "counter", "Requests received over FUSE over io_uring." },
 	{ "ring_helped", "ring_helped_total", "counter", "Requests received over the ring and served by helper threads." },
 	{ "passthrough_opens", "passthrough_opens_total", "counter", "Opens served by FUSE passthrough: the kernel reads and writes the backing file." },
+	{ "resent_requests", "resent_requests_total", "counter", "Requests the kernel sent again after the daemon before this one died." },
+	{ "reopened_opens", "reopened_opens_total", "counter", "Open files and directories reopened from a dead daemon's state." },
 	{ "eilseq_errors", "eilseq_errors_total", "counter", "Requests failed with EILSEQ: a PI guard or tag the device rejected." },
 	{ "inflight", "inflight", "gauge", "Direct I/Os in flight now." },
 	{ "inflight_max", "inflight_max", "gauge", "High-water mark of direct I/Os in flight since counting began." },

@@ -1,5 +1,6 @@
 /* The request context of each thread. */
 #include "dio/request.h"
+#include "core/stats.h"
 
 #include <errno.h>
 #include <linux/fuse.h>
@@ -15,8 +16,15 @@ struct bfs_request *bfs_request_self(void)
 	return &self;
 }
 
+/* FUSE_UNIQUE_RESEND: the kernel's mark on a request sent again. */
+#define UNIQUE_RESEND (1ULL << 63)
+
 void bfs_request_begin(const void *in, size_t len)
 {
+	const struct fuse_in_header *h = in;
+
+	if (len >= sizeof(*h) && (h->unique & UNIQUE_RESEND))
+		stats_add(&bfs_stats.resent_requests, 1);
 	self.in = in;
 	self.in_len = len;
 }

@@ -162,6 +162,11 @@ int fs_init(struct bfs_fs *fs, const struct bfs_options *opts, int root_fd)
 		open_handles_destroy(&fs->dirs);
 		return -ENOMEM;
 	}
+	fs->bad_file.fd = -1;
+	fs->bad_file.dfd = -1;
+	fs->bad_file.align = 4096;
+	fs->bad_file.inode = &fs->itab.stale;
+	pthread_mutex_init(&fs->bad_file.lock, NULL);
 	return itable_init(&fs->itab, root_fd, idle_fd_budget());
 }
 

@@ -1,4 +1,6 @@
-/* Directory handles: opendir, readdir(plus), releasedir, fsyncdir. */
+/* Directory handles: opendir, readdir(plus), releasedir, fsyncdir. An fh
+ * that names no open directory (a successor that could not reopen one)
+ * answers EBADF. */
 #include "ops/fs.h"
 #include "ops/ops.h"
 
@@ -85,6 +87,39 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		untrack_and_free(fs, d);
 }
 
+int ops_dir_restore(struct bfs_fs *fs, uint64_t fh, const struct restart_open *o)
+{
+	struct bfs_inode *inode = itable_find(&fs->itab, o->node_id);
+	struct bfs_dir *d;
+	int fd, ifd, rc;
+
+	if (!inode)
+		return -ESTALE;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	ifd = fs_get_fd(fs, inode);
+	if (ifd < 0) {
+		free(d);
+		return ifd;
+	}
+	/* At its start: the next READDIR's offset (a telldir cookie of the
+	 * backing directory, valid in a new open of it) seeks. */
+	fd = openat(ifd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fs_put_fd(fs, inode);
+	if (fd < 0 || !(d->dp = fdopendir(fd))) {
+		rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		free(d);
+		return rc;
+	}
+	rc = open_handles_put(&fs->dirs, &d->link, fh, o);
+	if (rc)
+		free_dir(d);
+	return rc;
+}
+
 static bool is_dot_or_dotdot(const char *name)
 {
 	return name[0] == '.' &&
@@ -97,10 +132,14 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 	struct bfs_fs *fs = fs_of(req);
 	struct bfs_inode *dir = fs_inode(req, ino);
 	struct bfs_dir *d = dir_of(fs_of(req), fi);
-	char *buf = malloc(size);
+	char *buf = d ? malloc(size) : NULL;
 	size_t used = 0;
 	int err = 0;
 
+	if (!d) {
+		fs_reply_error(req, -EBADF);
+		return;
+	}
 	if (!buf) {
 		fs_reply_error(req, -ENOMEM);
 		return;
@@ -194,15 +233,19 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
+	struct bfs_dir *d = dir_of(fs_of(req), fi);
+
 	(void)ino;
-	untrack_and_free(fs_of(req), dir_of(fs_of(req), fi));
-	fuse_reply_err(req, 0);
+	if (d)
+		untrack_and_free(fs_of(req), d);
+	fuse_reply_err(req, d ? 0 : EBADF);
 }
 
 static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 			struct fuse_file_info *fi)
 {
-	int fd = dirfd(dir_of(fs_of(req), fi)->dp);
+	struct bfs_dir *d = dir_of(fs_of(req), fi);
+	int fd = d ? dirfd(d->dp) : -1;
 	int err;
 
 	(void)ino;

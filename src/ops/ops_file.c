@@ -593,6 +593,10 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	int direct;
 
 	(void)ino;
+	if (fs_file(fs_of(req), fi) == &fs_of(req)->bad_file) {
+		fs_reply_error(req, -EBADF);
+		return;
+	}
 	direct = wants_direct(req, fi);
 	if (direct < 0) {
 		fs_reply_error(req, direct);
@@ -697,6 +701,10 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	 * (libfuse 3.14 does not pass the op the request's write_flags.) */
 	const struct fuse_write_in *in = bfs_request_arg(FUSE_WRITE, sizeof(*in));
 
+	if (fs_file(fs_of(req), fi) == &fs_of(req)->bad_file) {
+		fs_reply_error(req, -EBADF);
+		return;
+	}
 	if (in && (in->write_flags & FUSE_WRITE_KILL_SUIDGID)) {
 		int err = fs_kill_suidgid(req, fs_file_fd(fs_of(req), fi), false);
 
@@ -733,6 +741,10 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 	struct bfs_file *f = fs_file(fs, fi);
 
 	(void)ino;
+	if (f == &fs->bad_file) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
 	open_handles_del(&fs->files, &f->link);
 	free_file(fs, f);
 	fuse_reply_err(req, 0);
@@ -819,6 +831,64 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 		fs_reply_error(req, (int)n);
 	else
 		fuse_reply_write(req, (size_t)n);
+}
+
+/* Count a predecessor's open f among its inode's opens, served as the
+ * kernel was told (o->served), with the backing id the kernel holds. */
+static void open_rejoin(struct bfs_file *f, const struct restart_open *o)
+{
+	struct bfs_inode *in = f->inode;
+
+	pthread_mutex_lock(&mode_lock);
+	in->opens++;
+	if (o->served & RESTART_SERVED_PASSTHROUGH) {
+		if (in->pt_opens++ == 0)
+			in->backing_id = o->backing_id;
+		if ((o->flags & O_ACCMODE) != O_RDONLY &&
+		    !(o->served & RESTART_SERVED_DIRECT_IO))
+			in->backing_rw = true;
+		f->passthrough = true;
+	}
+	f->joined = true;
+	pthread_mutex_unlock(&mode_lock);
+	if (o->served & RESTART_SERVED_CACHED) {
+		f->cached = true;
+		atomic_fetch_add(&in->cached_opens, 1);
+	}
+	/* (its O_DIRECT fd is opened at its first direct I/O, as always) */
+}
+
+int ops_file_restore(struct bfs_fs *fs, uint64_t fh, const struct restart_open *o)
+{
+	struct bfs_inode *inode = itable_find(&fs->itab, o->node_id);
+	struct bfs_file *f;
+	char name[16];
+	int fd, rc;
+
+	/* (A file deleted while open is found gone: itable_get_fd.) */
+	if (!inode)
+		return -ESTALE;
+	fd = fs_get_fd(fs, inode);
+	if (fd < 0)
+		return fd;
+	fs_fd_name(name, fd);
+	/* Reopened with its flags, without those that acted at the open
+	 * (O_CREAT, O_TRUNC, O_EXCL): the kernel checked the access then. */
+	rc = openat(fs->proc_fd, name, backing_flags((int)o->flags));
+	fs_put_fd(fs, inode);
+	if (rc < 0)
+		return -errno;
+	fd = rc;
+	f = new_file(fd, inode);
+	if (!f) {
+		close(fd);
+		return -ENOMEM;
+	}
+	open_rejoin(f, o);
+	rc = open_handles_put(&fs->files, &f->link, fh, o);
+	if (rc)
+		free_file(fs, f);
+	return rc;
 }
 
 void ops_file_close_all(struct bfs_fs *fs)

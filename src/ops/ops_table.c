@@ -1,8 +1,14 @@
-/* The operation table, and the INIT that sets up the connection. */
+/* The operation table, the INIT that sets up the connection, and what
+ * spans every module: closing all at unmount, reopening a predecessor's
+ * opens. */
 #include "ops/ops.h"
 #include "ops/fs.h"
+#include "core/log.h"
+#include "core/restart_state.h"
+#include "core/stats.h"
 #include "privilege/creds.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
@@ -68,4 +74,39 @@ void ops_close_all(struct bfs_fs *fs)
 {
 	ops_dir_close_all(fs);
 	ops_file_close_all(fs);
+}
+
+unsigned ops_restore_opens(struct bfs_fs *fs, const struct restart_state *s)
+{
+	unsigned lost = 0;
+
+	for (int kind = 0; kind < RESTART_KINDS; kind++) {
+		uint64_t end = atomic_load(&s->h->open_end[kind]);
+
+		for (uint64_t fh = 1; fh < end; fh++) {
+			const struct restart_open_slot *slot =
+				restart_state_open(s, (enum restart_open_kind)kind, fh);
+			struct restart_open o;
+			int rc;
+
+			if (!slot)
+				continue;
+			o = (struct restart_open){ .node_id = slot->node_id,
+						   .flags = slot->flags,
+						   .served = slot->served,
+						   .backing_id = slot->backing_id };
+			rc = kind == RESTART_FILE ? ops_file_restore(fs, fh, &o) :
+						    ops_dir_restore(fs, fh, &o);
+			if (rc == 0)
+				stats_add(&bfs_stats.reopened_opens, 1);
+			if (rc) {
+				bfs_log(LOG_WARNING, "cannot reopen the %s of node %llu (fh %llu) for the kernel: %s; it answers EBADF",
+					kind == RESTART_FILE ? "open file" : "open directory",
+					(unsigned long long)o.node_id,
+					(unsigned long long)fh, strerror(-rc));
+				lost++;
+			}
+		}
+	}
+	return lost;
 }

@@ -445,6 +445,8 @@ static void test_restore_from_a_predecessors_state(void **state)
 		itable_put_fd(&next, back);
 	}
 	assert_null(itable_find(&next, id[2]));
+	/* The deleted file: gone, even where its inode could still be opened
+	 * by its handle (one being freed), and gone for good. */
 	back = itable_find(&next, id[3]);
 	assert_non_null(back);
 	assert_int_equal(itable_get_fd(&next, back), -ESTALE);

@@ -1,5 +1,6 @@
 /* Unit tests: the open files and directories the kernel holds, and their
  * file handles (core/open_handles.c). */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -75,11 +76,41 @@ static void test_handles_are_kept_in_the_state(void **state)
 	restart_state_close(&st);
 }
 
+/* A successor puts a predecessor's handle back at its fh: found there,
+ * kept in the state, its id never given to another; a taken id refused. */
+static void test_a_successor_puts_handles_back_at_their_ids(void **state)
+{
+	struct open_handles s;
+	struct open_handle a, b, c;
+	const struct restart_open o = { .node_id = 5, .flags = 2, .served = 1 };
+
+	(void)state;
+	assert_int_equal(open_handles_init(&s), 0);
+	assert_int_equal(open_handles_put(&s, &a, 3, &o), 0);
+	assert_int_equal(a.id, 3);
+	assert_ptr_equal(open_handles_find(&s, 3), &a);
+	assert_null(open_handles_find(&s, 1));
+	assert_int_equal(open_handles_put(&s, &b, 3, &o), -EEXIST);
+	assert_int_equal(open_handles_put(&s, &b, 0, &o), -ERANGE);
+	/* New opens take the ids below and above, never 3. */
+	assert_int_equal(open_handles_add(&s, &b, &o), 0);
+	assert_int_equal(open_handles_add(&s, &c, &o), 0);
+	assert_int_not_equal(b.id, 3);
+	assert_int_not_equal(c.id, 3);
+	assert_int_not_equal(b.id, c.id);
+	open_handles_del(&s, &a);
+	assert_null(open_handles_find(&s, 3));
+	open_handles_del(&s, &b);
+	open_handles_del(&s, &c);
+	open_handles_destroy(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_handles_get_ids_that_find_them),
 		cmocka_unit_test(test_handles_are_kept_in_the_state),
+		cmocka_unit_test(test_a_successor_puts_handles_back_at_their_ids),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
