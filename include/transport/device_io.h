@@ -75,6 +75,21 @@ bool device_io_parse_init(const void *buf, size_t n, uint64_t *unique,
 int device_io_install(struct fuse_session *se,
 		      const struct device_io_hooks *h);
 
+/* FUSE_NOTIFY_RESEND (Linux 6.9; this build's headers may predate it). */
+#define DEVICE_IO_NOTIFY_RESEND 7
+
+/* In a successor (docs/restart.md): let libfuse take the INIT the kernel
+ * sent the predecessor (in, len bytes from its fuse_in_header on), as if
+ * it had come now; its answer goes nowhere, since the kernel took one
+ * already, but the hooks see it as they would (init_adding, init_done).
+ * 0, or -EPROTO if in is not an INIT. */
+int device_io_replay_init(struct fuse_session *se, const void *in, size_t len);
+
+/* Ask the kernel to send again every request that was read from this
+ * connection and not answered (FUSE_NOTIFY_RESEND). 0 or -errno (EINVAL:
+ * a kernel before 6.9). */
+int device_io_resend(struct fuse_session *se);
+
 /* Answer the request received at in (from its fuse_in_header on) with
  * -errno err on /dev/fuse, outside libfuse (the forgets get no answer).
  * A connection that is gone takes nothing: that is not an error here. */

@@ -3,6 +3,9 @@
 #include "core/kernel_features.h"
 #include "core/tsan_annotations.h"
 
+#define RESTART_INIT_BUF 256
+
+#include <errno.h>
 #include <linux/fuse.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -32,6 +35,9 @@ static size_t init_in_len;
 /* What main hooked in (device_io_install): libfuse's hooks get the file
  * system's userdata, so this is where they find it. */
 static struct device_io_hooks hooks;
+/* A successor is feeding libfuse its predecessor's INIT: the answer is
+ * not written (the kernel took it long ago). */
+static _Atomic bool replaying;
 
 static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 {
@@ -156,6 +162,15 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 	}
 	if (init_reply && hooks.init_adding)
 		hooks.init_adding(hooks.ctx, added);
+	if (init_reply && atomic_load(&replaying)) {
+		n = 0;
+		for (int i = 0; i < count; i++)
+			n += (ssize_t)iov[i].iov_len;
+		if (hooks.init_done)
+			hooks.init_done(hooks.ctx,
+					((const struct fuse_out_header *)iov[0].iov_base)->error == 0);
+		return n;
+	}
 	n = writev(fd, iov, count);
 	/* The kernel has taken INIT: the ring's queues may register now. */
 	if (init_reply && n > 0 && ring_on && hooks.ring_offered)
@@ -191,6 +206,35 @@ int device_io_install(struct fuse_session *se,
 	if (h)
 		hooks = *h;
 	return fuse_session_custom_io(se, &io, fuse_session_fd(se));
+}
+
+int device_io_replay_init(struct fuse_session *se, const void *in, size_t len)
+{
+	static unsigned char buf[RESTART_INIT_BUF] __attribute__((aligned(64)));
+	struct fuse_buf fb = { .mem = buf, .size = len };
+	uint64_t unique, flags;
+
+	if (len > sizeof(buf) || len > sizeof(init_in) ||
+	    !device_io_parse_init(in, len, &unique, &flags))
+		return -EPROTO;
+	memcpy(buf, in, len);
+	memcpy(init_in, in, len);
+	init_in_len = len;
+	atomic_store(&init_offered, flags);
+	atomic_store(&init_unique, unique);
+	atomic_store(&replaying, true);
+	fuse_session_process_buf(se, &fb);
+	atomic_store(&replaying, false);
+	return 0;
+}
+
+int device_io_resend(struct fuse_session *se)
+{
+	struct fuse_out_header oh = { .len = sizeof(oh),
+				      .error = DEVICE_IO_NOTIFY_RESEND };
+
+	return write(fuse_session_fd(se), &oh, sizeof(oh)) == (ssize_t)sizeof(oh) ?
+		       0 : -errno;
 }
 
 void device_io_answer_error(struct fuse_session *se, const void *in, int err)
