@@ -47,6 +47,7 @@ enum bfs_given {
 	BFS_GIVEN_ATTR_TIMEOUT = 1u << 5,
 	BFS_GIVEN_ENTRY_TIMEOUT = 1u << 6,
 	BFS_GIVEN_PASSTHROUGH = 1u << 7,
+	BFS_GIVEN_RESTART = 1u << 8,
 };
 
 /* The system-call filter installed once mounted (-o seccomp=). */
@@ -71,6 +72,7 @@ struct bfs_options {
 	bool show_help;
 	bool show_version;
 	bool probe;               /* --probe PATH */
+	bool takeover;            /* --takeover MOUNTPOINT (in mountpoint) */
 	bool json;                /* --json (with --probe) */
 	bool allow_other;         /* explicitly asked for */
 	bool ro;
@@ -81,6 +83,16 @@ struct bfs_options {
 	enum bfs_uring_mode uring;
 	enum bfs_seccomp_mode seccomp;
 	bool passthrough;         /* buffered opens by FUSE passthrough */
+	bool restart;             /* -o restart=supervisor: a supervisor holds
+				     the mount and starts a successor when the
+				     daemon dies (docs/restart.md) */
+	/* --successor=FUSE_FD,STATE_FD,LINK_FD: started by the supervisor to
+	 * serve a dead daemon's mount (the fds inherited); -1 otherwise. */
+	int successor_fds[3];
+	/* Where argv held the two paths and "--" (-1: nowhere), so that the
+	 * supervisor can give a successor the same options with the paths
+	 * made absolute. */
+	int path_args[2], dashdash_arg;
 	double attr_timeout;      /* seconds */
 	double entry_timeout;     /* seconds */
 	unsigned given;           /* enum bfs_given bits */

@@ -8,8 +8,9 @@
 
 #include <stdbool.h>
 
-/* Close every descriptor above 2 except keep (or -1): call first in main. */
-void privileges_close_inherited(int keep);
+/* Close every descriptor above 2 except the nkeep in keep (-1s ignored):
+ * call first in main. */
+void privileges_close_inherited(const int *keep, int nkeep);
 
 /*
  * Keep only the capabilities listed in privileges.c in the permitted, effective and bounding

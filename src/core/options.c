@@ -133,6 +133,23 @@ void options_init(struct bfs_options *o)
 	o->entry_timeout = BFS_DEFAULT_TIMEOUT;
 	o->log_level = LOG_INFO;
 	o->metrics_interval = BFS_DEFAULT_METRICS_INTERVAL;
+	for (int i = 0; i < 3; i++)
+		o->successor_fds[i] = -1;
+	o->path_args[0] = o->path_args[1] = o->dashdash_arg = -1;
+}
+
+/* --successor=F,S,L: three fds above 2. */
+static bool parse_successor(struct bfs_options *o, const char *val)
+{
+	int f, s, l, used = 0;
+
+	if (sscanf(val, "%d,%d,%d%n", &f, &s, &l, &used) != 3 ||
+	    val[used] != '\0' || f < 3 || s < 3 || l < 3)
+		return false;
+	o->successor_fds[0] = f;
+	o->successor_fds[1] = s;
+	o->successor_fds[2] = l;
+	return true;
 }
 
 static bool in_list(const char *const *list, const char *name)
@@ -329,6 +346,17 @@ static int parse_one(struct bfs_options *o, const char *opt,
 		o->given |= BFS_GIVEN_PASSTHROUGH;
 		return BFS_EXIT_OK;
 	}
+	if (strcmp(name, "restart") == 0) {
+		bool on = val && strcmp(val, "supervisor") == 0;
+
+		if (!val || (!on && strcmp(val, "off") != 0))
+			return options_fail(err, errlen, BFS_EXIT_BAD_VALUE,
+				    "bad value for restart: '%s' (want supervisor or off)",
+				    val ? val : "");
+		o->restart = on;
+		o->given |= BFS_GIVEN_RESTART;
+		return BFS_EXIT_OK;
+	}
 	if (strcmp(name, "uring") == 0) {
 		int k = keyword(val, bfs_uring_names, BFS_URING_MODES);
 
@@ -446,6 +474,8 @@ int options_parse(struct bfs_options *o, int argc, char **argv,
 		const char *a = argv[i];
 
 		if (only_pos || a[0] != '-' || a[1] == '\0') {
+			if (npos < 2)
+				o->path_args[npos] = i;
 			if (npos == 0)
 				o->backing_dir = a;
 			else if (npos == 1)
@@ -458,12 +488,20 @@ int options_parse(struct bfs_options *o, int argc, char **argv,
 		}
 		if (strcmp(a, "--") == 0) {
 			only_pos = true;
+			o->dashdash_arg = i;
+		} else if (strncmp(a, "--successor=", 12) == 0) {
+			if (!parse_successor(o, a + 12))
+				return options_fail(err, errlen, BFS_EXIT_USAGE,
+					    "bad '%s' (--successor is given by bouncefs's supervisor: FUSE_FD,STATE_FD,LINK_FD)",
+					    a);
 		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			o->show_help = true;
 		} else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
 			o->show_version = true;
 		} else if (strcmp(a, "--probe") == 0) {
 			o->probe = true;
+		} else if (strcmp(a, "--takeover") == 0) {
+			o->takeover = true;
 		} else if (strcmp(a, "--json") == 0) {
 			o->json = true;
 		} else if (strcmp(a, "-f") == 0) {
@@ -498,6 +536,14 @@ int options_parse(struct bfs_options *o, int argc, char **argv,
 	if (o->json && !o->probe)
 		return options_fail(err, errlen, BFS_EXIT_USAGE,
 			    "--json goes with --probe (usage: bouncefs --probe [--json] PATH)");
+	if (o->takeover) {
+		if (npos != 1 || o->probe)
+			return options_fail(err, errlen, BFS_EXIT_USAGE,
+				    "--takeover takes one MOUNTPOINT (usage: bouncefs --takeover MOUNTPOINT)");
+		o->mountpoint = o->backing_dir;
+		o->backing_dir = NULL;
+		return BFS_EXIT_OK;
+	}
 	if (o->probe) {
 		if (npos != 1)
 			return options_fail(err, errlen, BFS_EXIT_USAGE,
@@ -586,6 +632,7 @@ void options_print_help(const char *prog)
 {
 	printf("usage: %s [options] BACKING_DIR MOUNTPOINT\n"
 	       "       %s --probe [--json] PATH\n"
+	       "       %s --takeover MOUNTPOINT\n"
 	       "       %s stat [--json | --prometheus | --files | --reset] [--watch N]\n"
 	       "            MOUNTPOINT\n"
 	       "\n"
@@ -603,6 +650,12 @@ void options_print_help(const char *prog)
 	       "                           bounces direct I/O by itself, and whether\n"
 	       "                           bouncefs is needed there\n"
 	       "    --json                 with --probe: one JSON object\n"
+	       "    --takeover MOUNTPOINT  upgrade in place: the supervisor of a mount made\n"
+	       "                           with restart=supervisor hands it to a new\n"
+	       "                           daemon run from this program; applications\n"
+	       "                           see no error\n"
+	       "    --successor=F,S,L      (given by the supervisor only) take over a dead\n"
+	       "                           daemon's mount from the descriptors F, S, L\n"
 	       "    -f                     stay in the foreground\n"
 	       "    -d                     debug output (implies -f)\n"
 	       "    -s                     single-threaded\n"
@@ -618,6 +671,10 @@ void options_print_help(const char *prog)
 	       "    passthrough=on|off     serve opens without O_DIRECT by FUSE passthrough\n"
 	       "                           (Linux 6.9+): the backing file's own page cache,\n"
 	       "                           at its speed (default on)\n"
+	       "    restart=supervisor|off a supervisor process holds the mount and\n"
+	       "                           starts a new daemon that takes it over when\n"
+	       "                           this one dies (Linux 6.9+; serves over\n"
+	       "                           /dev/fuse, not io_uring; default off)\n"
 	       "    seccomp=kill|log|none  system calls outside the daemon's allow-list:\n"
 	       "                           kill the daemon, allow and log them, or no\n"
 	       "                           filter at all (default kill)\n"
@@ -676,5 +733,5 @@ void options_print_help(const char *prog)
 	       "    8 mountpoint already a bouncefs mount\n"
 	       "    Run by mount(8) as mount.bouncefs or mount.fuse.bouncefs, its\n"
 	       "    statuses instead: 0 success, 1 bad invocation, 32 mount failure.\n",
-	       prog, prog, prog);
+	       prog, prog, prog, prog);
 }

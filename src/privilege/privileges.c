@@ -43,15 +43,25 @@ static void close_from_to(unsigned first, unsigned last)
 		close((int)fd);
 }
 
-void privileges_close_inherited(int keep)
+void privileges_close_inherited(const int *keep, int nkeep)
 {
-	if (keep < 3) {
-		close_from_to(3u, ~0u);
-		return;
+	unsigned from = 3;
+
+	/* In rising order, each kept fd skipped. */
+	for (;;) {
+		unsigned next = ~0u;
+
+		for (int i = 0; i < nkeep; i++)
+			if (keep[i] >= (int)from && (unsigned)keep[i] < next)
+				next = (unsigned)keep[i];
+		if (next == ~0u) {
+			close_from_to(from, ~0u);
+			return;
+		}
+		if (next > from)
+			close_from_to(from, next - 1);
+		from = next + 1;
 	}
-	if (keep > 3)
-		close_from_to(3u, (unsigned)keep - 1);
-	close_from_to((unsigned)keep + 1, ~0u);
 }
 
 int privileges_drop(bool root)

@@ -477,6 +477,47 @@ static void test_already_mounted(void **state)
 						   err, sizeof(err)), BFS_EXIT_OK);
 }
 
+/* -o restart=, --successor= (the supervisor's) and --takeover MOUNTPOINT;
+ * where the paths and "--" were, for the successor's command line. */
+static void test_restart_options(void **state)
+{
+	struct bfs_options o;
+	const char *plain[] = { "bouncefs", "-o", "restart=supervisor", "/src",
+				"--", "/mnt" };
+	const char *off[] = { "bouncefs", "-orestart=off", "/src", "/mnt" };
+	const char *bad[] = { "bouncefs", "-orestart=yes", "/src", "/mnt" };
+	const char *succ[] = { "bouncefs", "--successor=7,6,9", "/src", "/mnt" };
+	const char *bad_succ[] = { "bouncefs", "--successor=7,2,9", "/src", "/mnt" };
+	const char *bad_succ2[] = { "bouncefs", "--successor=7,6", "/src", "/mnt" };
+	const char *take[] = { "bouncefs", "--takeover", "/mnt" };
+	const char *take2[] = { "bouncefs", "--takeover", "/src", "/mnt" };
+
+	(void)state;
+	assert_int_equal(parse(&o, 6, plain), BFS_EXIT_OK);
+	assert_true(o.restart);
+	assert_true(o.given & BFS_GIVEN_RESTART);
+	assert_int_equal(o.path_args[0], 3);
+	assert_int_equal(o.path_args[1], 5);
+	assert_int_equal(o.dashdash_arg, 4);
+	assert_int_equal(o.successor_fds[0], -1);
+	assert_int_equal(parse(&o, 4, off), BFS_EXIT_OK);
+	assert_false(o.restart);
+	assert_int_equal(o.dashdash_arg, -1);
+	assert_int_equal(parse(&o, 4, bad), BFS_EXIT_BAD_VALUE);
+	assert_non_null(strstr(err, "supervisor or off"));
+	assert_int_equal(parse(&o, 4, succ), BFS_EXIT_OK);
+	assert_int_equal(o.successor_fds[0], 7);
+	assert_int_equal(o.successor_fds[1], 6);
+	assert_int_equal(o.successor_fds[2], 9);
+	assert_int_equal(parse(&o, 4, bad_succ), BFS_EXIT_USAGE);
+	assert_int_equal(parse(&o, 4, bad_succ2), BFS_EXIT_USAGE);
+	assert_int_equal(parse(&o, 3, take), BFS_EXIT_OK);
+	assert_true(o.takeover);
+	assert_string_equal(o.mountpoint, "/mnt");
+	assert_int_equal(parse(&o, 4, take2), BFS_EXIT_USAGE);
+	assert_non_null(strstr(err, "--takeover takes one MOUNTPOINT"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -499,6 +540,7 @@ int main(void)
 		cmocka_unit_test(test_fuse_value_options),
 		cmocka_unit_test(test_remount_flags),
 		cmocka_unit_test(test_log_options),
+		cmocka_unit_test(test_restart_options),
 		cmocka_unit_test_setup_teardown(test_paths, make_tree, remove_tree),
 	};
 
