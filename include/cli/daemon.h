@@ -46,16 +46,23 @@ struct bfs_daemon {
 	/* Detached: where the start-up's outcome goes (detach.h), once. */
 	_Atomic int report_fd;      /* -1: reported, or in the foreground */
 	int null_fd;                /* /dev/null, for stdio once reported */
+	/* Restartable mounts (docs/restart.md): started by the supervisor
+	 * to take a dead daemon's mount over; the link to the supervisor
+	 * (supervisor.h), or -1. */
+	bool successor;
+	int link;
 };
 
 /*
  * Mount opts->backing_dir (backing: its real path) at opts->mountpoint,
  * detach unless in the foreground, serve until unmounted or signalled,
- * unmount. d must outlive every thread it starts (static storage: the
+ * unmount. (A successor takes the mount over instead of mounting, and
+ * does not detach.) argv: the command line opts came from (argv[0] the
+ * program), which the supervisor gives its successors. d must outlive every thread it starts (static storage: the
  * invalidator's lock is used until the last answer). Returns the exit
  * status (BFS_EXIT_*).
  */
 int daemon_run(struct bfs_daemon *d, const struct bfs_options *opts,
-	       const char *backing, const char *argv0);
+	       const char *backing, char **argv);
 
 #endif

@@ -3,6 +3,8 @@
 #include "core/kernel_features.h"
 #include "cli/detach.h"
 #include "cli/metrics_file.h"
+#include "cli/supervisor.h"
+#include "core/fusectl.h"
 #include "core/error_log.h"
 #include "core/log.h"
 #include "core/mountinfo.h"
@@ -23,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -165,6 +168,41 @@ static void keep_state(struct bfs_daemon *d)
 	open_handles_keep_state(&d->fs.dirs, &d->state, RESTART_DIR);
 }
 
+/* A successor's state: its predecessor's, in the memfd the supervisor
+ * held; every node id the kernel holds is put back, and the state is
+ * kept current from here on in the same memfd. */
+static int take_state(struct bfs_daemon *d)
+{
+	int rc = restart_state_attach(&d->state, d->opts->successor_fds[1]);
+	long n;
+
+	if (rc == 0 && !restart_state_complete(&d->state))
+		rc = -ERANGE;
+	if (rc == 0 && d->state.h->init_in_len == 0)
+		rc = -ENODATA;
+	if (rc) {
+		bfs_log_startup("cannot take over: the dead daemon's state %s",
+				rc == -ERANGE ? "is incomplete (more node ids or opens than it could hold)" :
+				rc == -ENODATA ? "has no INIT (it died before it served)" :
+				rc == -EPROTO ? "is of another format" : strerror(-rc));
+		if (d->state.h)
+			restart_state_close(&d->state);
+		return BFS_EXIT_FAILURE;
+	}
+	d->state_made = true;
+	n = itable_restore(&d->fs.itab, &d->state);
+	if (n < 0) {
+		bfs_log_startup("cannot take over: the node ids of the dead daemon: %s",
+				strerror((int)-n));
+		return BFS_EXIT_FAILURE;
+	}
+	bfs_log(LOG_INFO, "taking over %s: %ld node ids put back", d->opts->mountpoint, n);
+	itable_keep_state(&d->fs.itab, &d->state);
+	open_handles_keep_state(&d->fs.files, &d->state, RESTART_FILE);
+	open_handles_keep_state(&d->fs.dirs, &d->state, RESTART_DIR);
+	return BFS_EXIT_OK;
+}
+
 /* The INIT the kernel took: a successor gets no second one. */
 static void hook_init_taken(void *ctx, const void *in, size_t in_len,
 			    const void *out, size_t out_len)
@@ -199,7 +237,13 @@ static int make_fs(struct bfs_daemon *d)
 	}
 	d->fs_made = true;
 	d->fs.dio = &d->dio;
-	keep_state(d);
+	if (d->successor) {
+		rc = take_state(d);
+		if (rc != BFS_EXIT_OK)
+			return rc;
+	} else {
+		keep_state(d);
+	}
 	error_log_init(d->backing);
 	/* Stage at least in the device's blocks, whatever statx says. */
 	if (probe_path(d->backing, &d->probe) == 0) {
@@ -227,6 +271,7 @@ static int make_mount(struct bfs_daemon *d, const char *argv0)
 		.ctx = d,
 	};
 	struct fuse_lowlevel_ops ops;
+	char held[32];
 	char *fargv[5];
 	int fargc = 0;
 
@@ -239,8 +284,13 @@ static int make_mount(struct bfs_daemon *d, const char *argv0)
 	fargv[fargc] = NULL;
 	struct fuse_args args = FUSE_ARGS_INIT(fargc, fargv);
 
-	/* Resolved now: once mounted, the path leads into the mount. */
-	if (!realpath(d->opts->mountpoint, d->mountpoint))
+	/* Resolved now: once mounted, the path leads into the mount. (A
+	 * successor's is a real path already, and the mount has nobody to
+	 * answer a stat of it until it serves.) */
+	if (d->successor)
+		snprintf(d->mountpoint, sizeof(d->mountpoint), "%s",
+			 d->opts->mountpoint);
+	else if (!realpath(d->opts->mountpoint, d->mountpoint))
 		d->mountpoint[0] = '\0';
 	ops_fill(&ops);
 	d->se = fuse_session_new(&args, &ops, sizeof(ops), &d->fs);
@@ -250,7 +300,10 @@ static int make_mount(struct bfs_daemon *d, const char *argv0)
 				fuse_opts);
 		return BFS_EXIT_FAILURE;
 	}
-	if (fuse_session_mount(d->se, d->opts->mountpoint) != 0) {
+	/* A successor serves the connection the supervisor held (libfuse
+	 * takes /dev/fd/N as a mounted descriptor). */
+	snprintf(held, sizeof(held), "/dev/fd/%d", d->opts->successor_fds[0]);
+	if (fuse_session_mount(d->se, d->successor ? held : d->opts->mountpoint) != 0) {
 		bfs_log_startup("cannot mount at '%s'", d->opts->mountpoint);
 		return BFS_EXIT_FAILURE;
 	}
@@ -259,9 +312,73 @@ static int make_mount(struct bfs_daemon *d, const char *argv0)
 		fs_note_self(&d->fs, d->mountpoint);
 	/* Replies go through our hooks (the INIT reply asks for shared mmap
 	 * of direct-I/O files). Without them the mount still works. */
-	if (device_io_install(d->se, &hooks) != 0)
+	if (device_io_install(d->se, &hooks) != 0) {
+		if (d->successor) {
+			bfs_log_startup("cannot take over: cannot hook the FUSE device");
+			return BFS_EXIT_FAILURE;
+		}
 		bfs_log(LOG_WARNING, "cannot hook the FUSE device; shared mmap of O_DIRECT opens stays off");
+	}
+	/* No second INIT comes: libfuse takes the first one again. */
+	if (d->successor &&
+	    device_io_replay_init(d->se, d->state.h->init_in,
+				  d->state.h->init_in_len) != 0) {
+		bfs_log_startup("cannot take over: the dead daemon's INIT is not one");
+		return BFS_EXIT_FAILURE;
+	}
 	return BFS_EXIT_OK;
+}
+
+/* Hand the mount to a supervisor (-o restart=supervisor): called after
+ * the fork of the detach, with no thread running. The successor's
+ * command is this one's, with --successor and the paths made absolute. */
+static void start_supervisor(struct bfs_daemon *d, char **argv)
+{
+	static char exe[PATH_MAX];
+	static char *sargv[256];
+	const struct bfs_options *o = d->opts;
+	int n = 0, rc;
+
+	if (!supervisor_kernel_resends()) {
+		bfs_log(LOG_WARNING, "restart=supervisor needs Linux 6.9 or later (FUSE_NOTIFY_RESEND): without it a request in flight when the daemon dies would wait forever; this mount is not restartable");
+		return;
+	}
+	if (!d->state_made || !d->fs.self_dev || !d->mountpoint[0]) {
+		bfs_log(LOG_WARNING, "restart=supervisor: no restart state; this mount is not restartable");
+		return;
+	}
+	supervisor_own_exe(exe, sizeof(exe));
+	sargv[n++] = exe;
+	sargv[n++] = NULL; /* --successor=..., the supervisor's */
+	for (int i = 1; argv[i] && n < 250; i++)
+		if (i != o->path_args[0] && i != o->path_args[1] &&
+		    i != o->dashdash_arg)
+			sargv[n++] = argv[i];
+	sargv[n++] = "--";
+	sargv[n++] = d->backing;
+	sargv[n++] = d->mountpoint;
+	sargv[n] = NULL;
+	{
+		const int close_fds[] = { d->report_fd, d->fs.itab.root.fd };
+		const struct supervisor_args a = {
+			.fuse_fd = fuse_session_fd(d->se),
+			.state_fd = d->state.fd,
+			.mountpoint = d->mountpoint,
+			.mount_dev = d->fs.self_dev,
+			.exe = exe,
+			.argv = sargv,
+			.close_fds = close_fds,
+			.nclose = 2,
+		};
+
+		rc = supervisor_start(&a);
+	}
+	if (rc < 0) {
+		bfs_log(LOG_WARNING, "restart=supervisor: cannot start the supervisor: %s; this mount is not restartable",
+			strerror(-rc));
+		return;
+	}
+	d->link = rc;
 }
 
 /* In the process that serves (after the fork of fuse_daemonize), before
@@ -348,6 +465,8 @@ static bool daemon_teardown(struct bfs_daemon *d)
 {
 	bool unmounted = true;
 
+	/* On purpose: the supervisor starts no successor. */
+	supervisor_tell(d->link, SUPERVISOR_ENDING);
 	metrics_file_stop();
 	invalidator_stop(&d->inval);
 	ring_transport_stop(d->ring);
@@ -358,7 +477,11 @@ static bool daemon_teardown(struct bfs_daemon *d)
 	ring_transport_free(d->ring);
 	d->ring = NULL;
 	if (d->mounted) {
+		/* (A successor's session knows no mountpoint: it was given
+		 * the descriptor.) */
 		fuse_session_unmount(d->se);
+		if (d->successor && still_mounted(d))
+			umount2(d->mountpoint, MNT_DETACH);
 		unmounted = !still_mounted(d);
 	}
 	d->mounted = false;
@@ -379,8 +502,32 @@ static bool daemon_teardown(struct bfs_daemon *d)
 	return unmounted;
 }
 
+/* A successor, before it serves: the opens the kernel holds reopened,
+ * then every request the dead daemon had read and not answered sent
+ * again. 0 or -errno. */
+static int take_over(struct bfs_daemon *d)
+{
+	unsigned lost = ops_restore_opens(&d->fs, &d->state);
+	int rc;
+
+	if (lost)
+		bfs_log(LOG_WARNING, "%u open files or directories of the dead daemon could not be reopened (deleted while open?): their I/O fails with EBADF",
+			lost);
+	rc = device_io_resend(d->se);
+	if (rc) {
+		/* Nothing could answer what was in flight: errors, not an
+		 * endless wait. */
+		bfs_log(LOG_ERR, "cannot take over %s: the kernel does not resend what the dead daemon had read (%s); aborting the connection",
+			d->mountpoint, strerror(-rc));
+		fusectl_abort(d->fs.self_dev);
+		return rc;
+	}
+	bfs_log(LOG_INFO, "took over %s from a dead daemon", d->mountpoint);
+	return 0;
+}
+
 int daemon_run(struct bfs_daemon *d, const struct bfs_options *opts,
-	       const char *backing, const char *argv0)
+	       const char *backing, char **argv)
 {
 	bool ring_wanted;
 	int rc;
@@ -388,6 +535,8 @@ int daemon_run(struct bfs_daemon *d, const struct bfs_options *opts,
 	d->opts = opts;
 	d->report_fd = -1;
 	d->null_fd = -1;
+	d->successor = opts->successor_fds[0] >= 0;
+	d->link = d->successor ? opts->successor_fds[2] : -1;
 	snprintf(d->backing, sizeof(d->backing), "%s", backing);
 	rc = log_configure(opts->log_target, opts->log_file, opts->log_level,
 			   !opts->foreground);
@@ -399,15 +548,19 @@ int daemon_run(struct bfs_daemon *d, const struct bfs_options *opts,
 	rc = make_fs(d);
 	if (rc != BFS_EXIT_OK)
 		return rc;
-	ring_wanted = !opts->single_thread && ring_transport_wanted(opts->uring);
-	rc = make_mount(d, argv0);
+	/* A restartable mount serves over /dev/fuse: whether a successor
+	 * could register the queues of a dead daemon's ring again is not
+	 * known (docs/restart.md). */
+	ring_wanted = !opts->single_thread && !opts->restart &&
+		      ring_transport_wanted(opts->uring);
+	rc = make_mount(d, argv[0]);
 	if (rc != BFS_EXIT_OK)
 		goto out;
 	/* Detached, the command returns only once the mount serves (the
 	 * first INIT answered), or has failed and is gone: what can fail
 	 * after this (the staging buffers, their pinning, the rings) is
 	 * reported back. */
-	if (!opts->foreground) {
+	if (!opts->foreground && !d->successor) {
 		d->null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 		rc = detach_fork(opts->mountpoint, d->fs.self_dev);
 		if (rc < 0) {
@@ -418,6 +571,8 @@ int daemon_run(struct bfs_daemon *d, const struct bfs_options *opts,
 		d->report_fd = rc;
 	}
 	d->threads = opts->single_thread ? 1 : opts->max_threads;
+	if (opts->restart && !d->successor)
+		start_supervisor(d, argv);
 	/* Threads only now: after the fork of fuse_daemonize. */
 	rc = confine(d);
 	if (rc == 0)
@@ -453,16 +608,22 @@ int daemon_run(struct bfs_daemon *d, const struct bfs_options *opts,
 			.done = dio_recv_done,
 		};
 
-		bfs_log(LOG_INFO, "mounted %s at %s; messages go to %s (level %s)",
-			d->backing, opts->mountpoint, log_where(),
+		bfs_log(LOG_INFO, "%s %s at %s; messages go to %s (level %s)",
+			d->successor ? "serving" : "mounted", d->backing,
+			opts->mountpoint, log_where(),
 			log_level_name(opts->log_level));
 		if (log_lost())
 			bfs_log(LOG_WARNING, "no syslog here (no /dev/log): messages after the start-up are lost; use -o log=FILE or log=stderr");
 		if (d->probe_line[0])
 			bfs_log(LOG_INFO, "%s", d->probe_line);
-		if (opts->foreground)
+		if (opts->foreground || d->successor)
 			log_started();
-		rc = session_loop_run(d->se, d->threads, &bufs, d->dev_ring);
+		if (d->successor)
+			rc = take_over(d);
+		if (rc == 0) {
+			supervisor_tell(d->link, SUPERVISOR_SERVING);
+			rc = session_loop_run(d->se, d->threads, &bufs, d->dev_ring);
+		}
 	}
 	/* An unmount that ends the connection while a worker's read of
 	 * /dev/fuse is taking a request fails that read with ECONNABORTED,

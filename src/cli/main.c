@@ -3,6 +3,7 @@
 #include "cli/mount_helper.h"
 #include "cli/remount.h"
 #include "cli/stats_command.h"
+#include "cli/takeover_command.h"
 #include "core/log.h"
 #include "core/mountinfo.h"
 #include "core/options.h"
@@ -20,18 +21,27 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-/* A mountpoint of the form /dev/fd/N is a /dev/fuse fd that a
- * privileged parent opened and mounted for us (libfuse): keep N open. */
-static int inherited_fuse_fd(int argc, char **argv)
+/* The descriptors the command was meant to inherit, into keep[3]: a
+ * mountpoint of the form /dev/fd/N is a /dev/fuse fd that a privileged
+ * parent opened and mounted for us (libfuse); --successor=F,S,L names the
+ * three a supervisor hands its successor (docs/restart.md). The rest are
+ * closed. */
+static void inherited_fds(int argc, char **argv, int keep[3])
 {
+	keep[0] = keep[1] = keep[2] = -1;
 	for (int i = 1; i < argc; i++) {
 		unsigned n;
 		char end;
 
+		if (strcmp(argv[i], "--") == 0)
+			continue;
 		if (sscanf(argv[i], "/dev/fd/%u%c", &n, &end) == 1)
-			return (int)n;
+			keep[0] = (int)n;
+		else if (strncmp(argv[i], "--successor=", 12) == 0 &&
+			 sscanf(argv[i] + 12, "%d,%d,%d", &keep[0], &keep[1],
+				&keep[2]) != 3)
+			keep[0] = keep[1] = keep[2] = -1;
 	}
-	return -1;
 }
 
 /* Refuse to stack a second bouncefs on the same mountpoint. */
@@ -85,7 +95,7 @@ static int probe_command(const char *path, bool json)
 /* After the command line: remount, or check the paths and mount. fake:
  * check only (mount -f). */
 static int mount_command(struct bfs_options *opts, bool fake,
-			 const char *argv0)
+			 char **argv)
 {
 	/* Static: its threads may answer until the end (daemon.h). */
 	static struct bfs_daemon daemon;
@@ -100,6 +110,11 @@ static int mount_command(struct bfs_options *opts, bool fake,
 			bfs_log_startup("%s", err);
 		return rc;
 	}
+	/* A successor's mountpoint is mounted, with nobody to answer a stat
+	 * of it until the successor serves: its paths were checked by the
+	 * first daemon and come absolute. */
+	if (opts->successor_fds[0] >= 0)
+		return daemon_run(&daemon, opts, opts->backing_dir, argv);
 	rc = options_check_paths(opts, err, sizeof(err));
 	if (rc == BFS_EXIT_OK)
 		rc = check_not_mounted(opts->mountpoint, err, sizeof(err));
@@ -125,7 +140,7 @@ static int mount_command(struct bfs_options *opts, bool fake,
 	}
 	if (fake)
 		return BFS_EXIT_OK;
-	return daemon_run(&daemon, opts, backing, argv0);
+	return daemon_run(&daemon, opts, backing, argv);
 }
 
 /* Run by mount(8) as mount.bouncefs or mount.fuse.bouncefs. */
@@ -134,7 +149,7 @@ static int helper_main(int argc, char **argv)
 	static struct bfs_options opts;
 	struct mount_helper_args a;
 	char err[512];
-	char *args[6];
+	char *args[7];
 	int n = 0, rc;
 
 	mount_helper_begin();
@@ -157,23 +172,26 @@ static int helper_main(int argc, char **argv)
 	args[n++] = "--";
 	args[n++] = (char *)a.spec;
 	args[n++] = (char *)a.dir;
+	args[n] = NULL;
 	rc = options_parse(&opts, n, args, err, sizeof(err));
 	if (rc != BFS_EXIT_OK) {
 		bfs_log_startup("%s", err);
 		return rc;
 	}
-	return mount_command(&opts, a.fake, argv[0]);
+	return mount_command(&opts, a.fake, args);
 }
 
 int main(int argc, char **argv)
 {
 	static struct bfs_options opts;
 	char err[512];
+	int keep[3];
 	int rc;
 
 	if (argc >= 2 && strcmp(argv[1], "stat") == 0)
 		return stats_command(argc, argv);
-	privileges_close_inherited(inherited_fuse_fd(argc, argv));
+	inherited_fds(argc, argv, keep);
+	privileges_close_inherited(keep, 3);
 	if (mount_helper_invoked(argv[0]))
 		return mount_helper_status(helper_main(argc, argv));
 
@@ -194,5 +212,7 @@ int main(int argc, char **argv)
 	}
 	if (opts.probe)
 		return probe_command(opts.backing_dir, opts.json);
-	return mount_command(&opts, false, argv[0]);
+	if (opts.takeover)
+		return takeover_command(opts.mountpoint);
+	return mount_command(&opts, false, argv);
 }
