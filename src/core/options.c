@@ -654,7 +654,7 @@ void options_print_help(const char *prog)
 	       "                           with restart=supervisor hands it to a new\n"
 	       "                           daemon run from this program; applications\n"
 	       "                           see no error\n"
-	       "    --successor=F,S,L      (given by the supervisor only) take over a dead\n"
+	       "    --successor=<F,S,L>    (given by the supervisor only) take over a dead\n"
 	       "                           daemon's mount from the descriptors F, S, L\n"
 	       "    -f                     stay in the foreground\n"
 	       "    -d                     debug output (implies -f)\n"
