@@ -17,7 +17,8 @@ int takeover_command(const char *mountpoint)
 {
 	char mp[PATH_MAX], exe[PATH_MAX], msg[PATH_MAX + 2];
 	struct sockaddr_un sa;
-	socklen_t len;
+	struct ucred cred = { .uid = (uid_t)-1 };
+	socklen_t len, clen = sizeof(cred);
 	struct pollfd p;
 	dev_t dev;
 	ssize_t n;
@@ -41,6 +42,15 @@ int takeover_command(const char *mountpoint)
 			mountpoint, strerror(errno));
 		if (fd >= 0)
 			close(fd);
+		return BFS_EXIT_FAILURE;
+	}
+	/* Anyone may bind an abstract name first: only root's is the
+	 * supervisor. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0 ||
+	    cred.uid != 0) {
+		fprintf(stderr, "bouncefs: --takeover: the takeover socket of '%s' is not its supervisor's (it belongs to uid %u): not asked\n",
+			mountpoint, (unsigned)cred.uid);
+		close(fd);
 		return BFS_EXIT_FAILURE;
 	}
 	supervisor_own_exe(exe, sizeof(exe));

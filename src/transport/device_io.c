@@ -214,10 +214,12 @@ int device_io_replay_init(struct fuse_session *se, const void *in, size_t len)
 	struct fuse_buf fb = { .mem = buf, .size = len };
 	uint64_t unique, flags;
 
-	if (len > sizeof(buf) || len > sizeof(init_in) ||
-	    !device_io_parse_init(in, len, &unique, &flags))
+	/* (copied first: in may lie at any alignment, a state's bytes) */
+	if (len > sizeof(buf) || len > sizeof(init_in))
 		return -EPROTO;
 	memcpy(buf, in, len);
+	if (!device_io_parse_init(buf, len, &unique, &flags))
+		return -EPROTO;
 	memcpy(init_in, in, len);
 	init_in_len = len;
 	atomic_store(&init_offered, flags);

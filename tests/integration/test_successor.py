@@ -315,7 +315,8 @@ def test_fio_verifies_across_kills():
                  "--verify=crc32c", "--verify_fatal=1", "--do_verify=1",
                  "--loops=10", "--rate=50m", "--output-format=json"],
                 capture_output=True, text=True, timeout=240)
-            assert p.returncode == 0, (direct, p.stdout[-2000:], p.stderr)
+            assert p.returncode == 0, (direct, p.stderr[-3000:],
+                                       r.m.output()[-3000:])
             job = json.loads(p.stdout)["jobs"][0]
             assert job["error"] == 0, job["error"]
             print("  fio direct=%d: %d writes, verified" %
@@ -440,6 +441,26 @@ def test_a_mount_without_a_supervisor_refuses_a_takeover():
     p = subprocess.run([BOUNCEFS, "--takeover", mnt], capture_output=True,
                        text=True, timeout=60)
     assert p.returncode == 1 and "no supervisor" in p.stderr, p.stderr
+    # A user who binds the mount's takeover name first is not asked.
+    user = RealUser("tks")
+    dev = os.stat(mnt).st_dev
+    r, w = os.pipe()
+
+    def squat():
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.bind("\0bouncefs-takeover-%d:%d" % (os.major(dev), os.minor(dev)))
+        s.listen(1)
+        os.write(w, b"x")
+        c, _ = s.accept()
+        c.send(b"S1")  # a lie: it would say a new daemon serves
+        time.sleep(30)
+    pid = user.spawn(squat)
+    assert os.read(r, 1) == b"x"
+    p = subprocess.run([BOUNCEFS, "--takeover", mnt], capture_output=True,
+                       text=True, timeout=60)
+    os.kill(pid, signal.SIGKILL)
+    assert p.returncode == 1 and "not its supervisor's" in p.stderr, \
+        (p.stdout, p.stderr)
     assert m.stop() == 0
 
 
