@@ -114,7 +114,8 @@ void stats_reset(void);
 	X(passthrough) \
 	X(staging_align) \
 	X(attr_timeout_ms) \
-	X(entry_timeout_ms)
+	X(entry_timeout_ms) \
+	X(restart)
 
 struct stats_config {
 #define STATS_CONFIG_FIELD(name) uint64_t name;

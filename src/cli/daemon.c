@@ -588,6 +588,8 @@ int daemon_run(struct bfs_daemon *d, const struct bfs_options *opts,
 			.staging_align = d->fs.min_align,
 			.attr_timeout_ms = (uint64_t)(opts->attr_timeout * 1000 + 0.5),
 			.entry_timeout_ms = (uint64_t)(opts->entry_timeout * 1000 + 0.5),
+			/* (held by a supervisor: this mount restarts) */
+			.restart = d->link >= 0,
 		};
 
 		stats_set_config(&config);

@@ -148,14 +148,16 @@ static void print_json_config(const struct counters *c)
 	printf("{\"queue_depth\":%llu,\"max_write\":%llu,\"max_threads\":%llu,"
 	       "\"uring\":\"%s\",\"seccomp\":\"%s\",\"passthrough\":\"%s\","
 	       "\"staging_align\":%llu,"
-	       "\"attr_timeout_s\":%.3f,\"entry_timeout_s\":%.3f}",
+	       "\"attr_timeout_s\":%.3f,\"entry_timeout_s\":%.3f,"
+	       "\"restart\":\"%s\"}",
 	       get(c, "config_queue_depth"), get(c, "config_max_write"),
 	       get(c, "config_max_threads"), um < BFS_URING_MODES ? bfs_uring_names[um] : "?",
 	       sm < BFS_SECCOMP_MODES ? bfs_seccomp_names[sm] : "?",
 	       get(c, "config_passthrough") ? "on" : "off",
 	       get(c, "config_staging_align"),
 	       get(c, "config_attr_timeout_ms") / 1e3,
-	       get(c, "config_entry_timeout_ms") / 1e3);
+	       get(c, "config_entry_timeout_ms") / 1e3,
+	       get(c, "config_restart") ? "supervisor" : "off");
 }
 
 static void print_json(const char *mnt, const struct counters *c,
