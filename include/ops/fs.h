@@ -54,9 +54,10 @@ struct bfs_fs {
 	int fuse_fd;         /* the FUSE device, for the passthrough ioctls */
 	/* The kernel took FUSE passthrough at INIT (ops_file.c). */
 	_Atomic bool passthrough;
-	/* What an fh no open has names (a successor that could not reopen
-	 * its predecessor's open): no fds, so that every I/O answers EBADF;
-	 * its inode is the table's stale entry. */
+	/* What an fh no open has names: no fds, so that every I/O answers
+	 * EBADF; its inode is the table's stale entry. (A predecessor's open
+	 * that a successor could not reopen is such a file too, but its own,
+	 * held at its fh until released: ops_file_restore.) */
 	struct bfs_file bad_file;
 };
 

@@ -92,16 +92,11 @@ static bool keep_inherited(int fd)
 	return fl >= 0 && fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC) == 0;
 }
 
-/* The program successors run: the first daemon's, or the one a takeover
- * named. */
-static char exe[PATH_MAX];
-
-/* Start a successor; *link gets the supervisor's end of its link. The
- * successor's pid, or -errno. */
-static pid_t start_successor(const struct supervisor_args *a, int *link)
+/* A socket pair for a link, then fork (each side closes the end it does
+ * not use): the child's pid (0 in the child), or -errno with no socket
+ * left. */
+static pid_t fork_with_link(int sv[2])
 {
-	char fds[64];
-	int sv[2];
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
@@ -114,6 +109,23 @@ static pid_t start_successor(const struct supervisor_args *a, int *link)
 		close(sv[1]);
 		return err;
 	}
+	return pid;
+}
+
+/* The program successors run: the first daemon's, or the one a takeover
+ * named. */
+static char exe[PATH_MAX];
+
+/* Start a successor; *link gets the supervisor's end of its link. The
+ * successor's pid, or -errno. */
+static pid_t start_successor(const struct supervisor_args *a, int *link)
+{
+	char fds[64];
+	int sv[2];
+	pid_t pid = fork_with_link(sv);
+
+	if (pid < 0)
+		return pid;
 	if (pid == 0) {
 		sigset_t none;
 
@@ -326,18 +338,10 @@ static void __attribute__((noreturn)) supervise(const struct supervisor_args *a,
 int supervisor_start(const struct supervisor_args *a)
 {
 	int sv[2];
-	pid_t pid;
+	pid_t pid = fork_with_link(sv);
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
-		return -errno;
-	pid = fork();
-	if (pid < 0) {
-		int err = -errno;
-
-		close(sv[0]);
-		close(sv[1]);
-		return err;
-	}
+	if (pid < 0)
+		return pid;
 	if (pid == 0) {
 		pid_t daemon = getppid();
 		int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);

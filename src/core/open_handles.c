@@ -38,12 +38,10 @@ void open_handles_keep_state(struct open_handles *s,
 	pthread_mutex_unlock(&s->lock);
 }
 
-int open_handles_add(struct open_handles *s, struct open_handle *h,
-		     const struct restart_open *o)
+/* h has its id: into the state, then the list. */
+static void link_in(struct open_handles *s, struct open_handle *h,
+		    const struct restart_open *o)
 {
-	h->id = id_table_add(&s->ids, h);
-	if (!h->id)
-		return -errno;
 	if (s->state)
 		restart_state_put_open(s->state, s->kind, h->id, o);
 	pthread_mutex_lock(&s->lock);
@@ -53,6 +51,15 @@ int open_handles_add(struct open_handles *s, struct open_handle *h,
 		s->head->prev = h;
 	s->head = h;
 	pthread_mutex_unlock(&s->lock);
+}
+
+int open_handles_add(struct open_handles *s, struct open_handle *h,
+		     const struct restart_open *o)
+{
+	h->id = id_table_add(&s->ids, h);
+	if (!h->id)
+		return -errno;
+	link_in(s, h, o);
 	return 0;
 }
 
@@ -64,15 +71,7 @@ int open_handles_put(struct open_handles *s, struct open_handle *h,
 	if (rc)
 		return rc;
 	h->id = id;
-	if (s->state)
-		restart_state_put_open(s->state, s->kind, h->id, o);
-	pthread_mutex_lock(&s->lock);
-	h->prev = NULL;
-	h->next = s->head;
-	if (s->head)
-		s->head->prev = h;
-	s->head = h;
-	pthread_mutex_unlock(&s->lock);
+	link_in(s, h, o);
 	return 0;
 }
 

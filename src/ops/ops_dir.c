@@ -21,7 +21,8 @@ struct bfs_dir {
 
 static void free_dir(struct bfs_dir *d)
 {
-	closedir(d->dp);
+	if (d->dp)
+		closedir(d->dp);
 	free(d);
 }
 
@@ -90,33 +91,29 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 int ops_dir_restore(struct bfs_fs *fs, uint64_t fh, const struct restart_open *o)
 {
 	struct bfs_inode *inode = itable_find(&fs->itab, o->node_id);
-	struct bfs_dir *d;
-	int fd, ifd, rc;
+	struct bfs_dir *d = calloc(1, sizeof(*d));
+	int fd = -1, ifd = -1, rc = inode ? 0 : -ESTALE;
 
-	if (!inode)
-		return -ESTALE;
-	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
-	ifd = fs_get_fd(fs, inode);
-	if (ifd < 0) {
-		free(d);
-		return ifd;
-	}
 	/* At its start: the next READDIR's offset (a telldir cookie of the
 	 * backing directory, valid in a new open of it) seeks. */
-	fd = openat(ifd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	fs_put_fd(fs, inode);
-	if (fd < 0 || !(d->dp = fdopendir(fd))) {
-		rc = -errno;
-		if (fd >= 0)
-			close(fd);
-		free(d);
-		return rc;
+	if (rc == 0 && (ifd = fs_get_fd(fs, inode)) < 0)
+		rc = ifd;
+	if (rc == 0) {
+		fd = openat(ifd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		fs_put_fd(fs, inode);
+		if (fd < 0 || !(d->dp = fdopendir(fd)))
+			rc = -errno;
 	}
-	rc = open_handles_put(&fs->dirs, &d->link, fh, o);
-	if (rc)
+	if (rc && fd >= 0)
+		close(fd);
+	/* One that cannot be reopened holds its fh all the same, with no
+	 * stream (EBADF), until released: see ops_file_restore. */
+	if (open_handles_put(&fs->dirs, &d->link, fh, o) != 0) {
 		free_dir(d);
+		return rc ? rc : -ENOMEM;
+	}
 	return rc;
 }
 
@@ -132,11 +129,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 	struct bfs_fs *fs = fs_of(req);
 	struct bfs_inode *dir = fs_inode(req, ino);
 	struct bfs_dir *d = dir_of(fs_of(req), fi);
-	char *buf = d ? malloc(size) : NULL;
+	char *buf = d && d->dp ? malloc(size) : NULL;
 	size_t used = 0;
 	int err = 0;
 
-	if (!d) {
+	if (!d || !d->dp) {
 		fs_reply_error(req, -EBADF);
 		return;
 	}
@@ -245,7 +242,7 @@ static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 			struct fuse_file_info *fi)
 {
 	struct bfs_dir *d = dir_of(fs_of(req), fi);
-	int fd = d ? dirfd(d->dp) : -1;
+	int fd = d && d->dp ? dirfd(d->dp) : -1;
 	int err;
 
 	(void)ino;

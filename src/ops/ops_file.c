@@ -84,7 +84,8 @@ static int direct_fd(struct bfs_fs *fs, struct bfs_file *f, int *dfd)
 		if (fd < 0 && errno != EINVAL) {
 			err = -errno;
 		} else if (fd >= 0) {
-			f->align = dio_alignment(fs, fd);
+			__atomic_store_n(&f->align, dio_alignment(fs, fd),
+					 __ATOMIC_RELAXED);
 			if (f->align > dio_max_align(fs->dio)) {
 				close(fd);
 				fd = -1;
@@ -283,7 +284,8 @@ static void free_file(struct bfs_fs *fs, struct bfs_file *f)
 		atomic_fetch_sub(&f->inode->cached_opens, 1);
 	if (f->dfd >= 0)
 		close(f->dfd);
-	close(f->fd);
+	if (f->fd >= 0)
+		close(f->fd);
 	pthread_mutex_destroy(&f->lock);
 	free(f);
 }
@@ -593,7 +595,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	int direct;
 
 	(void)ino;
-	if (fs_file(fs_of(req), fi) == &fs_of(req)->bad_file) {
+	if (fs_file(fs_of(req), fi)->fd < 0) {   /* (no open: fs.h) */
 		fs_reply_error(req, -EBADF);
 		return;
 	}
@@ -659,9 +661,12 @@ static void write_data(fuse_req_t req, const char *buf, size_t size,
 {
 	struct bfs_file *f = fs_file(fs_of(req), fi);
 	struct range_lock_entry lock;
-	uint64_t start = align_down((uint64_t)off, f->align);
-	uint64_t end = align_up((uint64_t)off + size, f->align);
+	/* (after wants_direct, which publishes the alignment of a first
+	 * direct I/O; another request of the open may set it meanwhile) */
 	int direct = wants_direct(req, fi);
+	uint32_t align = __atomic_load_n(&f->align, __ATOMIC_RELAXED);
+	uint64_t start = align_down((uint64_t)off, align);
+	uint64_t end = align_up((uint64_t)off + size, align);
 	const struct dio_write_args w = {
 		.req = req, .f = f, .buf = buf, .size = size, .off = off,
 		.flags = fi->flags,
@@ -701,7 +706,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	 * (libfuse 3.14 does not pass the op the request's write_flags.) */
 	const struct fuse_write_in *in = bfs_request_arg(FUSE_WRITE, sizeof(*in));
 
-	if (fs_file(fs_of(req), fi) == &fs_of(req)->bad_file) {
+	if (fs_file(fs_of(req), fi)->fd < 0) {   /* (no open: fs.h) */
 		fs_reply_error(req, -EBADF);
 		return;
 	}
@@ -858,10 +863,10 @@ static void open_rejoin(struct bfs_file *f, const struct restart_open *o)
 	/* (its O_DIRECT fd is opened at its first direct I/O, as always) */
 }
 
-int ops_file_restore(struct bfs_fs *fs, uint64_t fh, const struct restart_open *o)
+/* A predecessor's open, reopened: the fd, or -errno. */
+static int reopen(struct bfs_fs *fs, struct bfs_inode *inode,
+		  const struct restart_open *o)
 {
-	struct bfs_inode *inode = itable_find(&fs->itab, o->node_id);
-	struct bfs_file *f;
 	char name[16];
 	int fd, rc;
 
@@ -872,23 +877,50 @@ int ops_file_restore(struct bfs_fs *fs, uint64_t fh, const struct restart_open *
 	if (fd < 0)
 		return fd;
 	fs_fd_name(name, fd);
-	/* Reopened with its flags, without those that acted at the open
-	 * (O_CREAT, O_TRUNC, O_EXCL): the kernel checked the access then. */
+	/* With its flags, without those that acted at the open (O_CREAT,
+	 * O_TRUNC, O_EXCL): the kernel checked the access then. */
 	rc = openat(fs->proc_fd, name, backing_flags((int)o->flags));
 	fs_put_fd(fs, inode);
-	if (rc < 0)
-		return -errno;
-	fd = rc;
-	f = new_file(fd, inode);
+	return rc < 0 ? -errno : rc;
+}
+
+int ops_file_restore(struct bfs_fs *fs, uint64_t fh, const struct restart_open *o)
+{
+	struct bfs_inode *inode = itable_find(&fs->itab, o->node_id);
+	int fd = reopen(fs, inode, o), rc;
+	struct bfs_file *f;
+
+	/* One that cannot be reopened still holds its fh, with no fds (its
+	 * I/O answers EBADF) until the kernel releases it: given to a new
+	 * open meanwhile, the kernel's I/O and release of the old one would
+	 * reach the new. */
+	f = new_file(fd, fd >= 0 ? inode : &fs->itab.stale);
 	if (!f) {
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		return -ENOMEM;
 	}
-	open_rejoin(f, o);
+	if (fd >= 0) {
+		open_rejoin(f, o);
+	} else {
+		f->dfd = -1;
+	}
 	rc = open_handles_put(&fs->files, &f->link, fh, o);
-	if (rc)
+	if (rc) {
 		free_file(fs, f);
-	return rc;
+		return rc;
+	}
+	/* A direct open gets its O_DIRECT fd now, as at an open (and its
+	 * alignment before any I/O reads it); a failure is tried again at
+	 * the first I/O. */
+	if (fd >= 0 && (o->flags & O_DIRECT)) {
+		int dfd;
+
+		if (direct_fd(fs, f, &dfd) != 0) {
+			/* (the first direct I/O tries again) */
+		}
+	}
+	return fd < 0 ? fd : 0;
 }
 
 void ops_file_close_all(struct bfs_fs *fs)

@@ -71,6 +71,16 @@ def host_verify(path, fmt, seed):
     assert r.returncode == 0, "%s: %s%s" % (path, r.stdout, r.stderr)
 
 
+def assert_guest_wrote(console, lines, timed_out):
+    """The guest ended, and wrote and read back each disk's pattern."""
+    assert not timed_out and "VM-DONE" in lines, console[-3000:]
+    for serial, _, _ in IMAGES:
+        for what in (serial, serial + "-readback"):
+            line = [l for l in lines if l.startswith("VM-RESULT %s " % what)]
+            assert line and " rc=0 " in line[0] and line[0].endswith(" ok"), \
+                (what, line, console[-3000:])
+
+
 def boot_and_write(aio, seed):
     mnt, back = rig()
     vmlinuz, initrd = guest()
@@ -84,12 +94,7 @@ def boot_and_write(aio, seed):
     lines = results(console, ("VM-RESULT", "VM-DONE"))
     for line in lines:
         print(line)
-    assert not timed_out and "VM-DONE" in lines, console[-3000:]
-    for serial, _, _ in IMAGES:
-        for what in (serial, serial + "-readback"):
-            line = [l for l in lines if l.startswith("VM-RESULT %s " % what)]
-            assert line and " rc=0 " in line[0] and line[0].endswith(" ok"), \
-                (what, line, console[-3000:])
+    assert_guest_wrote(console, lines, timed_out)
     # The guest's disk I/O reached the daemon's direct path.
     after = stats(mnt)
     assert after["direct_requests"] > before["direct_requests"], (before, after)
@@ -164,12 +169,7 @@ def test_guest_across_kills_and_an_upgrade():
         print(line)
     print("  %d kills and %d upgrade while the guest ran; %d requests resent"
           % (kills, upgrades, resent))
-    assert not timed_out and "VM-DONE" in lines, console[-3000:]
-    for serial, _, _ in IMAGES:
-        for what in (serial, serial + "-readback"):
-            line = [l for l in lines if l.startswith("VM-RESULT %s " % what)]
-            assert line and " rc=0 " in line[0] and line[0].endswith(" ok"), \
-                (what, line, console[-3000:])
+    assert_guest_wrote(console, lines, timed_out)
     assert kills >= 2 and upgrades == 1, (kills, upgrades)
     # (A kill finds a request in flight at the daemon only now and then:
     # one to three over eight kills here. test_successor proves resends.)
