@@ -51,6 +51,11 @@ struct bfs_daemon {
 	 * (supervisor.h), or -1. */
 	bool successor;
 	int link;
+	/* Who holds the mount for a successor (off: nobody, it dies with
+	 * this daemon), and the socket to systemd for restart=systemd (its
+	 * notifications and descriptor store, service_manager.h), or -1. */
+	enum bfs_restart_mode holder;
+	int notify;
 };
 
 /*

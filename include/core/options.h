@@ -58,10 +58,21 @@ enum bfs_seccomp_mode {
 	BFS_SECCOMP_MODES
 };
 
+/* Who holds the mount so that a dead daemon's successor can serve it
+ * (-o restart=, docs/restart.md). */
+enum bfs_restart_mode {
+	BFS_RESTART_OFF,         /* nobody: the mount dies with the daemon */
+	BFS_RESTART_SUPERVISOR,  /* a supervisor process of ours */
+	BFS_RESTART_SYSTEMD,     /* systemd's file-descriptor store (a
+				    Type=notify service, FDSTORE=1) */
+	BFS_RESTART_MODES
+};
+
 /* The -o words of each mode, indexed by it (also how stat, remount and
  * the metrics name them). */
 extern const char *const bfs_uring_names[BFS_URING_MODES];
 extern const char *const bfs_seccomp_names[BFS_SECCOMP_MODES];
+extern const char *const bfs_restart_names[BFS_RESTART_MODES];
 
 struct bfs_options {
 	const char *backing_dir;  /* as given */
@@ -83,9 +94,7 @@ struct bfs_options {
 	enum bfs_uring_mode uring;
 	enum bfs_seccomp_mode seccomp;
 	bool passthrough;         /* buffered opens by FUSE passthrough */
-	bool restart;             /* -o restart=supervisor: a supervisor holds
-				     the mount and starts a successor when the
-				     daemon dies (docs/restart.md) */
+	enum bfs_restart_mode restart;
 	/* --successor=FUSE_FD,STATE_FD,LINK_FD: started by the supervisor to
 	 * serve a dead daemon's mount (the fds inherited); -1 otherwise. */
 	int successor_fds[3];

@@ -103,7 +103,8 @@ void stats_reset(void);
  * The running mount's configuration, shown with the counters as
  * config_<name> lines, so that bouncefs stat and a remount can read it.
  * The modes are the numbers of enum bfs_uring_mode and bfs_seccomp_mode;
- * passthrough is the option (0 off, 1 on).
+ * passthrough is the option (0 off, 1 on); restart is the holder in
+ * effect (enum bfs_restart_mode: off when the mount cannot restart).
  */
 #define STATS_CONFIG(X) \
 	X(queue_depth) \

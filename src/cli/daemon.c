@@ -3,6 +3,7 @@
 #include "core/kernel_features.h"
 #include "cli/detach.h"
 #include "cli/metrics_file.h"
+#include "cli/service_manager.h"
 #include "cli/supervisor.h"
 #include "core/fusectl.h"
 #include "core/error_log.h"
@@ -379,6 +380,37 @@ static void start_supervisor(struct bfs_daemon *d, char **argv)
 		return;
 	}
 	d->link = rc;
+	d->holder = BFS_RESTART_SUPERVISOR;
+}
+
+/* Hand the mount to systemd's descriptor store (-o restart=systemd): the
+ * /dev/fuse fd and the state's memfd, each under its name. The unit needs
+ * FileDescriptorStoreMax=2 or more, else systemd drops them (and says so
+ * in its log): then a restart mounts anew. */
+static void store_in_service_manager(struct bfs_daemon *d)
+{
+	const int fuse_fd = fuse_session_fd(d->se);
+	int rc;
+
+	if (!supervisor_kernel_resends()) {
+		bfs_log(LOG_WARNING, "restart=systemd needs Linux 6.9 or later (FUSE_NOTIFY_RESEND): without it a request in flight when the daemon dies would wait forever; this mount is not restartable");
+		return;
+	}
+	if (!d->state_made || !d->fs.self_dev || !d->mountpoint[0]) {
+		bfs_log(LOG_WARNING, "restart=systemd: no restart state; this mount is not restartable");
+		return;
+	}
+	rc = service_notify(d->notify, "FDSTORE=1\nFDNAME=" SERVICE_STATE_FD_NAME,
+			    &d->state.fd, 1);
+	if (rc == 0)
+		rc = service_notify(d->notify, "FDSTORE=1\nFDNAME=" SERVICE_FUSE_FD_NAME,
+				    &fuse_fd, 1);
+	if (rc) {
+		bfs_log(LOG_WARNING, "restart=systemd: cannot store the mount's descriptors with systemd: %s; this mount is not restartable",
+			strerror(-rc));
+		return;
+	}
+	d->holder = BFS_RESTART_SYSTEMD;
 }
 
 /* In the process that serves (after the fork of fuse_daemonize), before
@@ -465,8 +497,14 @@ static bool daemon_teardown(struct bfs_daemon *d)
 {
 	bool unmounted = true;
 
-	/* On purpose: the supervisor starts no successor. */
+	/* On purpose: the supervisor starts no successor; systemd lets go of
+	 * the descriptors, so that its next start mounts anew. */
 	supervisor_tell(d->link, SUPERVISOR_ENDING);
+	if (d->holder == BFS_RESTART_SYSTEMD) {
+		service_notify(d->notify, "STOPPING=1", NULL, 0);
+		service_notify(d->notify, "FDSTOREREMOVE=1\nFDNAME=" SERVICE_FUSE_FD_NAME, NULL, 0);
+		service_notify(d->notify, "FDSTOREREMOVE=1\nFDNAME=" SERVICE_STATE_FD_NAME, NULL, 0);
+	}
 	metrics_file_stop();
 	invalidator_stop(&d->inval);
 	ring_transport_stop(d->ring);
@@ -537,6 +575,9 @@ int daemon_run(struct bfs_daemon *d, const struct bfs_options *opts,
 	d->null_fd = -1;
 	d->successor = opts->successor_fds[0] >= 0;
 	d->link = d->successor ? opts->successor_fds[2] : -1;
+	d->notify = -1;
+	d->holder = !d->successor ? BFS_RESTART_OFF :
+		    d->link >= 0 ? BFS_RESTART_SUPERVISOR : BFS_RESTART_SYSTEMD;
 	snprintf(d->backing, sizeof(d->backing), "%s", backing);
 	rc = log_configure(opts->log_target, opts->log_file, opts->log_level,
 			   !opts->foreground);
@@ -545,13 +586,24 @@ int daemon_run(struct bfs_daemon *d, const struct bfs_options *opts,
 				opts->log_file, strerror(-rc));
 		return BFS_EXIT_BAD_VALUE;
 	}
+	/* (Connected now: the seccomp filter allows no such socket later.) */
+	if (opts->restart == BFS_RESTART_SYSTEMD) {
+		d->notify = service_notify_open();
+		if (d->notify < 0) {
+			bfs_log_startup("restart=systemd: %s",
+					d->notify == -ENOENT ?
+					"not started by systemd (no NOTIFY_SOCKET): run bouncefs -f as a Type=notify service with FileDescriptorStoreMax=2 (docs/restart.md), or use restart=supervisor" :
+					strerror(-d->notify));
+			return BFS_EXIT_BAD_VALUE;
+		}
+	}
 	rc = make_fs(d);
 	if (rc != BFS_EXIT_OK)
 		return rc;
 	/* A restartable mount serves over /dev/fuse: whether a successor
 	 * could register the queues of a dead daemon's ring again is not
 	 * known (docs/restart.md). */
-	ring_wanted = !opts->single_thread && !opts->restart &&
+	ring_wanted = !opts->single_thread && opts->restart == BFS_RESTART_OFF &&
 		      ring_transport_wanted(opts->uring);
 	rc = make_mount(d, argv[0]);
 	if (rc != BFS_EXIT_OK)
@@ -571,8 +623,10 @@ int daemon_run(struct bfs_daemon *d, const struct bfs_options *opts,
 		d->report_fd = rc;
 	}
 	d->threads = opts->single_thread ? 1 : opts->max_threads;
-	if (opts->restart && !d->successor)
+	if (opts->restart == BFS_RESTART_SUPERVISOR && !d->successor)
 		start_supervisor(d, argv);
+	else if (opts->restart == BFS_RESTART_SYSTEMD && !d->successor)
+		store_in_service_manager(d);
 	/* Threads only now: after the fork of fuse_daemonize. */
 	rc = confine(d);
 	if (rc == 0)
@@ -588,8 +642,8 @@ int daemon_run(struct bfs_daemon *d, const struct bfs_options *opts,
 			.staging_align = d->fs.min_align,
 			.attr_timeout_ms = (uint64_t)(opts->attr_timeout * 1000 + 0.5),
 			.entry_timeout_ms = (uint64_t)(opts->entry_timeout * 1000 + 0.5),
-			/* (held by a supervisor: this mount restarts) */
-			.restart = d->link >= 0,
+			/* (who holds it: off if this mount cannot restart) */
+			.restart = d->holder,
 		};
 
 		stats_set_config(&config);
@@ -624,6 +678,7 @@ int daemon_run(struct bfs_daemon *d, const struct bfs_options *opts,
 			rc = take_over(d);
 		if (rc == 0) {
 			supervisor_tell(d->link, SUPERVISOR_SERVING);
+			service_notify(d->notify, "READY=1", NULL, 0);
 			rc = session_loop_run(d->se, d->threads, &bufs, d->dev_ring);
 		}
 	}

@@ -2,6 +2,7 @@
 #include "cli/daemon.h"
 #include "cli/mount_helper.h"
 #include "cli/remount.h"
+#include "cli/service_manager.h"
 #include "cli/stats_command.h"
 #include "cli/takeover_command.h"
 #include "core/log.h"
@@ -12,6 +13,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,14 +24,17 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-/* The descriptors the command was meant to inherit, into keep[3]: a
+/* The descriptors the command was meant to inherit, into keep[5]: a
  * mountpoint of the form /dev/fd/N is a /dev/fuse fd that a privileged
  * parent opened and mounted for us (libfuse); --successor=F,S,L names the
- * three a supervisor hands its successor (docs/restart.md). The rest are
- * closed. */
-static void inherited_fds(int argc, char **argv, int keep[3])
+ * three a supervisor hands its successor, and systemd's descriptor store
+ * hands back two by name (docs/restart.md). The rest are closed. */
+#define INHERITED_MAX 5
+static void inherited_fds(int argc, char **argv, int keep[INHERITED_MAX])
 {
 	keep[0] = keep[1] = keep[2] = -1;
+	keep[3] = service_listen_fd(SERVICE_FUSE_FD_NAME);
+	keep[4] = service_listen_fd(SERVICE_STATE_FD_NAME);
 	for (int i = 1; i < argc; i++) {
 		unsigned n;
 		char end;
@@ -92,6 +98,92 @@ static int probe_command(const char *path, bool json)
 	return fflush(stdout) == 0 ? BFS_EXIT_OK : BFS_EXIT_FAILURE;
 }
 
+/* The fd systemd holds for a mount that is still alive? (A connection
+ * that has ended polls as an error; systemd drops such fds itself.) */
+static bool connection_alive(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) >= 0 && !(p.revents & (POLLERR | POLLHUP | POLLNVAL));
+}
+
+/* path made absolute without a stat of it (a dead daemon's mountpoint has
+ * nobody to answer one): its directory resolved, its name appended. */
+static int absolute_unstatted(const char *path, char out[PATH_MAX])
+{
+	char dir[PATH_MAX], real[PATH_MAX];
+	const char *base;
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	while (strlen(dir) > 1 && dir[strlen(dir) - 1] == '/')
+		dir[strlen(dir) - 1] = '\0';
+	slash = strrchr(dir, '/');
+	if (!slash) {
+		base = path;
+		snprintf(dir, sizeof(dir), ".");
+	} else {
+		*slash = '\0';
+		base = slash + 1;
+		if (!dir[0])
+			snprintf(dir, sizeof(dir), "/");
+	}
+	if (!base[0] || strcmp(base, ".") == 0 || strcmp(base, "..") == 0 ||
+	    !realpath(dir, real))
+		return -EINVAL;
+	if (snprintf(out, PATH_MAX, "%s%s%s", real,
+		     strcmp(real, "/") == 0 ? "" : "/", base) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* -o restart=systemd: a mount whose descriptors systemd's store hands
+ * back is taken over (opts->successor_fds set, the paths made absolute
+ * in backing and mountpoint); the store's fds of an ended mount are
+ * dropped, and the mount is made anew. */
+static int from_service_manager(struct bfs_options *opts,
+				char backing[PATH_MAX],
+				char mountpoint[PATH_MAX])
+{
+	int fuse_fd = service_listen_fd(SERVICE_FUSE_FD_NAME);
+	int state_fd = service_listen_fd(SERVICE_STATE_FD_NAME);
+	int sock;
+
+	service_listen_forget();
+	if (fuse_fd >= 0 && state_fd >= 0 && connection_alive(fuse_fd)) {
+		if (!realpath(opts->backing_dir, backing)) {
+			bfs_log_startup("backing dir '%s': %s",
+					opts->backing_dir, strerror(errno));
+			return BFS_EXIT_BAD_BACKING;
+		}
+		if (absolute_unstatted(opts->mountpoint, mountpoint) != 0) {
+			bfs_log_startup("mountpoint '%s': cannot make it absolute (give an absolute path)",
+					opts->mountpoint);
+			return BFS_EXIT_BAD_MOUNTPOINT;
+		}
+		opts->backing_dir = backing;
+		opts->mountpoint = mountpoint;
+		opts->successor_fds[0] = fuse_fd;
+		opts->successor_fds[1] = state_fd;
+		return BFS_EXIT_OK;
+	}
+	if (fuse_fd < 0 && state_fd < 0)
+		return BFS_EXIT_OK;
+	/* A mount that ended (unmounted, or aborted): mounted anew. */
+	bfs_log(LOG_INFO, "the descriptors systemd held are of a mount that has ended: mounting anew");
+	sock = service_notify_open();
+	if (sock >= 0) {
+		service_notify(sock, "FDSTOREREMOVE=1\nFDNAME=" SERVICE_FUSE_FD_NAME, NULL, 0);
+		service_notify(sock, "FDSTOREREMOVE=1\nFDNAME=" SERVICE_STATE_FD_NAME, NULL, 0);
+		close(sock);
+	}
+	if (fuse_fd >= 0)
+		close(fuse_fd);
+	if (state_fd >= 0)
+		close(state_fd);
+	return BFS_EXIT_OK;
+}
+
 /* After the command line: remount, or check the paths and mount. fake:
  * check only (mount -f). */
 static int mount_command(struct bfs_options *opts, bool fake,
@@ -115,6 +207,13 @@ static int mount_command(struct bfs_options *opts, bool fake,
 	 * first daemon and come absolute. */
 	if (opts->successor_fds[0] >= 0)
 		return daemon_run(&daemon, opts, opts->backing_dir, argv);
+	if (opts->restart == BFS_RESTART_SYSTEMD && !fake) {
+		rc = from_service_manager(opts, backing, mountpoint);
+		if (rc != BFS_EXIT_OK)
+			return rc;
+		if (opts->successor_fds[0] >= 0)
+			return daemon_run(&daemon, opts, backing, argv);
+	}
 	rc = options_check_paths(opts, err, sizeof(err));
 	if (rc == BFS_EXIT_OK)
 		rc = check_not_mounted(opts->mountpoint, err, sizeof(err));
@@ -185,13 +284,13 @@ int main(int argc, char **argv)
 {
 	static struct bfs_options opts;
 	char err[512];
-	int keep[3];
+	int keep[INHERITED_MAX];
 	int rc;
 
 	if (argc >= 2 && strcmp(argv[1], "stat") == 0)
 		return stats_command(argc, argv);
 	inherited_fds(argc, argv, keep);
-	privileges_close_inherited(keep, 3);
+	privileges_close_inherited(keep, INHERITED_MAX);
 	if (mount_helper_invoked(argv[0]))
 		return mount_helper_status(helper_main(argc, argv));
 

@@ -33,7 +33,6 @@ static int check_fixed(const struct bfs_options *o, const char *mnt,
 		       char *err, size_t errlen)
 {
 	static const char *const onoff[] = { "off", "on" };
-	static const char *const restart[] = { "off", "supervisor" };
 	char text[16384];
 	ssize_t n = getxattr(mnt, BFS_STATS_XATTR, text + 1, sizeof(text) - 2);
 	const struct {
@@ -49,7 +48,7 @@ static int check_fixed(const struct bfs_options *o, const char *mnt,
 		{ BFS_GIVEN_URING, "uring", "uring_mode", o->uring, bfs_uring_names, BFS_URING_MODES },
 		{ BFS_GIVEN_SECCOMP, "seccomp", "seccomp_mode", o->seccomp, bfs_seccomp_names, BFS_SECCOMP_MODES },
 		{ BFS_GIVEN_PASSTHROUGH, "passthrough", "passthrough", o->passthrough, onoff, 2 },
-		{ BFS_GIVEN_RESTART, "restart", "restart", o->restart, restart, 2 },
+		{ BFS_GIVEN_RESTART, "restart", "restart", o->restart, bfs_restart_names, BFS_RESTART_MODES },
 		{ BFS_GIVEN_ATTR_TIMEOUT, "attr_timeout", "attr_timeout_ms",
 		  (uint64_t)(o->attr_timeout * 1000 + 0.5), NULL, 0 },
 		{ BFS_GIVEN_ENTRY_TIMEOUT, "entry_timeout", "entry_timeout_ms",

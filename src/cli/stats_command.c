@@ -140,6 +140,7 @@ static void print_json_config(const struct counters *c)
 {
 	unsigned long long um = get(c, "config_uring_mode");
 	unsigned long long sm = get(c, "config_seccomp_mode");
+	unsigned long long rm = get(c, "config_restart");
 
 	if (!stats_sample_has(c, "config_queue_depth")) {
 		printf("null");
@@ -157,7 +158,7 @@ static void print_json_config(const struct counters *c)
 	       get(c, "config_staging_align"),
 	       get(c, "config_attr_timeout_ms") / 1e3,
 	       get(c, "config_entry_timeout_ms") / 1e3,
-	       get(c, "config_restart") ? "supervisor" : "off");
+	       rm < BFS_RESTART_MODES ? bfs_restart_names[rm] : "?");
 }
 
 static void print_json(const char *mnt, const struct counters *c,

@@ -115,6 +115,11 @@ const char *const bfs_uring_names[BFS_URING_MODES] = {
 	[BFS_URING_OFF] = "off", [BFS_URING_AUTO] = "auto", [BFS_URING_ON] = "on",
 };
 
+const char *const bfs_restart_names[BFS_RESTART_MODES] = {
+	[BFS_RESTART_OFF] = "off", [BFS_RESTART_SUPERVISOR] = "supervisor",
+	[BFS_RESTART_SYSTEMD] = "systemd",
+};
+
 const char *const bfs_seccomp_names[BFS_SECCOMP_MODES] = {
 	[BFS_SECCOMP_KILL] = "kill", [BFS_SECCOMP_LOG] = "log",
 	[BFS_SECCOMP_NONE] = "none",
@@ -347,13 +352,13 @@ static int parse_one(struct bfs_options *o, const char *opt,
 		return BFS_EXIT_OK;
 	}
 	if (strcmp(name, "restart") == 0) {
-		bool on = val && strcmp(val, "supervisor") == 0;
+		int k = keyword(val, bfs_restart_names, BFS_RESTART_MODES);
 
-		if (!val || (!on && strcmp(val, "off") != 0))
+		if (k < 0)
 			return options_fail(err, errlen, BFS_EXIT_BAD_VALUE,
-				    "bad value for restart: '%s' (want supervisor or off)",
+				    "bad value for restart: '%s' (want supervisor, systemd or off)",
 				    val ? val : "");
-		o->restart = on;
+		o->restart = (enum bfs_restart_mode)k;
 		o->given |= BFS_GIVEN_RESTART;
 		return BFS_EXIT_OK;
 	}
@@ -554,6 +559,11 @@ int options_parse(struct bfs_options *o, int argc, char **argv,
 		return options_fail(err, errlen, BFS_EXIT_USAGE,
 			    npos ? "missing MOUNTPOINT (usage: bouncefs [options] BACKING_DIR MOUNTPOINT)"
 				 : "missing BACKING_DIR and MOUNTPOINT (usage: bouncefs [options] BACKING_DIR MOUNTPOINT)");
+	/* systemd holds the descriptors of the process it started (its main
+	 * PID): a detached daemon is another. */
+	if (o->restart == BFS_RESTART_SYSTEMD && !o->foreground && !o->remount)
+		return options_fail(err, errlen, BFS_EXIT_USAGE,
+			    "restart=systemd needs -f (run bouncefs as a Type=notify service, in the foreground; docs/restart.md)");
 	return BFS_EXIT_OK;
 }
 
@@ -671,10 +681,13 @@ void options_print_help(const char *prog)
 	       "    passthrough=on|off     serve opens without O_DIRECT by FUSE passthrough\n"
 	       "                           (Linux 6.9+): the backing file's own page cache,\n"
 	       "                           at its speed (default on)\n"
-	       "    restart=supervisor|off a supervisor process holds the mount and\n"
-	       "                           starts a new daemon that takes it over when\n"
-	       "                           this one dies (Linux 6.9+; serves over\n"
-	       "                           /dev/fuse, not io_uring; default off)\n"
+	       "    restart=supervisor|systemd|off\n"
+	       "                           a supervisor process (or, run with -f as a\n"
+	       "                           Type=notify service, systemd's descriptor\n"
+	       "                           store) holds the mount, and a new daemon\n"
+	       "                           takes it over when this one dies (Linux\n"
+	       "                           6.9+; serves over /dev/fuse, not io_uring;\n"
+	       "                           default off)\n"
 	       "    seccomp=kill|log|none  system calls outside the daemon's allow-list:\n"
 	       "                           kill the daemon, allow and log them, or no\n"
 	       "                           filter at all (default kill)\n"

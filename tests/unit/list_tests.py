@@ -7,7 +7,8 @@ import glob
 import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BUILT_APART = {"dio", "nvme_format", "block_probe", "device_io"}
+BUILT_APART = {"dio", "nvme_format", "block_probe", "device_io",
+               "service_manager"}
 
 for path in sorted(glob.glob(os.path.join(HERE, "test_*.c"))):
     name = os.path.basename(path)[len("test_"):-len(".c")]

@@ -477,7 +477,7 @@ static void test_already_mounted(void **state)
 						   err, sizeof(err)), BFS_EXIT_OK);
 }
 
-/* -o restart=, --successor= (the supervisor's) and --takeover MOUNTPOINT;
+/* -o restart= (supervisor, systemd, off), --successor= (the supervisor's) and --takeover MOUNTPOINT;
  * where the paths and "--" were, for the successor's command line. */
 static void test_restart_options(void **state)
 {
@@ -486,6 +486,8 @@ static void test_restart_options(void **state)
 				"--", "/mnt" };
 	const char *off[] = { "bouncefs", "-orestart=off", "/src", "/mnt" };
 	const char *bad[] = { "bouncefs", "-orestart=yes", "/src", "/mnt" };
+	const char *sd[] = { "bouncefs", "-f", "-orestart=systemd", "/src", "/mnt" };
+	const char *sd_detached[] = { "bouncefs", "-orestart=systemd", "/src", "/mnt" };
 	const char *succ[] = { "bouncefs", "--successor=7,6,9", "/src", "/mnt" };
 	const char *bad_succ[] = { "bouncefs", "--successor=7,2,9", "/src", "/mnt" };
 	const char *bad_succ2[] = { "bouncefs", "--successor=7,6", "/src", "/mnt" };
@@ -494,17 +496,23 @@ static void test_restart_options(void **state)
 
 	(void)state;
 	assert_int_equal(parse(&o, 6, plain), BFS_EXIT_OK);
-	assert_true(o.restart);
+	assert_int_equal(o.restart, BFS_RESTART_SUPERVISOR);
 	assert_true(o.given & BFS_GIVEN_RESTART);
 	assert_int_equal(o.path_args[0], 3);
 	assert_int_equal(o.path_args[1], 5);
 	assert_int_equal(o.dashdash_arg, 4);
 	assert_int_equal(o.successor_fds[0], -1);
 	assert_int_equal(parse(&o, 4, off), BFS_EXIT_OK);
-	assert_false(o.restart);
+	assert_int_equal(o.restart, BFS_RESTART_OFF);
 	assert_int_equal(o.dashdash_arg, -1);
 	assert_int_equal(parse(&o, 4, bad), BFS_EXIT_BAD_VALUE);
-	assert_non_null(strstr(err, "supervisor or off"));
+	assert_non_null(strstr(err, "supervisor, systemd or off"));
+	/* systemd's: its service runs in the foreground. */
+	assert_int_equal(parse(&o, 5, sd), BFS_EXIT_OK);
+	assert_int_equal(o.restart, BFS_RESTART_SYSTEMD);
+	assert_string_equal(bfs_restart_names[o.restart], "systemd");
+	assert_int_equal(parse(&o, 4, sd_detached), BFS_EXIT_USAGE);
+	assert_non_null(strstr(err, "restart=systemd needs -f"));
 	assert_int_equal(parse(&o, 4, succ), BFS_EXIT_OK);
 	assert_int_equal(o.successor_fds[0], 7);
 	assert_int_equal(o.successor_fds[1], 6);
