@@ -65,6 +65,10 @@ enum bfs_restart_mode {
 	BFS_RESTART_SUPERVISOR,  /* a supervisor process of ours */
 	BFS_RESTART_SYSTEMD,     /* systemd's file-descriptor store (a
 				    Type=notify service, FDSTORE=1) */
+	BFS_RESTART_AUTO,        /* the default: the supervisor where the
+				    mount serves over /dev/fuse anyway (no
+				    FUSE over io_uring) and the kernel
+				    resends (6.9+), else off */
 	BFS_RESTART_MODES
 };
 

@@ -117,7 +117,7 @@ const char *const bfs_uring_names[BFS_URING_MODES] = {
 
 const char *const bfs_restart_names[BFS_RESTART_MODES] = {
 	[BFS_RESTART_OFF] = "off", [BFS_RESTART_SUPERVISOR] = "supervisor",
-	[BFS_RESTART_SYSTEMD] = "systemd",
+	[BFS_RESTART_SYSTEMD] = "systemd", [BFS_RESTART_AUTO] = "auto",
 };
 
 const char *const bfs_seccomp_names[BFS_SECCOMP_MODES] = {
@@ -134,6 +134,7 @@ void options_init(struct bfs_options *o)
 	o->uring = BFS_URING_ON;
 	o->seccomp = BFS_SECCOMP_KILL;
 	o->passthrough = true;
+	o->restart = BFS_RESTART_AUTO;
 	o->attr_timeout = BFS_DEFAULT_TIMEOUT;
 	o->entry_timeout = BFS_DEFAULT_TIMEOUT;
 	o->log_level = LOG_INFO;
@@ -356,7 +357,7 @@ static int parse_one(struct bfs_options *o, const char *opt,
 
 		if (k < 0)
 			return options_fail(err, errlen, BFS_EXIT_BAD_VALUE,
-				    "bad value for restart: '%s' (want supervisor, systemd or off)",
+				    "bad value for restart: '%s' (want auto, supervisor, systemd or off)",
 				    val ? val : "");
 		o->restart = (enum bfs_restart_mode)k;
 		o->given |= BFS_GIVEN_RESTART;
@@ -681,13 +682,14 @@ void options_print_help(const char *prog)
 	       "    passthrough=on|off     serve opens without O_DIRECT by FUSE passthrough\n"
 	       "                           (Linux 6.9+): the backing file's own page cache,\n"
 	       "                           at its speed (default on)\n"
-	       "    restart=supervisor|systemd|off\n"
+	       "    restart=auto|supervisor|systemd|off\n"
 	       "                           a supervisor process (or, run with -f as a\n"
 	       "                           Type=notify service, systemd's descriptor\n"
 	       "                           store) holds the mount, and a new daemon\n"
 	       "                           takes it over when this one dies (Linux\n"
-	       "                           6.9+; serves over /dev/fuse, not io_uring;\n"
-	       "                           default off)\n"
+	       "                           6.9+; serves over /dev/fuse, not io_uring).\n"
+	       "                           auto (the default): the supervisor unless\n"
+	       "                           the mount serves by FUSE over io_uring\n"
 	       "    seccomp=kill|log|none  system calls outside the daemon's allow-list:\n"
 	       "                           kill the daemon, allow and log them, or no\n"
 	       "                           filter at all (default kill)\n"

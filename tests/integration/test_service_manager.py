@@ -161,7 +161,10 @@ class ServiceManager:
                     self.lock.notify_all()
                     return
             time.sleep(0.1)
-            self.spawn()
+            with self.lock:  # (a stop meanwhile: no new main process)
+                if self.stopping:
+                    return
+                self.spawn()
 
     def wait_ready(self, count, seconds=20):
         deadline = time.time() + seconds

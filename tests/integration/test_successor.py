@@ -27,7 +27,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (BOUNCEFS, RealUser, force_unmount,  # noqa: E402
-                     is_mounted, main, mounted, on_exit, stats)
+                     is_mounted, main, mounted, on_exit, ring_ready, stats)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESTART = "restart=supervisor"
@@ -78,9 +78,9 @@ class Restartable:
     """A restartable mount: the first daemon (m), its supervisor, and the
     daemon serving now."""
 
-    def __init__(self, opts=None):
+    def __init__(self, opts=None, restart=RESTART):
         self.fs, self.m, self.mnt, self.back = mounted(
-            RESTART + ("," + opts if opts else ""))
+            ",".join(o for o in (restart, opts) if o))
         deadline = time.time() + 10
         while not children(self.m.pid, "bouncefs-sv"):
             assert time.time() < deadline, "no supervisor: " + self.m.output()
@@ -481,6 +481,33 @@ def test_a_mount_without_a_supervisor_refuses_a_takeover():
     assert p.returncode == 1 and "not its supervisor's" in p.stderr, \
         (p.stdout, p.stderr)
     assert m.stop() == 0
+
+
+def test_restart_auto_is_the_supervisor_where_no_ring_serves():
+    """The default (restart=auto): a mount that serves over /dev/fuse
+    anyway is restartable; one served by FUSE over io_uring, or made with
+    restart=off, is not."""
+    if not resends():
+        return
+    r = Restartable("uring=off", restart=None)
+    assert r.stats()["config"]["restart"] == "supervisor"
+    with open(os.path.join(r.mnt, "kept"), "w") as f:
+        f.write("across the kill")
+    r.kill()
+    with open(os.path.join(r.mnt, "kept")) as f:
+        assert f.read() == "across the kill"
+    assert r.stop()
+    for opts in ("restart=off,uring=off", None):
+        fs, m, mnt, back = mounted(opts)
+        if opts is None and not ring_ready(mnt):
+            print("  no FUSE over io_uring here: the default mount is "
+                  "the one above")
+            m.stop()
+            continue
+        time.sleep(0.3)
+        assert not children(m.pid, "bouncefs-sv"), opts
+        assert stats(mnt)["config"]["restart"] == "off", opts
+        assert m.stop() == 0
 
 
 def test_successor_is_refused_by_hand():

@@ -37,6 +37,7 @@ static void test_defaults(void **state)
 	assert_int_equal(o.queue_depth, 64);
 	assert_int_equal(o.max_threads, BFS_DEFAULT_MAX_THREADS);
 	assert_int_equal(o.uring, BFS_URING_ON);
+	assert_int_equal(o.restart, BFS_RESTART_AUTO);
 	assert_false(o.foreground);
 	assert_false(o.single_thread);
 	assert_string_equal(o.fuse_opts, "");
@@ -506,7 +507,7 @@ static void test_restart_options(void **state)
 	assert_int_equal(o.restart, BFS_RESTART_OFF);
 	assert_int_equal(o.dashdash_arg, -1);
 	assert_int_equal(parse(&o, 4, bad), BFS_EXIT_BAD_VALUE);
-	assert_non_null(strstr(err, "supervisor, systemd or off"));
+	assert_non_null(strstr(err, "auto, supervisor, systemd or off"));
 	/* systemd's: its service runs in the foreground. */
 	assert_int_equal(parse(&o, 5, sd), BFS_EXIT_OK);
 	assert_int_equal(o.restart, BFS_RESTART_SYSTEMD);
