@@ -422,7 +422,7 @@ def test_restart_systemd_refuses_what_systemd_cannot_hold():
     assert not is_mounted(mnt)
     p = subprocess.run([BOUNCEFS, back, mnt, "-f", "-o", "restart=sometimes"],
                        capture_output=True, text=True, timeout=30, env=env)
-    assert p.returncode != 0 and "want supervisor, systemd or off" in p.stderr, p
+    assert p.returncode != 0 and "want auto, supervisor, systemd or off" in p.stderr, p
     assert not is_mounted(mnt)
 
 
