@@ -330,6 +330,22 @@ static int make_mount(struct bfs_daemon *d, const char *argv0)
 	return BFS_EXIT_OK;
 }
 
+/* Could a successor take this mount over (restart=holder)? Says why not. */
+static bool can_restart(const struct bfs_daemon *d, const char *holder)
+{
+	if (!supervisor_kernel_resends()) {
+		bfs_log(LOG_WARNING, "restart=%s needs Linux 6.9 or later (FUSE_NOTIFY_RESEND): without it a request in flight when the daemon dies would wait forever; this mount is not restartable",
+			holder);
+		return false;
+	}
+	if (!d->state_made || !d->fs.self_dev || !d->mountpoint[0]) {
+		bfs_log(LOG_WARNING, "restart=%s: no restart state; this mount is not restartable",
+			holder);
+		return false;
+	}
+	return true;
+}
+
 /* Hand the mount to a supervisor (-o restart=supervisor): called after
  * the fork of the detach, with no thread running. The successor's
  * command is this one's, with --successor and the paths made absolute. */
@@ -340,14 +356,8 @@ static void start_supervisor(struct bfs_daemon *d, char **argv)
 	const struct bfs_options *o = d->opts;
 	int n = 0, rc;
 
-	if (!supervisor_kernel_resends()) {
-		bfs_log(LOG_WARNING, "restart=supervisor needs Linux 6.9 or later (FUSE_NOTIFY_RESEND): without it a request in flight when the daemon dies would wait forever; this mount is not restartable");
+	if (!can_restart(d, "supervisor"))
 		return;
-	}
-	if (!d->state_made || !d->fs.self_dev || !d->mountpoint[0]) {
-		bfs_log(LOG_WARNING, "restart=supervisor: no restart state; this mount is not restartable");
-		return;
-	}
 	supervisor_own_exe(exe, sizeof(exe));
 	sargv[n++] = exe;
 	sargv[n++] = NULL; /* --successor=..., the supervisor's */
@@ -392,14 +402,8 @@ static void store_in_service_manager(struct bfs_daemon *d)
 	const int fuse_fd = fuse_session_fd(d->se);
 	int rc;
 
-	if (!supervisor_kernel_resends()) {
-		bfs_log(LOG_WARNING, "restart=systemd needs Linux 6.9 or later (FUSE_NOTIFY_RESEND): without it a request in flight when the daemon dies would wait forever; this mount is not restartable");
+	if (!can_restart(d, "systemd"))
 		return;
-	}
-	if (!d->state_made || !d->fs.self_dev || !d->mountpoint[0]) {
-		bfs_log(LOG_WARNING, "restart=systemd: no restart state; this mount is not restartable");
-		return;
-	}
 	rc = service_notify(d->notify, "FDSTORE=1\nFDNAME=" SERVICE_STATE_FD_NAME,
 			    &d->state.fd, 1);
 	if (rc == 0)
