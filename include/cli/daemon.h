@@ -55,7 +55,6 @@ struct bfs_daemon {
 	 * this daemon), and the socket to systemd for restart=systemd (its
 	 * notifications and descriptor store, service_manager.h), or -1. */
 	enum bfs_restart_mode holder;
-	enum bfs_restart_mode restart;  /* opts->restart, auto decided */
 	int notify;
 };
 

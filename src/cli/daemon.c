@@ -571,6 +571,7 @@ static int take_over(struct bfs_daemon *d)
 int daemon_run(struct bfs_daemon *d, const struct bfs_options *opts,
 	       const char *backing, char **argv)
 {
+	enum bfs_restart_mode restart;
 	bool ring_wanted;
 	int rc;
 
@@ -604,24 +605,19 @@ int daemon_run(struct bfs_daemon *d, const struct bfs_options *opts,
 	rc = make_fs(d);
 	if (rc != BFS_EXIT_OK)
 		return rc;
-	/* A restartable mount serves over /dev/fuse: whether a successor
-	 * could register the queues of a dead daemon's ring again is not
-	 * known (docs/restart.md). */
-	/* (restart=auto: the supervisor where it costs no ring. A successor
-	 * never serves by the ring: its predecessor did not.) */
-	d->restart = opts->restart;
-	if (d->successor)
-		ring_wanted = false;
-	else if (d->restart == BFS_RESTART_AUTO)
-		ring_wanted = !opts->single_thread &&
-			      ring_transport_wanted(opts->uring);
-	else
-		ring_wanted = !opts->single_thread &&
-			      d->restart == BFS_RESTART_OFF &&
-			      ring_transport_wanted(opts->uring);
-	if (d->restart == BFS_RESTART_AUTO)
-		d->restart = ring_wanted || !supervisor_kernel_resends() ?
-				     BFS_RESTART_OFF : BFS_RESTART_SUPERVISOR;
+	/* A restartable mount serves over /dev/fuse: a dead daemon's ring
+	 * requests are not resent (docs/restart.md). So a successor never
+	 * serves by the ring (its predecessor did not), restart=auto is the
+	 * supervisor only where no ring serves, and the other holders go
+	 * without it. */
+	restart = opts->restart;
+	ring_wanted = !d->successor && !opts->single_thread &&
+		      (restart == BFS_RESTART_OFF ||
+		       restart == BFS_RESTART_AUTO) &&
+		      ring_transport_wanted(opts->uring);
+	if (restart == BFS_RESTART_AUTO)
+		restart = ring_wanted || !supervisor_kernel_resends() ?
+				  BFS_RESTART_OFF : BFS_RESTART_SUPERVISOR;
 	rc = make_mount(d, argv[0]);
 	if (rc != BFS_EXIT_OK)
 		goto out;
@@ -640,9 +636,9 @@ int daemon_run(struct bfs_daemon *d, const struct bfs_options *opts,
 		d->report_fd = rc;
 	}
 	d->threads = opts->single_thread ? 1 : opts->max_threads;
-	if (d->restart == BFS_RESTART_SUPERVISOR && !d->successor)
+	if (restart == BFS_RESTART_SUPERVISOR && !d->successor)
 		start_supervisor(d, argv);
-	else if (d->restart == BFS_RESTART_SYSTEMD && !d->successor)
+	else if (restart == BFS_RESTART_SYSTEMD && !d->successor)
 		store_in_service_manager(d);
 	/* Threads only now: after the fork of fuse_daemonize. */
 	rc = confine(d);
