@@ -33,9 +33,8 @@ int service_notify(int sock, const char *text, const int *fds, unsigned nfds);
  * or -1. Reads the environment only. */
 int service_listen_fd(const char *name);
 
-/* Every fd passed to this process (LISTEN_FDS from 3 on, when LISTEN_PID
- * is ours) into fds[0..max): how many. */
-unsigned service_listen_fds(int *fds, unsigned max);
+/* Ask systemd to drop both fds of ours it holds (FDSTOREREMOVE=1). */
+void service_drop_stored(int sock);
 
 /* The LISTEN_* variables go, so that nothing started later takes them. */
 void service_listen_forget(void);

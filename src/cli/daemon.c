@@ -506,8 +506,7 @@ static bool daemon_teardown(struct bfs_daemon *d)
 	supervisor_tell(d->link, SUPERVISOR_ENDING);
 	if (d->holder == BFS_RESTART_SYSTEMD) {
 		service_notify(d->notify, "STOPPING=1", NULL, 0);
-		service_notify(d->notify, "FDSTOREREMOVE=1\nFDNAME=" SERVICE_FUSE_FD_NAME, NULL, 0);
-		service_notify(d->notify, "FDSTOREREMOVE=1\nFDNAME=" SERVICE_STATE_FD_NAME, NULL, 0);
+		service_drop_stored(d->notify);
 	}
 	metrics_file_stop();
 	invalidator_stop(&d->inval);

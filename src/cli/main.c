@@ -173,8 +173,7 @@ static int from_service_manager(struct bfs_options *opts,
 	bfs_log(LOG_INFO, "the descriptors systemd held are of a mount that has ended: mounting anew");
 	sock = service_notify_open();
 	if (sock >= 0) {
-		service_notify(sock, "FDSTOREREMOVE=1\nFDNAME=" SERVICE_FUSE_FD_NAME, NULL, 0);
-		service_notify(sock, "FDSTOREREMOVE=1\nFDNAME=" SERVICE_STATE_FD_NAME, NULL, 0);
+		service_drop_stored(sock);
 		close(sock);
 	}
 	if (fuse_fd >= 0)

@@ -97,15 +97,6 @@ static unsigned listen_count(void)
 	return (unsigned)n;
 }
 
-unsigned service_listen_fds(int *fds, unsigned max)
-{
-	unsigned n = listen_count(), k = 0;
-
-	for (unsigned i = 0; i < n && k < max; i++)
-		fds[k++] = LISTEN_FDS_START + (int)i;
-	return k;
-}
-
 int service_listen_fd(const char *name)
 {
 	const char *names = getenv("LISTEN_FDNAMES");
@@ -125,6 +116,12 @@ int service_listen_fd(const char *name)
 		names = colon + 1;
 	}
 	return -1;
+}
+
+void service_drop_stored(int sock)
+{
+	service_notify(sock, "FDSTOREREMOVE=1\nFDNAME=" SERVICE_FUSE_FD_NAME, NULL, 0);
+	service_notify(sock, "FDSTOREREMOVE=1\nFDNAME=" SERVICE_STATE_FD_NAME, NULL, 0);
 }
 
 void service_listen_forget(void)
