@@ -37,7 +37,8 @@ enum bfs_uring_mode {
 };
 
 /* The daemon's options given on the command line, as bits of
- * bfs_options.given (a remount compares them with the running mount's). */
+ * bfs_options.given (a remount compares them with the running mount's;
+ * restart=auto sets none). */
 enum bfs_given {
 	BFS_GIVEN_MAX_WRITE = 1u << 0,
 	BFS_GIVEN_QUEUE_DEPTH = 1u << 1,

@@ -64,10 +64,7 @@ static int check_fixed(const struct bfs_options *o, const char *mnt,
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
 		uint64_t have;
 
-		/* (restart=auto is whatever the mount made of it) */
 		if (!(o->given & fixed[i].bit) ||
-		    (fixed[i].bit == BFS_GIVEN_RESTART &&
-		     o->restart == BFS_RESTART_AUTO) ||
 		    !running_config(text, fixed[i].config, &have) ||
 		    have == fixed[i].want)
 			continue;

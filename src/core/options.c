@@ -360,7 +360,12 @@ static int parse_one(struct bfs_options *o, const char *opt,
 				    "bad value for restart: '%s' (want auto, supervisor, systemd or off)",
 				    val ? val : "");
 		o->restart = (enum bfs_restart_mode)k;
-		o->given |= BFS_GIVEN_RESTART;
+		/* (auto is whatever the mount made of it: nothing a remount
+		 * could compare) */
+		if (o->restart == BFS_RESTART_AUTO)
+			o->given &= ~(unsigned)BFS_GIVEN_RESTART;
+		else
+			o->given |= BFS_GIVEN_RESTART;
 		return BFS_EXIT_OK;
 	}
 	if (strcmp(name, "uring") == 0) {

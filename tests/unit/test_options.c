@@ -488,6 +488,7 @@ static void test_restart_options(void **state)
 	const char *off[] = { "bouncefs", "-orestart=off", "/src", "/mnt" };
 	const char *bad[] = { "bouncefs", "-orestart=yes", "/src", "/mnt" };
 	const char *sd[] = { "bouncefs", "-f", "-orestart=systemd", "/src", "/mnt" };
+	const char *autorestart[] = { "bouncefs", "-orestart=off,restart=auto", "/src", "/mnt" };
 	const char *sd_detached[] = { "bouncefs", "-orestart=systemd", "/src", "/mnt" };
 	const char *succ[] = { "bouncefs", "--successor=7,6,9", "/src", "/mnt" };
 	const char *bad_succ[] = { "bouncefs", "--successor=7,2,9", "/src", "/mnt" };
@@ -511,7 +512,12 @@ static void test_restart_options(void **state)
 	/* systemd's: its service runs in the foreground. */
 	assert_int_equal(parse(&o, 5, sd), BFS_EXIT_OK);
 	assert_int_equal(o.restart, BFS_RESTART_SYSTEMD);
+	assert_true(o.given & BFS_GIVEN_RESTART);
 	assert_string_equal(bfs_restart_names[o.restart], "systemd");
+	/* auto (the default, or given last) names nothing a remount checks. */
+	assert_int_equal(parse(&o, 4, autorestart), BFS_EXIT_OK);
+	assert_int_equal(o.restart, BFS_RESTART_AUTO);
+	assert_false(o.given & BFS_GIVEN_RESTART);
 	assert_int_equal(parse(&o, 4, sd_detached), BFS_EXIT_USAGE);
 	assert_non_null(strstr(err, "restart=systemd needs -f"));
 	assert_int_equal(parse(&o, 4, succ), BFS_EXIT_OK);
